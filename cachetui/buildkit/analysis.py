@@ -1,0 +1,178 @@
+"""What a cache means: its summary and the min-versus-max analysis.
+
+The analysis (DESIGN.md, reference section 4): final records are records no record links to that
+have a result; the min set is the union of their result chains; min bytes are the unique blob bytes
+of that set; the max-over-min delta is all unique layer bytes minus min bytes. It is an estimate for
+a clean builder: a warm builder exports more even with ``mode=min``, and the mode flag is recorded
+nowhere, so this reports what the cache holds and never claims which flag was used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from cachetui.buildkit.cacheconfig import CacheConfig
+from cachetui.buildkit.chains import ChainIndex, linked_records, top_entry_of
+from cachetui.buildkit.document import CacheDocument, CacheFormat
+from cachetui.buildkit.times import parse_time
+from cachetui.oci import mediatypes as mt
+from cachetui.oci.digest import Digest
+from cachetui.oci.models import Descriptor
+
+
+class LayerRole(StrEnum):
+    FINAL = "final"
+    """In the final image's chain: a ``mode=min`` export from a clean builder keeps it."""
+    INTERMEDIATE = "intermediate"
+    """Only in intermediate stages' results: what ``mode=max`` costs on top of ``min``."""
+
+
+@dataclass(frozen=True, slots=True)
+class LayerInfo:
+    """One unique layer blob of a cache."""
+
+    digest: Digest
+    media_type: str
+    size: int
+    compression: str
+    diff_id: str | None
+    created_at: datetime | None
+    role: LayerRole
+    records: tuple[int, ...]
+    """Indices of the records whose result has this blob on top (the steps that made it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MinMax:
+    final_records: tuple[int, ...]
+    min_digests: frozenset[str]
+    min_bytes: int
+    max_bytes: int
+    kept_records: tuple[int, ...]
+    """Records that would keep a result in a clean-builder ``mode=min`` export."""
+    missing_blobs: tuple[str, ...]
+    """Blobs named in result chains but absent from the manifest (BuildKit ignores such results)."""
+
+    @property
+    def delta_bytes(self) -> int:
+        return max(self.max_bytes - self.min_bytes, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheAnalysis:
+    """Everything the list and the cache screen show, computed once from a document."""
+
+    document: CacheDocument
+    layers: tuple[LayerInfo, ...]
+    minmax: MinMax
+    record_count: int
+    records_with_results: int
+    compression: tuple[str, ...]
+    created_oldest: datetime | None
+    created_newest: datetime | None
+    chains: ChainIndex = field(repr=False)
+
+    @property
+    def layer_count(self) -> int:
+        return len(self.layers)
+
+    @property
+    def size_bytes(self) -> int:
+        return self.minmax.max_bytes
+
+    @property
+    def intermediate_layers(self) -> tuple[LayerInfo, ...]:
+        return tuple(layer for layer in self.layers if layer.role is LayerRole.INTERMEDIATE)
+
+
+def _compression_name(media_type: str) -> str:
+    try:
+        return str(mt.layer_compression(media_type))
+    except KeyError:
+        return "unknown"
+
+
+def analyse(document: CacheDocument) -> CacheAnalysis:
+    """Summary plus min-versus-max analysis of a parsed cache (or a plain image)."""
+    config = document.config
+    chains = ChainIndex(config if config is not None else CacheConfig())
+    sizes: dict[str, int] = {}
+    first_descriptor: dict[str, Descriptor] = {}
+    for descriptor in document.layers:
+        if descriptor.digest not in first_descriptor:
+            first_descriptor[descriptor.digest] = descriptor
+            sizes[descriptor.digest] = descriptor.size
+    max_bytes = sum(sizes.values())
+
+    producers: dict[str, list[int]] = {}
+    final_records: list[int] = []
+    min_digests: set[str] = set()
+    kept: list[int] = []
+    records_with_results = 0
+    record_times: list[datetime] = []
+    if config is not None:
+        linked = linked_records(config)
+        for index, record in enumerate(config.records):
+            if not record.has_results:
+                continue
+            records_with_results += 1
+            for entry in top_entry_of(record):
+                producers.setdefault(config.layers[entry].blob, []).append(index)
+            if index not in linked:
+                final_records.append(index)
+                for blobs in chains.record_blob_chains(record):
+                    min_digests.update(blobs)
+        for index, record in enumerate(config.records):
+            if record.has_results and all(
+                set(blobs) <= min_digests for blobs in chains.record_blob_chains(record)
+            ):
+                kept.append(index)
+            for result in record.layers:
+                parsed = parse_time(result.created_at)
+                if parsed is not None:
+                    record_times.append(parsed)
+    elif document.format is CacheFormat.IMAGE:
+        min_digests = set(sizes)
+    missing = tuple(sorted(d for d in min_digests if d not in sizes))
+    min_bytes = sum(sizes[d] for d in min_digests if d in sizes)
+
+    layer_times: list[datetime] = []
+    infos: list[LayerInfo] = []
+    for digest, descriptor in first_descriptor.items():
+        created = parse_time(descriptor.annotation(mt.ANNOTATION_CREATED))
+        if created is not None:
+            layer_times.append(created)
+        infos.append(
+            LayerInfo(
+                digest=Digest(digest),
+                media_type=descriptor.media_type,
+                size=descriptor.size,
+                compression=_compression_name(descriptor.media_type),
+                diff_id=document.diff_ids.get(digest),
+                created_at=created,
+                role=LayerRole.FINAL if digest in min_digests else LayerRole.INTERMEDIATE,
+                records=tuple(producers.get(digest, ())),
+            )
+        )
+    times = layer_times or record_times
+    minmax = MinMax(
+        final_records=tuple(final_records),
+        min_digests=frozenset(d for d in min_digests if d in sizes),
+        min_bytes=min_bytes,
+        max_bytes=max_bytes,
+        kept_records=tuple(kept),
+        missing_blobs=missing,
+    )
+    return CacheAnalysis(
+        document=document,
+        layers=tuple(infos),
+        minmax=minmax,
+        record_count=len(config.records) if config is not None else 0,
+        records_with_results=records_with_results,
+        compression=tuple(sorted({info.compression for info in infos})),
+        created_oldest=min(times) if times else None,
+        created_newest=max(times) if times else None,
+        chains=chains,
+    )

@@ -1,0 +1,77 @@
+"""One exception hierarchy whose messages a user can act on.
+
+Every error that can reach a user is a :class:`CachetuiError`. Its ``str()`` is one line that names
+the thing (file, blob, registry) and the problem. The CLI prints it and exits non-zero; the TUI shows
+it in place. Secrets never go into messages.
+"""
+
+from __future__ import annotations
+
+
+class CachetuiError(Exception):
+    """Base of every error cachetui reports to the user."""
+
+    def __init__(self, message: str, *, where: str | None = None) -> None:
+        self.message = message
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class InvalidInput(CachetuiError):
+    """User input (a reference, a spec, a flag value) cannot be understood."""
+
+
+class InvalidDigest(InvalidInput):
+    """A digest string is not ``sha256:`` + 64 lowercase hex (or ``sha512:`` + 128)."""
+
+
+class FormatError(CachetuiError):
+    """Bytes do not hold what they should: bad JSON, wrong types, bad indices, loops."""
+
+
+class TooLarge(FormatError):
+    """A manifest or config is larger than the limit we are willing to parse."""
+
+
+class DigestMismatch(CachetuiError):
+    """Content does not match its digest or its declared size."""
+
+
+class NotFound(CachetuiError):
+    """A tag, manifest, blob, directory or repository does not exist."""
+
+
+class LayoutError(CachetuiError):
+    """A local cache directory is unusable (missing index.json, escaping paths, ...)."""
+
+
+class UnsupportedOperation(CachetuiError):
+    """The store cannot do this (read-only store, registry refuses deletes, ...)."""
+
+
+class RegistryError(CachetuiError):
+    """A registry answered with an error; ``code`` is the distribution error code if any."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        where: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        super().__init__(message, where=where)
+
+
+class AuthError(RegistryError):
+    """Authentication failed or was refused."""
+
+
+class NetworkError(RegistryError):
+    """The registry could not be reached, or the connection broke and retries ran out."""
+
+
+class Cancelled(CachetuiError):
+    """A long operation was cancelled by the user."""

@@ -1,0 +1,142 @@
+"""Scan stores for caches, streaming one row per tag as soon as it is known.
+
+A UI fills its table from the events as they arrive; the CLI collects them. Tags that share a
+manifest cost one config read (digest-keyed memo); reads run with bounded concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from cachetui.buildkit.analysis import CacheAnalysis
+from cachetui.errors import CachetuiError
+from cachetui.ops.load import DocumentMemo, load_document
+from cachetui.store.base import Store, StoreKind
+
+DEFAULT_CONCURRENCY = 8
+
+
+@runtime_checkable
+class HasUnreferenced(Protocol):
+    """Stores that can tell which blobs no tag reaches (local directories)."""
+
+    async def unreferenced_bytes(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """One tag of one source: its analysis, or the error that kept it from being read."""
+
+    source: str
+    kind: StoreKind
+    tag: str
+    analysis: CacheAnalysis | None
+    error: str | None = None
+
+    @property
+    def digest(self) -> str | None:
+        return None if self.analysis is None else self.analysis.document.top.digest
+
+    @property
+    def ref(self) -> str:
+        return f"{self.source}:{self.tag}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanStarted:
+    source: str
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntryScanned:
+    entry: CacheEntry
+    done: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStats:
+    """Facts about a whole source, sent after its tags (unreferenced bytes of a directory)."""
+
+    source: str
+    unreferenced_bytes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanFailed:
+    source: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScanFinished:
+    source: str
+    entries: int
+
+
+ScanEvent = ScanStarted | EntryScanned | SourceStats | ScanFailed | ScanFinished
+
+
+async def scan_store(
+    store: Store,
+    *,
+    memo: DocumentMemo | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    tags: list[str] | None = None,
+) -> AsyncIterator[ScanEvent]:
+    """Events for every tag of ``store`` (or just ``tags``), in completion order.
+
+    Errors never escape: a source that cannot be listed yields :class:`ScanFailed`, and a tag that
+    cannot be read yields an entry with ``error`` set.
+    """
+    memo = memo if memo is not None else DocumentMemo()
+    source = store.location
+    try:
+        names = tags if tags is not None else await store.list_tags()
+    except CachetuiError as exc:
+        yield ScanFailed(source, str(exc))
+        return
+    yield ScanStarted(source, len(names))
+    limit = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(tag: str) -> CacheEntry:
+        async with limit:
+            try:
+                document = await load_document(store, tag, memo=memo)
+                return CacheEntry(source, store.kind, tag, memo.analysis(document))
+            except CachetuiError as exc:
+                return CacheEntry(source, store.kind, tag, None, str(exc))
+
+    tasks = [asyncio.create_task(one(tag)) for tag in names]
+    try:
+        for done, finished in enumerate(asyncio.as_completed(tasks), start=1):
+            yield EntryScanned(await finished, done, len(names))
+    finally:
+        for task in tasks:
+            task.cancel()
+    if isinstance(store, HasUnreferenced):
+        try:
+            yield SourceStats(source, await store.unreferenced_bytes())
+        except CachetuiError as exc:
+            yield ScanFailed(source, str(exc))
+    yield ScanFinished(source, len(names))
+
+
+async def collect(events: AsyncIterator[ScanEvent]) -> tuple[list[CacheEntry], list[str],
+                                                              dict[str, int | None]]:
+    """Drain a scan: entries in tag order per source, errors, unreferenced bytes per source."""
+    entries: list[CacheEntry] = []
+    errors: list[str] = []
+    stats: dict[str, int | None] = {}
+    async for event in events:
+        if isinstance(event, EntryScanned):
+            entries.append(event.entry)
+        elif isinstance(event, ScanFailed):
+            errors.append(event.message)
+        elif isinstance(event, SourceStats):
+            stats[event.source] = event.unreferenced_bytes
+    return entries, errors, stats

@@ -1,0 +1,61 @@
+"""Read one tag from any store into a classified, analysed cache."""
+
+from __future__ import annotations
+
+from cachetui.buildkit.analysis import CacheAnalysis, analyse
+from cachetui.buildkit.document import CacheDocument, build_document, config_descriptor
+from cachetui.oci.models import TopObject
+from cachetui.store.base import Store
+
+
+class DocumentMemo:
+    """Parsed documents by manifest digest. Content-addressed, so it can never be stale."""
+
+    def __init__(self) -> None:
+        self._documents: dict[str, CacheDocument] = {}
+        self._analyses: dict[str, CacheAnalysis] = {}
+
+    def get(self, digest: str) -> CacheDocument | None:
+        return self._documents.get(digest)
+
+    def put(self, document: CacheDocument) -> None:
+        self._documents[document.top.digest] = document
+
+    def analysis(self, document: CacheDocument) -> CacheAnalysis:
+        cached = self._analyses.get(document.top.digest)
+        if cached is None:
+            cached = analyse(document)
+            self._analyses[document.top.digest] = cached
+        return cached
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+
+async def document_from_top(store: Store, top: TopObject, *, where: str) -> CacheDocument:
+    """Fetch the config blob a top object needs (if any) and classify it."""
+    descriptor = config_descriptor(top)
+    raw = await store.read_blob(descriptor) if descriptor is not None else None
+    return build_document(top, raw, where=where)
+
+
+async def load_document(
+    store: Store, reference: str, *, memo: DocumentMemo | None = None
+) -> CacheDocument:
+    """The document behind a tag or digest: one manifest read, a config read only if new."""
+    top = await store.get_manifest(reference)
+    if memo is not None:
+        cached = memo.get(top.digest)
+        if cached is not None:
+            return cached
+    document = await document_from_top(store, top, where=f"{store.location}:{reference}")
+    if memo is not None:
+        memo.put(document)
+    return document
+
+
+async def load_cache(
+    store: Store, reference: str, *, memo: DocumentMemo | None = None
+) -> CacheAnalysis:
+    document = await load_document(store, reference, memo=memo)
+    return memo.analysis(document) if memo is not None else analyse(document)

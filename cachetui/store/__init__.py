@@ -1,0 +1,1 @@
+"""I/O behind one async interface (:class:`cachetui.store.base.Store`)."""

@@ -1,0 +1,95 @@
+"""The one async Store interface that registries and local directories both implement.
+
+Everything above the store layer (inventory, copy, prune, re-export, the TUI and the CLI) talks to
+this protocol only, and never asks which kind of store it holds (the regclient shape).
+
+Contract every implementation keeps:
+- Blob reads are verified: ``open_blob`` hashes while streaming and raises
+  :class:`~cachetui.errors.DigestMismatch` before its last chunk is handed over if digest or size
+  are wrong, so a consumer that only commits after a clean end never keeps corrupt data.
+- Blob writes are verified before they become visible, and are atomic.
+- Manifests are returned and stored with their exact bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Final, Literal, Protocol, runtime_checkable
+
+from cachetui.oci.digest import Digest
+from cachetui.oci.models import Descriptor, TopObject
+
+CHUNK_SIZE: Final = 1024 * 1024
+"""Streaming granularity for blobs: large enough for throughput, small enough for flat memory."""
+
+MAX_CONFIG_BYTES: Final = 16 * 1024 * 1024
+"""Largest cache config or image config we read into memory."""
+
+StoreKind = Literal["registry", "directory"]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A place that holds tagged caches: one registry repository, or one local cache directory."""
+
+    @property
+    def kind(self) -> StoreKind:
+        """``registry`` or ``directory``, for display only; operations must not branch on it."""
+        ...
+
+    @property
+    def location(self) -> str:
+        """Where this is, for people: ``/ci/cache`` or ``ghcr.io/org/app``."""
+        ...
+
+    async def list_tags(self) -> list[str]:
+        """Every tag, in a stable order."""
+        ...
+
+    async def resolve(self, tag: str) -> Descriptor:
+        """The descriptor of the object a tag points at; :class:`NotFound` if absent."""
+        ...
+
+    async def get_manifest(self, reference: str) -> TopObject:
+        """A manifest or index by tag or digest, with its exact bytes, verified."""
+        ...
+
+    async def blob_size(self, digest: Digest) -> int | None:
+        """The stored size of a blob, or ``None`` if the store does not have it."""
+        ...
+
+    def open_blob(self, descriptor: Descriptor) -> AsyncIterator[bytes]:
+        """Stream a blob in chunks of about :data:`CHUNK_SIZE`, verifying digest and size."""
+        ...
+
+    async def read_blob(self, descriptor: Descriptor, *, limit: int = MAX_CONFIG_BYTES) -> bytes:
+        """A small blob (a config) in memory, verified; :class:`TooLarge` over ``limit``."""
+        ...
+
+    async def put_blob(self, descriptor: Descriptor, chunks: AsyncIterable[bytes]) -> None:
+        """Store a blob from a chunk stream; verified against the descriptor before it is kept."""
+        ...
+
+    async def mount_blob(self, descriptor: Descriptor, source: Store) -> bool:
+        """Make ``source``'s blob available here without moving bytes, if possible.
+
+        Returns ``False`` when a mount is not possible (different registry, directory), and the
+        caller then streams the blob.
+        """
+        ...
+
+    async def put_manifest(self, top: TopObject, tag: str | None) -> None:
+        """Store a manifest's exact bytes, and point ``tag`` at it when given."""
+        ...
+
+    async def delete_manifest(self, digest: Digest) -> None:
+        """Delete a manifest by digest (every tag on it goes with it)."""
+        ...
+
+    async def delete_tag(self, tag: str) -> None:
+        """Remove a tag only; :class:`UnsupportedOperation` where the store cannot."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and locks."""
+        ...

@@ -1,0 +1,81 @@
+"""Small, careful file-system helpers: atomic writes, locks, paths that cannot escape a root."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+from cachetui.errors import LayoutError
+
+
+def inside(root: Path, path: Path) -> bool:
+    """Whether ``path``, with every symlink resolved, is ``root`` itself or below it."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def temp_name(directory: Path, stem: str) -> Path:
+    return directory / f".cachetui-{stem}-{secrets.token_hex(6)}.tmp"
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` through a temp file, fsync and rename: all or nothing."""
+    tmp = temp_name(path.parent, path.name)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def flocked(lock_path: Path, *, exclusive: bool, required: bool) -> Iterator[None]:
+    """Hold BuildKit's ``index.json.lock`` the way its client does (flock).
+
+    With ``required=False`` (readers of read-only directories) a lock file that cannot be
+    opened or created is skipped: readers then rely on writers replacing index.json atomically.
+    """
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        try:
+            fd = os.open(lock_path, os.O_RDONLY)
+        except OSError:
+            if required:
+                raise LayoutError(f"cannot create lock file: {exc.strerror}",
+                                  where=str(lock_path)) from None
+            yield
+            return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

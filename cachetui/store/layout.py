@@ -1,0 +1,461 @@
+"""Local cache directories (``type=local`` caches): OCI image layouts as BuildKit writes them.
+
+```
+<dir>/oci-layout  index.json  index.json.lock  blobs/sha256/<hex>  ingest/<hex>/...
+```
+
+Reads verify every blob against its digest and size, and a blob path can never leave the directory:
+digests are validated (no ``/`` or ``..``) and symlinks are resolved and checked. Writes go through a
+temp file, fsync and rename; ``index.json`` is rewritten that way while holding BuildKit's
+``index.json.lock`` (flock), keeping every other tag as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import msgspec
+
+from cachetui.errors import (
+    CachetuiError,
+    DigestMismatch,
+    FormatError,
+    LayoutError,
+    NotFound,
+    TooLarge,
+)
+from cachetui.oci import mediatypes as mt
+from cachetui.oci.digest import Digest, Verifier, is_digest
+from cachetui.oci.models import Descriptor, Index, TopObject, encode_json, parse_top
+from cachetui.oci.reference import validate_tag
+from cachetui.store.base import CHUNK_SIZE, MAX_CONFIG_BYTES, Store, StoreKind
+from cachetui.store.fsutil import atomic_write, flocked, fsync_dir, inside, temp_name
+
+IndexChange = Callable[[list[Descriptor]], list[Descriptor]]
+"""Maps the old ``index.json`` entries to the new ones (run under the exclusive lock)."""
+
+MAX_INDEX_BYTES: Final = 16 * 1024 * 1024
+OCI_LAYOUT_BYTES: Final = b'{"imageLayoutVersion":"1.0.0"}'
+
+
+@dataclass(frozen=True, slots=True)
+class IngestEntry:
+    """A leftover in-progress write under ``ingest/`` (an aborted export leaves these)."""
+
+    name: str
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True, slots=True)
+class BlobFile:
+    digest: Digest
+    size: int
+    mtime: float
+
+
+@dataclass(slots=True)
+class Reachability:
+    """What the tags of a directory reach, and what nothing reaches (BuildKit's reset=true rule)."""
+
+    reachable: set[str] = field(default_factory=set)
+    missing: set[str] = field(default_factory=set)
+    blobs: dict[str, BlobFile] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    """Reachable manifests that could not be read: their children are unknown, so GC must stop."""
+    ingest: list[IngestEntry] = field(default_factory=list)
+
+    @property
+    def unreferenced(self) -> list[BlobFile]:
+        return sorted(
+            (blob for digest, blob in self.blobs.items() if digest not in self.reachable),
+            key=lambda blob: blob.digest,
+        )
+
+    @property
+    def unreferenced_bytes(self) -> int:
+        return sum(blob.size for blob in self.unreferenced)
+
+
+def tag_of(descriptor: Descriptor) -> str | None:
+    """The tag of an ``index.json`` entry, as BuildKit's client resolves it."""
+    return descriptor.annotation(mt.ANNOTATION_CONTAINERD_NAME) or descriptor.annotation(
+        mt.ANNOTATION_REF_NAME
+    )
+
+
+class LayoutStore(Store):
+    """A local cache directory behind the :class:`Store` interface."""
+
+    def __init__(self, root: str | os.PathLike[str], *, create: bool = False) -> None:
+        self.root = Path(root)
+        self._create = create
+
+    # -- identity ---------------------------------------------------------------------------
+    @property
+    def kind(self) -> StoreKind:
+        return "directory"
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    def __repr__(self) -> str:
+        return f"LayoutStore({str(self.root)!r})"
+
+    # -- paths ------------------------------------------------------------------------------
+    @property
+    def index_path(self) -> Path:
+        return self.root / "index.json"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / "index.json.lock"
+
+    def blob_path(self, digest: str) -> Path:
+        """The file of a blob; the digest is validated so the path stays under ``blobs/``."""
+        parsed = Digest(digest)
+        return self.root / "blobs" / parsed.algorithm / parsed.hex
+
+    def _checked_blob_path(self, digest: str) -> Path:
+        path = self.blob_path(digest)
+        if (path.is_symlink() or path.parent.is_symlink()) and not inside(self.root, path):
+            raise LayoutError(
+                f"blob {Digest(digest).short} is a symlink pointing outside the directory",
+                where=str(self.root),
+            )
+        if not inside(self.root, path.parent):
+            raise LayoutError("blobs/ points outside the directory", where=str(self.root))
+        return path
+
+    # -- index.json -------------------------------------------------------------------------
+    def read_index_sync(self) -> Index:
+        """Parse ``index.json`` (under a shared lock when one can be taken)."""
+        if not self.root.is_dir():
+            raise NotFound("no such directory", where=str(self.root))
+        if not self.index_path.exists():
+            if self._create:
+                return Index(schema_version=2, manifests=[], media_type=mt.OCI_INDEX)
+            raise LayoutError("not a cache directory: index.json is missing", where=str(self.root))
+        if not inside(self.root, self.index_path):
+            raise LayoutError("index.json is a symlink pointing outside the directory",
+                              where=str(self.root))
+        with flocked(self.lock_path, exclusive=False, required=False):
+            try:
+                with open(self.index_path, "rb") as handle:
+                    raw = handle.read(MAX_INDEX_BYTES + 1)
+            except OSError as exc:
+                raise LayoutError(f"cannot read index.json: {exc.strerror}",
+                                  where=str(self.root)) from None
+        return self._parse_index(raw)
+
+    def _parse_index(self, raw: bytes) -> Index:
+        where = str(self.index_path)
+        if len(raw) > MAX_INDEX_BYTES:
+            raise TooLarge(f"index.json is over {MAX_INDEX_BYTES} bytes", where=where)
+        try:
+            index = msgspec.json.decode(raw, type=Index)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise FormatError(f"malformed JSON: {exc}", where=where) from None
+        if index.schema_version != 2:
+            raise FormatError(f"schemaVersion is {index.schema_version}, expected 2", where=where)
+        for position, entry in enumerate(index.manifests):
+            if entry.media_type not in mt.TOP_LEVEL_TYPES:
+                raise FormatError(
+                    f"manifests[{position}] has unsupported media type {entry.media_type!r}",
+                    where=where,
+                )
+        return index
+
+    def tag_entries_sync(self) -> list[tuple[str, Descriptor]]:
+        """(tag, descriptor) per tagged entry, in ``index.json`` order; untagged ones skipped."""
+        entries = []
+        for descriptor in self.read_index_sync().manifests:
+            tag = tag_of(descriptor)
+            if tag is not None:
+                entries.append((tag, descriptor))
+        return entries
+
+    async def list_tags(self) -> list[str]:
+        entries = await asyncio.to_thread(self.tag_entries_sync)
+        seen: dict[str, None] = {}
+        for tag, _ in entries:
+            seen.setdefault(tag)
+        return list(seen)
+
+    async def resolve(self, tag: str) -> Descriptor:
+        entries = await asyncio.to_thread(self.read_index_sync)
+        # BuildKit looks up io.containerd.image.name first, then the OCI ref name.
+        for key in (mt.ANNOTATION_CONTAINERD_NAME, mt.ANNOTATION_REF_NAME):
+            for descriptor in reversed(entries.manifests):
+                if descriptor.annotation(key) == tag:
+                    return descriptor
+        raise NotFound(f"no tag {tag!r}", where=str(self.root))
+
+    # -- reading ----------------------------------------------------------------------------
+    def _read_small_sync(self, descriptor: Descriptor, limit: int) -> bytes:
+        digest = Digest(descriptor.digest)
+        where = f"{self.root}: blob {digest.short}"
+        if descriptor.size > limit:
+            raise TooLarge(f"{descriptor.size} bytes, over the {limit} byte limit", where=where)
+        path = self._checked_blob_path(digest)
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(limit + 1)
+        except FileNotFoundError:
+            raise NotFound("blob is missing", where=where) from None
+        except OSError as exc:
+            raise LayoutError(f"cannot read blob: {exc.strerror}", where=where) from None
+        if len(data) > limit:
+            raise TooLarge(f"over the {limit} byte limit", where=where)
+        verifier = Verifier(digest, descriptor.size, where=where)
+        verifier.update(data)
+        verifier.verify()
+        return data
+
+    async def read_blob(self, descriptor: Descriptor, *, limit: int = MAX_CONFIG_BYTES) -> bytes:
+        return await asyncio.to_thread(self._read_small_sync, descriptor, limit)
+
+    def get_manifest_sync(self, reference: str) -> TopObject:
+        if is_digest(reference):
+            matches = [d for d in self.read_index_sync().manifests if d.digest == reference]
+            descriptor = matches[0] if matches else None
+            if descriptor is None:
+                path = self._checked_blob_path(reference)
+                if not path.exists():
+                    raise NotFound(f"no manifest {Digest(reference).short}", where=str(self.root))
+                size = path.stat().st_size
+                descriptor = Descriptor(media_type="", digest=reference, size=size)
+        else:
+            descriptor = self._resolve_sync(reference)
+        raw = self._read_small_sync(descriptor, limit=4 * 1024 * 1024)
+        return parse_top(raw, media_type=descriptor.media_type or None,
+                         where=f"{self.root}: manifest {Digest(descriptor.digest).short}")
+
+    def _resolve_sync(self, tag: str) -> Descriptor:
+        index = self.read_index_sync()
+        for key in (mt.ANNOTATION_CONTAINERD_NAME, mt.ANNOTATION_REF_NAME):
+            for descriptor in reversed(index.manifests):
+                if descriptor.annotation(key) == tag:
+                    return descriptor
+        raise NotFound(f"no tag {tag!r}", where=str(self.root))
+
+    async def get_manifest(self, reference: str) -> TopObject:
+        return await asyncio.to_thread(self.get_manifest_sync, reference)
+
+    async def blob_size(self, digest: Digest) -> int | None:
+        path = self._checked_blob_path(digest)
+        try:
+            return (await asyncio.to_thread(path.stat)).st_size
+        except FileNotFoundError:
+            return None
+
+    async def open_blob(self, descriptor: Descriptor) -> AsyncIterator[bytes]:
+        digest = Digest(descriptor.digest)
+        where = f"{self.root}: blob {digest.short}"
+        path = self._checked_blob_path(digest)
+        try:
+            handle = await asyncio.to_thread(open, path, "rb")
+        except FileNotFoundError:
+            raise NotFound("blob is missing", where=where) from None
+        except OSError as exc:
+            raise LayoutError(f"cannot read blob: {exc.strerror}", where=where) from None
+        try:
+            size = os.fstat(handle.fileno()).st_size
+            if size != descriptor.size:
+                raise DigestMismatch(f"file is {size} bytes, expected {descriptor.size}",
+                                     where=where)
+            verifier = Verifier(digest, descriptor.size, where=where)
+            pending: bytes | None = None
+            while True:
+                chunk = await asyncio.to_thread(handle.read, CHUNK_SIZE)
+                if not chunk:
+                    break
+                verifier.update(chunk)
+                if pending is not None:
+                    yield pending
+                pending = chunk
+            verifier.verify()  # before the last chunk is handed over
+            if pending is not None:
+                yield pending
+        finally:
+            handle.close()
+
+    # -- scanning ---------------------------------------------------------------------------
+    def scan_blobs_sync(self) -> dict[str, BlobFile]:
+        """Every blob file under ``blobs/<alg>/`` (names that are not digests are ignored)."""
+        out: dict[str, BlobFile] = {}
+        blobs = self.root / "blobs"
+        if not blobs.is_dir():
+            return out
+        for algorithm in ("sha256", "sha512"):
+            directory = blobs / algorithm
+            if not directory.is_dir():
+                continue
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    digest = f"{algorithm}:{entry.name}"
+                    if not is_digest(digest):
+                        continue
+                    stat = entry.stat(follow_symlinks=False)
+                    out[digest] = BlobFile(Digest(digest), stat.st_size, stat.st_mtime)
+        return out
+
+    def scan_ingest_sync(self) -> list[IngestEntry]:
+        ingest = self.root / "ingest"
+        out: list[IngestEntry] = []
+        if not ingest.is_dir():
+            return out
+        with os.scandir(ingest) as entries:
+            for entry in entries:
+                data = Path(entry.path) / "data"
+                try:
+                    stat = data.stat() if data.exists() else entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                out.append(IngestEntry(entry.name, stat.st_size, stat.st_mtime))
+        return sorted(out, key=lambda item: item.name)
+
+    def reachability_sync(self) -> Reachability:
+        """Walk index.json → manifests/indexes → children, as BuildKit's ``reset=true`` does."""
+        result = Reachability()
+        index = self.read_index_sync()
+        result.blobs = self.scan_blobs_sync()
+        stack = list(index.manifests)
+        while stack:
+            descriptor = stack.pop()
+            if descriptor.digest in result.reachable:
+                continue
+            result.reachable.add(descriptor.digest)
+            if descriptor.digest not in result.blobs:
+                result.missing.add(descriptor.digest)
+                continue
+            if descriptor.media_type in mt.TOP_LEVEL_TYPES:
+                try:
+                    raw = self._read_small_sync(descriptor, limit=4 * 1024 * 1024)
+                    top = parse_top(raw, media_type=descriptor.media_type,
+                                    where=f"{self.root}: manifest {descriptor.digest[7:19]}")
+                except CachetuiError as exc:
+                    result.problems.append(str(exc))
+                    continue
+                stack.extend(top.children())
+        result.ingest = self.scan_ingest_sync()
+        return result
+
+    async def reachability(self) -> Reachability:
+        return await asyncio.to_thread(self.reachability_sync)
+
+    async def unreferenced_bytes(self) -> int:
+        """Bytes of blobs no tag reaches (what BuildKit's ``reset=true`` would delete)."""
+        return (await self.reachability()).unreferenced_bytes
+
+    # -- writing ----------------------------------------------------------------------------
+    def _ensure_layout_sync(self) -> None:
+        (self.root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+        layout = self.root / "oci-layout"
+        if not layout.exists():
+            atomic_write(layout, OCI_LAYOUT_BYTES)
+
+    async def put_blob(self, descriptor: Descriptor, chunks: AsyncIterable[bytes]) -> None:
+        digest = Digest(descriptor.digest)
+        where = f"{self.root}: blob {digest.short}"
+        await asyncio.to_thread(self._ensure_layout_sync)
+        final = self._checked_blob_path(digest)
+        tmp = temp_name(final.parent, digest.hex[:16])
+        verifier = Verifier(digest, descriptor.size, where=where)
+        handle = await asyncio.to_thread(open, tmp, "xb")
+        try:
+            async for chunk in chunks:
+                verifier.update(chunk)
+                await asyncio.to_thread(handle.write, chunk)
+            verifier.verify()
+            await asyncio.to_thread(_flush_and_close, handle)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+            await asyncio.to_thread(fsync_dir, final.parent)
+        except BaseException:
+            handle.close()
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+
+    async def put_bytes(self, descriptor: Descriptor, data: bytes) -> None:
+        async def once() -> AsyncIterator[bytes]:
+            yield data
+
+        await self.put_blob(descriptor, once())
+
+    async def mount_blob(self, descriptor: Descriptor, source: Store) -> bool:
+        return False
+
+    def update_index_sync(self, change: IndexChange) -> None:
+        """Apply ``change`` to index.json under the exclusive flock, atomically."""
+        self._ensure_layout_sync()
+        with flocked(self.lock_path, exclusive=True, required=True):
+            if self.index_path.exists():
+                with open(self.index_path, "rb") as handle:
+                    current = self._parse_index(handle.read(MAX_INDEX_BYTES + 1))
+            else:
+                current = Index(schema_version=2, manifests=[], media_type=mt.OCI_INDEX)
+            manifests = change(list(current.manifests))
+            updated = Index(schema_version=2, manifests=manifests, media_type=mt.OCI_INDEX)
+            atomic_write(self.index_path, encode_json(updated))
+
+    async def put_manifest(self, top: TopObject, tag: str | None) -> None:
+        await self.put_bytes(top.descriptor, top.raw)
+        if tag is None:
+            return
+        validate_tag(tag)
+        entry = Descriptor(
+            media_type=top.media_type,
+            digest=top.digest,
+            size=len(top.raw),
+            annotations={mt.ANNOTATION_REF_NAME: tag},
+        )
+
+        def put(manifests: list[Descriptor]) -> list[Descriptor]:
+            # As BuildKit's client: drop earlier entries of this ref name, then append.
+            kept = [
+                d for d in manifests
+                if not (d.annotation(mt.ANNOTATION_REF_NAME) == tag
+                        and d.annotation(mt.ANNOTATION_CONTAINERD_NAME) is None)
+            ]
+            return [*kept, entry]
+
+        await asyncio.to_thread(self.update_index_sync, put)
+
+    async def delete_tag(self, tag: str) -> None:
+        def drop(manifests: list[Descriptor]) -> list[Descriptor]:
+            kept = [d for d in manifests if tag_of(d) != tag]
+            if len(kept) == len(manifests):
+                raise NotFound(f"no tag {tag!r}", where=str(self.root))
+            return kept
+
+        await asyncio.to_thread(self.update_index_sync, drop)
+
+    async def delete_manifest(self, digest: Digest) -> None:
+        def drop(manifests: list[Descriptor]) -> list[Descriptor]:
+            kept = [d for d in manifests if d.digest != digest]
+            if len(kept) == len(manifests):
+                raise NotFound(f"no manifest {digest.short} in index.json", where=str(self.root))
+            return kept
+
+        await asyncio.to_thread(self.update_index_sync, drop)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _flush_and_close(handle: object) -> None:
+    from io import BufferedWriter
+
+    assert isinstance(handle, BufferedWriter)
+    handle.flush()
+    os.fsync(handle.fileno())
+    handle.close()

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): make a virtualenv, install what the tests need
+# (Python packages, and Debian's docker-registry and skopeo/tmux when missing), then run
+# ruff, mypy (strict) and every test. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${CACHETUI_VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+need_apt=()
+command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "installing ${need_apt[*]} with apt-get" >&2
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    else
+        echo "warning: ${need_apt[*]} missing and not root; registry/tmux tests will fail" >&2
+    fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]"
+
+echo "== ruff" >&2
+"$VENV/bin/ruff" check cachetui tests bench scripts
+echo "== mypy --strict" >&2
+"$VENV/bin/mypy"
+echo "== pytest" >&2
+set +e
+"$VENV/bin/python" -m pytest "$@"
+status=$?
+set -e
+if [ "$status" = 5 ]; then
+    echo "pytest collected no tests" >&2
+    exit 1
+fi
+exit "$status"
