@@ -1,0 +1,43 @@
+"""The ``cachetui`` command: no subcommand opens the TUI; subcommands serve scripts.
+
+Each subcommand lives in its own module with a ``register(subparsers)`` function; they all call the
+same ``cachetui.ops`` functions as the TUI. Every user-facing failure is a one-line message on
+stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from cachetui import __version__
+from cachetui.cli import commands
+from cachetui.cli.common import EXIT_USAGE, run_command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cachetui",
+        description="See inside, copy, prune and re-export BuildKit build caches.",
+        epilog="Without a subcommand, cachetui opens the terminal UI on the given sources.",
+    )
+    parser.add_argument("--version", action="version", version=f"cachetui {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in commands.REGISTRY:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    known = set(commands.names(parser))
+    if not args_list or (args_list[0] not in known and args_list[0] not in ("-h", "--help",
+                                                                            "--version")):
+        args_list = ["open", *args_list]
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    return run_command(args)

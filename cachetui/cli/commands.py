@@ -1,0 +1,24 @@
+"""The list of subcommands. Each module adds its parser with ``register(subparsers)``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from cachetui.cli import inspect_cmd, ls_cmd, open_cmd
+
+Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+REGISTRY: list[Register] = [
+    open_cmd.register,
+    ls_cmd.register,
+    inspect_cmd.register,
+]
+
+
+def names(parser: argparse.ArgumentParser) -> list[str]:
+    """Subcommand names known to ``parser``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []

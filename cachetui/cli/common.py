@@ -1,0 +1,63 @@
+"""What every subcommand shares: error handling, exit codes, JSON and table output."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TextIO
+
+from cachetui.errors import CachetuiError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+"""Some sources or items failed while others succeeded (the output says which)."""
+
+Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the async handler a subcommand registered, turning errors into messages."""
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        print("cachetui: no command given (see cachetui --help)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return asyncio.run(handler(args))
+    except CachetuiError as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130
+
+
+def error(message: str) -> None:
+    print(f"cachetui: error: {message}", file=sys.stderr)
+
+
+def print_json(value: Any, out: TextIO | None = None) -> None:
+    json.dump(value, out or sys.stdout, indent=2, sort_keys=False)
+    (out or sys.stdout).write("\n")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
+          right: Sequence[int] = ()) -> str:
+    """A plain aligned text table; columns listed in ``right`` are right-aligned (numbers)."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(headers), *(line(row) for row in rows)])

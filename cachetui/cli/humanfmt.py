@@ -1,0 +1,20 @@
+"""Human-readable sizes and ages for tables (humanize, with a fixed style)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import humanize
+
+
+def size(value: int | None) -> str:
+    if value is None:
+        return "-"
+    return str(humanize.naturalsize(value, binary=True, format="%.1f"))
+
+
+def age(value: datetime | None, now: datetime | None = None) -> str:
+    if value is None:
+        return "-"
+    now = now or datetime.now(UTC)
+    return str(humanize.naturaltime(now - value))

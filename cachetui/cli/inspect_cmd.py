@@ -1,0 +1,123 @@
+"""``cachetui inspect SOURCE... [--layers] [--json]``: one cache in depth."""
+
+from __future__ import annotations
+
+import argparse
+
+from cachetui.buildkit.analysis import CacheAnalysis
+from cachetui.cli import humanfmt
+from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, print_json, table
+from cachetui.cli.gather import gather
+from cachetui.cli.registry_args import add_registry_arguments, close_sessions
+from cachetui.errors import CachetuiError
+from cachetui.ops.inventory import CacheEntry
+from cachetui.ops.uncompressed import UncompressedSizes, fill
+from cachetui.report import cache_json
+
+ESTIMATE_NOTE = (
+    "min estimate assumes a clean builder; a warm builder exports more even with mode=min"
+)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "inspect",
+        help="show one cache: format, layers, records, min versus max",
+        description="Inspect caches. SOURCE is a directory (every tag), DIR:TAG, "
+        "type=local,src=DIR[,tag=T], HOST/REPO:TAG or type=registry,ref=HOST/REPO:TAG.",
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE")
+    parser.add_argument("--layers", action="store_true", help="list every layer")
+    parser.add_argument("--uncompressed", action="store_true",
+                        help="also measure uncompressed layer sizes (reads every layer once)")
+    parser.add_argument("--json", action="store_true", help="print a JSON list")
+    add_registry_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def _describe(entry: CacheEntry, analysis: CacheAnalysis, unreferenced: int | None,
+              show_layers: bool, sizes: dict[str, int] | None) -> str:
+    document = analysis.document
+    minmax = analysis.minmax
+    lines = [
+        f"{entry.ref}",
+        f"  digest        {document.top.digest}",
+        f"  format        {document.format}  ({document.top.media_type})",
+    ]
+    if not document.is_cache:
+        lines.append("  not a BuildKit cache (a plain image)")
+    lines += [
+        f"  compression   {', '.join(analysis.compression) or '-'}",
+        f"  layers        {analysis.layer_count}  ({humanfmt.size(analysis.size_bytes)})",
+        f"  records       {analysis.record_count} ({analysis.records_with_results} with results)",
+    ]
+    if document.is_cache:
+        final = len(minmax.min_digests)
+        lines += [
+            f"  min estimate  {final} layers, {humanfmt.size(minmax.min_bytes)}",
+            f"  max over min  {len(analysis.intermediate_layers)} intermediate-only layers, "
+            f"{humanfmt.size(minmax.delta_bytes)}",
+            f"                ({ESTIMATE_NOTE})",
+        ]
+    if unreferenced is not None:
+        lines.append(f"  unreferenced  {humanfmt.size(unreferenced)} in the directory")
+    lines.append(f"  newest        {humanfmt.age(analysis.created_newest)}")
+    if show_layers:
+        rows = [
+            [
+                layer.digest.short,
+                layer.compression,
+                humanfmt.size(layer.size),
+                humanfmt.size(sizes.get(layer.digest)) if sizes is not None else "-",
+                str(layer.role),
+                layer.diff_id[7:19] if layer.diff_id else "-",
+                humanfmt.age(layer.created_at),
+            ]
+            for layer in sorted(analysis.layers, key=lambda item: (str(item.role), -item.size))
+        ]
+        lines.append("")
+        lines.append("  " + table(["LAYER", "COMPRESSION", "SIZE", "UNCOMPRESSED", "ROLE",
+                                   "DIFFID", "CREATED"], rows, right=(2, 3)).replace("\n", "\n  "))
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> int:
+    sizes_memo = UncompressedSizes() if args.uncompressed else None
+    try:
+        found = await gather(args, args.sources, discover_depth=0)
+        if sizes_memo is not None:
+            for entry in found.entries:
+                if entry.analysis is None:
+                    continue
+                store = found.stores[entry.source]
+                try:
+                    await fill(store, entry.analysis.document.layers, sizes_memo)
+                except CachetuiError as exc:
+                    found.errors.append(f"{entry.ref}: uncompressed sizes: {exc}")
+    finally:
+        await close_sessions(args)
+    sizes = sizes_memo.sizes() if sizes_memo is not None else None
+    if args.json:
+        print_json([
+            cache_json(entry, unreferenced_bytes=found.unreferenced.get(entry.source),
+                       layers=args.layers or args.uncompressed, uncompressed=sizes)
+            for entry in found.entries
+        ])
+    else:
+        blocks = []
+        for entry in found.entries:
+            if entry.analysis is None:
+                continue
+            blocks.append(_describe(entry, entry.analysis, found.unreferenced.get(entry.source),
+                                    args.layers or args.uncompressed, sizes))
+        if blocks:
+            print("\n\n".join(blocks))
+    for entry in found.entries:
+        if entry.error:
+            error(entry.error)
+    for message in found.errors:
+        error(message)
+    failed = found.errors or any(entry.analysis is None for entry in found.entries)
+    if failed and not any(entry.analysis for entry in found.entries):
+        return EXIT_ERROR
+    return EXIT_PARTIAL if failed else EXIT_OK

@@ -1,0 +1,67 @@
+"""``cachetui ls SOURCE...``: one line per cache tag, with size, age, layers and the min/max delta."""
+
+from __future__ import annotations
+
+import argparse
+
+from cachetui.cli import humanfmt
+from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, print_json, table
+from cachetui.cli.gather import gather
+from cachetui.cli.registry_args import add_registry_arguments, close_sessions
+from cachetui.report import cache_json
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "ls",
+        help="list caches in directories and registries",
+        description="List cache tags. SOURCE is a cache directory (or a folder to search for "
+        "them), HOST/REPO for every tag of a repository, or HOST for a whole registry.",
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE")
+    parser.add_argument("--json", action="store_true", help="print a JSON list")
+    parser.add_argument("--depth", type=int, default=4,
+                        help="how deep to search folders for cache directories (default 4)")
+    add_registry_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    try:
+        found = await gather(args, args.sources, discover_depth=args.depth)
+    finally:
+        await close_sessions(args)
+    if args.json:
+        print_json([
+            cache_json(entry, unreferenced_bytes=found.unreferenced.get(entry.source))
+            for entry in found.entries
+        ])
+    else:
+        rows = []
+        for entry in found.entries:
+            analysis = entry.analysis
+            if analysis is None:
+                rows.append([entry.ref, "error", "-", "-", "-", "-", "-", "-", "-",
+                             entry.error or ""])
+                continue
+            rows.append([
+                entry.ref,
+                str(analysis.document.format),
+                ",".join(analysis.compression) or "-",
+                str(analysis.layer_count),
+                humanfmt.size(analysis.size_bytes),
+                humanfmt.size(analysis.minmax.min_bytes) if analysis.document.is_cache else "-",
+                humanfmt.size(analysis.minmax.delta_bytes) if analysis.document.is_cache else "-",
+                humanfmt.size(found.unreferenced.get(entry.source)),
+                humanfmt.age(analysis.created_newest),
+                "",
+            ])
+        if rows:
+            print(table(["CACHE", "FORMAT", "COMPRESSION", "LAYERS", "SIZE", "MIN", "MAX-MIN",
+                         "UNREFERENCED", "NEWEST", ""], rows, right=(3, 4, 5, 6, 7)))
+    for message in found.errors:
+        error(message)
+    failed = found.errors or any(entry.analysis is None for entry in found.entries)
+    if failed and not found.entries:
+        return EXIT_ERROR
+    return EXIT_PARTIAL if failed else EXIT_OK

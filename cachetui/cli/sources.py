@@ -1,0 +1,84 @@
+"""Turn what users type (``./cache``, ``./cache:main``, ``type=local,src=...``,
+``ghcr.io/org/app:buildcache``, ``type=registry,ref=...``, ``localhost:5000``) into stores."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cachetui.errors import InvalidInput, NotFound
+from cachetui.oci.cachespec import is_cache_spec, parse_cache_spec
+from cachetui.oci.digest import Digest, is_digest
+from cachetui.oci.reference import ImageRef, looks_like_host, parse_reference, validate_tag
+from cachetui.store.base import Store
+from cachetui.store.layout import LayoutStore
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """A parsed source argument: a directory, a registry repository, or a whole registry."""
+
+    kind: Literal["directory", "registry", "host"]
+    text: str
+    path: Path | None = None
+    ref: ImageRef | None = None
+    host: str | None = None
+    tag: str | None = None
+    digest: Digest | None = None
+
+    @property
+    def reference(self) -> str | None:
+        """The tag or digest to open, or ``None`` for every tag."""
+        return self.digest or self.tag
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.startswith(("/", "./", "../", "~")) or text in (".", "..")
+
+
+def parse_source(text: str) -> SourceSpec:
+    """Classify one source argument. Paths win over registry names when they exist on disk."""
+    if is_cache_spec(text):
+        spec = parse_cache_spec(text)
+        if spec.type == "local":
+            assert spec.path is not None
+            return SourceSpec("directory", text, path=Path(os.path.expanduser(spec.path)),
+                              tag=spec.tag, digest=spec.digest)
+        assert spec.ref is not None
+        return SourceSpec("registry", text, ref=spec.ref, tag=spec.ref.tag,
+                          digest=spec.ref.digest)
+    expanded = os.path.expanduser(text)
+    if os.path.isdir(expanded):
+        return SourceSpec("directory", text, path=Path(expanded))
+    for separator in ("@", ":"):
+        head, sep, tail = expanded.rpartition(separator)
+        if sep and head and os.path.isdir(head):
+            if separator == "@" or is_digest(tail):
+                return SourceSpec("directory", text, path=Path(head), digest=Digest(tail))
+            return SourceSpec("directory", text, path=Path(head), tag=validate_tag(tail))
+    if _looks_like_path(text):
+        raise NotFound("no such directory", where=text)
+    if "/" not in text and looks_like_host(text):
+        return SourceSpec("host", text, host=text)
+    ref = parse_reference(text, default_tag=False)
+    return SourceSpec("registry", text, ref=ref, tag=ref.tag, digest=ref.digest)
+
+
+def open_directory(spec: SourceSpec) -> LayoutStore:
+    assert spec.path is not None
+    return LayoutStore(spec.path)
+
+
+def open_store(spec: SourceSpec, args: argparse.Namespace) -> Store:
+    """A store for a directory or registry repository source."""
+    if spec.kind == "directory":
+        return open_directory(spec)
+    if spec.kind == "registry":
+        from cachetui.cli.registry_args import repository_store
+
+        assert spec.ref is not None
+        return repository_store(spec.ref, args)
+    raise InvalidInput(f"{spec.text} is a registry host; name a repository (HOST/REPO)")
