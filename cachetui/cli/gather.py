@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
-from cachetui.cli.sources import SourceSpec, open_store, parse_source
 from cachetui.errors import CachetuiError
 from cachetui.ops.inventory import CacheEntry, collect, scan_store
 from cachetui.ops.load import DocumentMemo
+from cachetui.sources import SourceSpec, open_store, parse_source
 from cachetui.store.base import Store
 from cachetui.store.discovery import discover, is_layout
 from cachetui.store.layout import LayoutStore

@@ -73,7 +73,7 @@ def open_directory(spec: SourceSpec) -> LayoutStore:
 
 
 def open_store(spec: SourceSpec, args: argparse.Namespace) -> Store:
-    """A store for a directory or registry repository source."""
+    """A store for a directory or registry repository source (CLI: registry flags from ``args``)."""
     if spec.kind == "directory":
         return open_directory(spec)
     if spec.kind == "registry":
