@@ -13,6 +13,7 @@ from typing import Final
 import msgspec
 
 from cachetui.errors import FormatError, TooLarge
+from cachetui.oci.models import encode_json
 
 MAX_CONFIG_BYTES: Final = 16 * 1024 * 1024
 
@@ -181,4 +182,4 @@ def _check_record_loops(config: CacheConfig, where: str) -> None:
 
 def encode_cache_config(config: CacheConfig) -> bytes:
     """Compact JSON in BuildKit's field order; a ``parent`` of 0 is omitted as Go does."""
-    return msgspec.json.encode(config)
+    return encode_json(config)

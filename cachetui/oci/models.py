@@ -160,6 +160,15 @@ def parse_top(raw: bytes, *, media_type: str | None = None, where: str = "manife
     return TopObject(raw=raw, digest=Digest.of(raw), media_type=effective, body=body)
 
 
+def _encode_hook(value: object) -> object:
+    if isinstance(value, str):  # Digest and other str subclasses
+        return str(value)
+    raise NotImplementedError(f"cannot encode {type(value).__name__}")
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_encode_hook)
+
+
 def encode_json(value: object) -> bytes:
     """Compact JSON, as BuildKit writes it (no spaces, no trailing newline)."""
-    return msgspec.json.encode(value)
+    return _encoder.encode(value)

@@ -1,0 +1,1 @@
+"""Realistic BuildKit-shaped caches for the demo, tests and benchmarks (see :mod:`.generator`)."""
