@@ -19,7 +19,11 @@ class ChainIndex:
         self._entry_chain: dict[int, tuple[int, ...]] = {}
 
     def entry_chain(self, index: int) -> tuple[int, ...]:
-        """Entries from the base up to ``index``. The config is validated, so this ends."""
+        """Entries from the base up to ``index``. The config is validated, so this ends.
+
+        Only requested chains are memoised (not every prefix), so one very deep chain costs
+        linear, not quadratic, time and memory.
+        """
         cached = self._entry_chain.get(index)
         if cached is not None:
             return cached
@@ -29,11 +33,10 @@ class ChainIndex:
         while node != -1 and node not in self._entry_chain:
             path.append(node)
             node = layers[node].parent
-        base = self._entry_chain[node] if node != -1 else ()
-        for entry in reversed(path):
-            base = (*base, entry)
-            self._entry_chain[entry] = base
-        return self._entry_chain[index]
+        path.reverse()
+        chain = (*self._entry_chain[node], *path) if node != -1 else tuple(path)
+        self._entry_chain[index] = chain
+        return chain
 
     def record_results(self, record: CacheRecord) -> Iterator[tuple[tuple[int, ...], str]]:
         """Each result of a record as (entries bottom to top, createdAt)."""
