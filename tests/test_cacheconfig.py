@@ -68,7 +68,8 @@ def test_malformed_json_is_a_format_error_naming_the_file(raw: bytes) -> None:
 def test_deep_chains_and_long_record_chains_do_not_recurse() -> None:
     n = 50_000
     layers = [{"blob": A, "parent": i - 1} for i in range(n)]
-    records = [{"digest": f"k{i}", "inputs": [[{"link": i - 1}]]} if i else {"digest": "k0"}
+    records: list[dict[str, object]] = [
+        {"digest": f"k{i}", "inputs": [[{"link": i - 1}]]} if i else {"digest": "k0"}
                for i in range(n)]
     parsed = parse_cache_config(config(layers, records))
     assert len(ChainIndex(parsed).entry_chain(n - 1)) == n
