@@ -1,0 +1,196 @@
+"""``cachetui prune SOURCE...``: delete caches by policy. Prints the plan; ``--yes`` applies it.
+
+The dry run is the default, so a mistyped rule costs nothing. ``--yes`` applies exactly the plan
+printed above it, and the result lists every item as deleted, failed (with why) or skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from cachetui.cli import humanfmt
+from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, error, print_json, table
+from cachetui.cli.gather import stores_for
+from cachetui.cli.registry_args import add_registry_arguments, close_sessions
+from cachetui.config import load_config
+from cachetui.errors import CachetuiError, InvalidInput
+from cachetui.ops.policy import (
+    Policy,
+    format_duration,
+    override,
+    parse_duration,
+    parse_size,
+    policy_from_config,
+)
+from cachetui.ops.prune import apply_prune, plan_prune
+from cachetui.ops.prune_model import PrunePlan, PruneResult, plan_json, result_json
+from cachetui.sources import parse_source
+from cachetui.store.base import Store
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "prune",
+        help="delete caches by policy (dry run unless --yes)",
+        description="Delete cache tags from directories and registries. SOURCE is a cache "
+        "directory, DIR:TAG, HOST/REPO or HOST/REPO:TAG (a named tag is selected as it is). "
+        "--protect and --exclude always win. The plan is printed first; nothing is deleted "
+        "without --yes.",
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE")
+    parser.add_argument("--older-than", metavar="AGE",
+                        help="select caches whose newest layer is older than AGE (14d, 12h)")
+    parser.add_argument("--keep", type=int, metavar="N",
+                        help="keep the N newest caches per --match pattern, select the rest")
+    parser.add_argument("--match", action="append", default=[], metavar="GLOB",
+                        help="only consider tags matching GLOB (repeatable)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="never delete tags matching GLOB (repeatable)")
+    parser.add_argument("--max-size", metavar="SIZE",
+                        help="per source, delete oldest caches until they use at most SIZE (20GiB)")
+    parser.add_argument("--protect", action="append", default=[], metavar="TAG",
+                        help="never delete TAG (a glob works too; repeatable)")
+    parser.add_argument("--policy", metavar="NAME", help="a named policy from the config file")
+    parser.add_argument("--include-shared-tags", action="store_true", default=None,
+                        help="registries: also delete other tags on the same manifest")
+    parser.add_argument("--grace", metavar="AGE",
+                        help="directories: spare blobs younger than AGE (default 10m)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="only print the plan (the default)")
+    mode.add_argument("--yes", action="store_true", help="apply the plan")
+    parser.add_argument("--json", action="store_true", help="print the plan (and result) as JSON")
+    add_registry_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def policy_from_args(args: argparse.Namespace) -> Policy:
+    base = policy_from_config(load_config(), args.policy) if args.policy else Policy()
+    return override(
+        base,
+        older_than=parse_duration(args.older_than, option="--older-than") if args.older_than else None,
+        keep=args.keep,
+        match=tuple(args.match),
+        exclude=tuple(args.exclude),
+        max_size=parse_size(args.max_size, option="--max-size") if args.max_size else None,
+        protect=tuple(args.protect),
+        grace=parse_duration(args.grace, option="--grace") if args.grace else None,
+        include_shared_tags=args.include_shared_tags,
+    )
+
+
+async def _targets(args: argparse.Namespace) -> tuple[list[tuple[Store, list[str]]], list[str]]:
+    targets: dict[str, tuple[Store, list[str]]] = {}
+    errors: list[str] = []
+    for text in args.sources:
+        try:
+            spec = parse_source(text)
+            if spec.digest is not None:
+                raise InvalidInput(f"{text}: name a tag to prune, not a digest")
+            found = await stores_for(spec, args, discover_depth=0, errors=errors)
+        except CachetuiError as exc:
+            errors.append(str(exc))
+            continue
+        for store, _ in found:
+            _, named = targets.setdefault(store.location, (store, []))
+            if spec.tag is not None:
+                named.append(spec.tag)
+    return list(targets.values()), errors
+
+
+async def run(args: argparse.Namespace) -> int:
+    try:
+        policy = policy_from_args(args)
+        targets, errors = await _targets(args)
+        if not policy.selects_by_rule and not any(named for _, named in targets) and not errors:
+            error("no rule selects anything: give --older-than, --keep, --match, --max-size, "
+                  "--policy or SOURCE:TAG")
+            return EXIT_USAGE
+        plan = await plan_prune(targets, policy)
+        result = None
+        if args.yes and plan.has_work:
+            result = await apply_prune({store.location: store for store, _ in targets}, plan)
+    finally:
+        await close_sessions(args)
+    if args.json:
+        print_json({"plan": plan_json(plan, dry_run=not args.yes),
+                    "result": None if result is None else result_json(result)})
+    else:
+        print_plan(plan)
+        if result is not None:
+            print_result(result)
+        elif args.yes:
+            print("Nothing to do.")
+        else:
+            print("Dry run: nothing was deleted. Run again with --yes to apply this plan.")
+    for message in errors:
+        error(message)
+    problems = errors or any(source.problems for source in plan.sources)
+    if result is not None and not result.ok:
+        return EXIT_PARTIAL if any(i.status == "deleted" for i in result.items) else EXIT_ERROR
+    if errors and not plan.sources:
+        return EXIT_ERROR
+    return EXIT_PARTIAL if problems else EXIT_OK
+
+
+def print_plan(plan: PrunePlan, out: TextIO | None = None) -> None:
+    write = (out or sys.stdout).write
+    write(f"Prune plan ({plan.policy.describe()}; grace {format_duration(plan.policy.grace)})\n")
+    for source in plan.sources:
+        write(f"\n{source.location} ({source.kind})\n")
+        rows = []
+        for item in source.items:
+            state = "BLOCKED" if item.blocked else "delete"
+            rows.append([state, item.tag, item.digest[7:19], item.rule,
+                         humanfmt.age(item.created), humanfmt.size(item.frees_bytes),
+                         ", ".join(item.collateral) or "-"])
+        if rows:
+            write(_indent(table(["ACTION", "TAG", "DIGEST", "RULE", "NEWEST", "FREES",
+                                 "COLLATERAL"], rows, right=(5,))) + "\n")
+        else:
+            write("  nothing selected\n")
+        for item in source.items:
+            if item.blocked:
+                write(f"  blocked {item.tag}: {item.blocked}\n")
+            elif item.same_manifest_as:
+                write(f"  {item.tag}: same manifest as {item.same_manifest_as}\n")
+        if source.kept:
+            kept = ", ".join(f"{d.tag} ({d.reason})" for d in source.kept[:8])
+            more = f" and {len(source.kept) - 8} more" if len(source.kept) > 8 else ""
+            write(f"  kept: {kept}{more}\n")
+        if source.garbage_blobs:
+            write(f"  also {source.garbage_blobs} unreferenced blobs "
+                  f"({humanfmt.size(source.garbage_bytes)})\n")
+        if source.stale_ingest:
+            write(f"  also {len(source.stale_ingest)} stale ingest/ entries\n")
+        for note in source.notes:
+            write(f"  note: {note}\n")
+        for problem in source.problems:
+            write(f"  problem: {problem}\n")
+        write(f"  total: {len(source.active)} tags, frees {humanfmt.size(source.total_bytes)}\n")
+    write(f"\nTotal: {plan.item_count} tags, frees {humanfmt.size(plan.total_bytes)}\n")
+
+
+def print_result(result: PruneResult) -> None:
+    print("\nResult:")
+    for source in result.sources:
+        print(f"{source.location}")
+        for item in source.items:
+            tail = f": {item.message}" if item.message else ""
+            print(f"  {item.status} {item.tag}{tail}")
+        if source.blobs_deleted or source.blob_failures:
+            print(f"  {source.blobs_deleted} blobs deleted ({humanfmt.size(source.bytes_deleted)})"
+                  f", {len(source.blob_failures)} failed")
+        for digest, why in source.blob_failures:
+            print(f"  failed blob {digest[7:19]}: {why}")
+        if source.ingest_deleted:
+            print(f"  {source.ingest_deleted} stale ingest/ entries removed")
+        for message in source.errors:
+            print(f"  error: {message}")
+        for note in source.notes:
+            print(f"  note: {note}")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
