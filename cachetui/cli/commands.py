@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from cachetui.cli import inspect_cmd, ls_cmd, open_cmd
+from cachetui.cli import gc_cmd, inspect_cmd, ls_cmd, open_cmd, prune_cmd
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -13,6 +13,8 @@ REGISTRY: list[Register] = [
     open_cmd.register,
     ls_cmd.register,
     inspect_cmd.register,
+    prune_cmd.register,
+    gc_cmd.register,
 ]
 
 

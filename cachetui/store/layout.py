@@ -135,8 +135,12 @@ class LayoutStore(Store):
         return path
 
     # -- index.json -------------------------------------------------------------------------
-    def read_index_sync(self) -> Index:
-        """Parse ``index.json`` (under a shared lock when one can be taken)."""
+    def read_index_sync(self, *, lock: bool = True) -> Index:
+        """Parse ``index.json`` (under a shared lock when one can be taken).
+
+        ``lock=False`` is for callers that already hold the exclusive lock (GC deciding what to
+        delete): flock locks of one process on two descriptors conflict, so re-locking would hang.
+        """
         if not self.root.is_dir():
             raise NotFound("no such directory", where=str(self.root))
         if not self.index_path.exists():
@@ -146,7 +150,8 @@ class LayoutStore(Store):
         if not inside(self.root, self.index_path):
             raise LayoutError("index.json is a symlink pointing outside the directory",
                               where=str(self.root))
-        with flocked(self.lock_path, exclusive=False, required=False):
+        with flocked(self.lock_path, exclusive=False, required=False) if lock \
+                else contextlib.nullcontext():
             try:
                 with open(self.index_path, "rb") as handle:
                     raw = handle.read(MAX_INDEX_BYTES + 1)
@@ -322,12 +327,17 @@ class LayoutStore(Store):
                 out.append(IngestEntry(entry.name, stat.st_size, stat.st_mtime))
         return sorted(out, key=lambda item: item.name)
 
-    def reachability_sync(self) -> Reachability:
-        """Walk index.json → manifests/indexes → children, as BuildKit's ``reset=true`` does."""
+    def reachability_sync(self, *, roots: list[Descriptor] | None = None,
+                          locked: bool = False) -> Reachability:
+        """Walk index.json → manifests/indexes → children, as BuildKit's ``reset=true`` does.
+
+        ``roots`` walks from those entries instead of index.json (what would survive if only they
+        stayed: a prune plan); ``locked`` says the caller already holds ``index.json.lock``.
+        """
         result = Reachability()
-        index = self.read_index_sync()
+        entries = roots if roots is not None else self.read_index_sync(lock=not locked).manifests
         result.blobs = self.scan_blobs_sync()
-        stack = list(index.manifests)
+        stack = list(entries)
         while stack:
             descriptor = stack.pop()
             if descriptor.digest in result.reachable:
