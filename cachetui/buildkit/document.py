@@ -92,7 +92,7 @@ def build_document(
         layers = tuple(d for d in body.manifests if d.media_type != mt.BUILDKIT_CACHE_CONFIG)
         _check_layer_types(layers, where)
         form = CacheFormat.DOCKER_LIST if top.media_type == mt.DOCKER_LIST else CacheFormat.INDEX
-        config = parse_cache_config(config_raw, where=f"{where} (cache config)")
+        config = parse_cache_config(config_raw, where=where)
         return CacheDocument(form, top, descriptor, config, layers, _annotated_diff_ids(layers),
                              config_raw)
     assert isinstance(body, Manifest)
@@ -101,7 +101,7 @@ def build_document(
         if config_raw is None:
             raise FormatError("cache config blob is missing", where=where)
         _check_layer_types(layers, where)
-        config = parse_cache_config(config_raw, where=f"{where} (cache config)")
+        config = parse_cache_config(config_raw, where=where)
         return CacheDocument(CacheFormat.IMAGE_MANIFEST, top, descriptor, config, layers,
                              _annotated_diff_ids(layers), config_raw)
     if descriptor is None or config_raw is None:

@@ -36,6 +36,8 @@ async def document_from_top(store: Store, top: TopObject, *, where: str) -> Cach
     """Fetch the config blob a top object needs (if any) and classify it."""
     descriptor = config_descriptor(top)
     raw = await store.read_blob(descriptor) if descriptor is not None else None
+    if descriptor is not None:
+        where = f"{where} config {descriptor.digest[7:19]}"
     return build_document(top, raw, where=where)
 
 
