@@ -1,0 +1,328 @@
+"""Re-export a cache: re-encode layers, switch media types or form, min-ify; then check it.
+
+Plan first (:func:`plan_reexport`): which layers are re-encoded, kept or dropped, bytes in and the
+expected bytes out. :func:`apply_reexport` then streams every re-encoded layer through the codec
+pipeline (:mod:`cachetui.ops.recompress`, layers in parallel on all cores), moves kept layers
+unchanged (:mod:`cachetui.ops.transfer`), writes the rewritten cache config
+(:mod:`cachetui.buildkit.rewrite`) and the new manifest by digest, re-reads everything it wrote
+(every config blob is a manifest layer, every blob verifies, every layer keeps its diffID) and
+only then moves the tag. A failed check is an error and the tag is not touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from cachetui.buildkit.document import CacheDocument
+from cachetui.buildkit.rewrite import Form, RewriteOptions, Rewritten, resolve_form, rewrite_document
+from cachetui.errors import DigestMismatch, InvalidInput
+from cachetui.oci import mediatypes as mt
+from cachetui.oci.mediatypes import Compression
+from cachetui.oci.models import Descriptor, TopObject
+from cachetui.oci.reference import validate_tag
+from cachetui.ops.load import load_document
+from cachetui.ops.progress import CancelToken, ProgressSink, no_progress
+from cachetui.ops.recompress import EncodedLayer, Encoding, file_chunks, recompress_layer
+from cachetui.ops.transfer import DEFAULT_CONCURRENCY, ByteCounter, run_all, transfer_blobs
+from cachetui.ops.uncompressed import measure
+from cachetui.store.base import Store
+
+LayerAction = Literal["re-encode", "keep", "drop"]
+
+_RATIO_TO_PLAIN = 1.6
+"""Typical tar/gzip ratio for estimating ``uncompressed`` output when sizes are not measured."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReexportSettings:
+    """What the user asked for; ``None`` keeps what the source has."""
+
+    compression: Compression | None = None
+    level: int | None = None
+    force: bool = False
+    oci_mediatypes: bool | None = None
+    image_manifest: bool | None = None
+    minimal: bool = False
+
+    @property
+    def encoding(self) -> Encoding | None:
+        return None if self.compression is None else Encoding.of(self.compression, self.level)
+
+    @property
+    def rewrite_options(self) -> RewriteOptions:
+        return RewriteOptions(self.oci_mediatypes, self.image_manifest, self.minimal)
+
+
+@dataclass(frozen=True, slots=True)
+class LayerPlan:
+    descriptor: Descriptor
+    action: LayerAction
+    compression: str
+    """The source blob's compression."""
+    expected_size: int
+    """Estimated output size (exact for kept layers)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReexportPlan:
+    source: str
+    source_ref: str
+    destination: str
+    destination_tag: str
+    settings: ReexportSettings
+    form: Form
+    document: CacheDocument = field(repr=False)
+    layers: tuple[LayerPlan, ...]
+    dropped_results: int
+
+    def of(self, action: LayerAction) -> list[LayerPlan]:
+        return [layer for layer in self.layers if layer.action == action]
+
+    @property
+    def bytes_in(self) -> int:
+        """Bytes of the layers that are re-encoded."""
+        return sum(layer.descriptor.size for layer in self.of("re-encode"))
+
+    @property
+    def expected_bytes_out(self) -> int:
+        return sum(layer.expected_size for layer in self.layers if layer.action != "drop")
+
+    @property
+    def source_bytes(self) -> int:
+        return sum(layer.descriptor.size for layer in self.layers)
+
+    def to_json(self) -> dict[str, Any]:
+        encoding = self.settings.encoding
+        return {
+            "source": f"{self.source}:{self.source_ref}",
+            "destination": f"{self.destination}:{self.destination_tag}",
+            "source_format": str(self.document.format),
+            "format": str(self.form.format),
+            "media_types": "oci" if self.form.oci else "docker",
+            "compression": str(encoding) if encoding else None,
+            "force": self.settings.force,
+            "min": self.settings.minimal,
+            "layers": [
+                {"digest": layer.descriptor.digest, "size": layer.descriptor.size,
+                 "compression": layer.compression, "action": layer.action,
+                 "expected_size": layer.expected_size}
+                for layer in self.layers
+            ],
+            "re_encode": len(self.of("re-encode")),
+            "keep": len(self.of("keep")),
+            "drop": len(self.of("drop")),
+            "dropped_results": self.dropped_results,
+            "bytes_in": self.bytes_in,
+            "source_bytes": self.source_bytes,
+            "expected_bytes_out": self.expected_bytes_out,
+            "expected_is_estimate": bool(self.of("re-encode")),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReexportResult:
+    plan: ReexportPlan
+    top: TopObject
+    config_digest: str
+    replaced: dict[str, str]
+    """Old blob digest → new blob digest, for every re-encoded layer."""
+    bytes_written: int
+    verified_layers: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan.to_json(),
+            "digest": self.top.digest,
+            "media_type": self.top.media_type,
+            "config_digest": self.config_digest,
+            "replaced": self.replaced,
+            "bytes_written": self.bytes_written,
+            "verified_layers": self.verified_layers,
+        }
+
+
+def _needs_encoding(descriptor: Descriptor, settings: ReexportSettings) -> bool:
+    if settings.compression is None:
+        return False
+    if settings.force:
+        return True
+    return mt.layer_compression(descriptor.media_type) is not settings.compression
+
+
+def _estimate(descriptor: Descriptor, target: Compression, plain: int | None) -> int:
+    source = mt.layer_compression(descriptor.media_type)
+    if target is Compression.UNCOMPRESSED:
+        return plain if plain is not None else int(descriptor.size * _RATIO_TO_PLAIN)
+    if source is Compression.UNCOMPRESSED:
+        return int(descriptor.size / _RATIO_TO_PLAIN)
+    return descriptor.size
+
+
+async def plan_reexport(source: Store, reference: str, destination: Store,
+                        destination_tag: str | None, settings: ReexportSettings, *,
+                        uncompressed_sizes: dict[str, int] | None = None) -> ReexportPlan:
+    """Read the source cache and decide what happens to each layer; writes nothing."""
+    if settings.force and settings.compression is None:
+        raise InvalidInput("--force needs --compression")
+    settings.encoding  # noqa: B018 - validates the level early
+    tag = validate_tag(destination_tag or reference)
+    document = await load_document(source, reference)
+    form = resolve_form(document, settings.rewrite_options)
+    survivors = rewrite_document(document, {}, settings.rewrite_options)
+    kept = set(survivors.blobs)
+    layers: list[LayerPlan] = []
+    seen: set[str] = set()
+    sizes = uncompressed_sizes or {}
+    for descriptor in document.layers:
+        if descriptor.digest in seen:
+            continue
+        seen.add(descriptor.digest)
+        compression = str(mt.layer_compression(descriptor.media_type))
+        if descriptor.digest not in kept:
+            layers.append(LayerPlan(descriptor, "drop", compression, 0))
+        elif _needs_encoding(descriptor, settings):
+            assert settings.compression is not None
+            expected = _estimate(descriptor, settings.compression, sizes.get(descriptor.digest))
+            layers.append(LayerPlan(descriptor, "re-encode", compression, expected))
+        else:
+            layers.append(LayerPlan(descriptor, "keep", compression, descriptor.size))
+    return ReexportPlan(source.location, reference, destination.location, tag, settings, form,
+                        document, tuple(layers), survivors.dropped_results)
+
+
+async def _upload_file(destination: Store, layer: EncodedLayer) -> bool:
+    """Put a re-encoded blob unless the destination has it; True if bytes were written."""
+    try:
+        if await destination.blob_size(layer.digest) == layer.size:
+            return False
+        await destination.put_blob(layer.descriptor, file_chunks(layer.path))
+        return True
+    finally:
+        await asyncio.to_thread(layer.path.unlink, True)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def apply_reexport(plan: ReexportPlan, source: Store, destination: Store, *,
+                         sink: ProgressSink = no_progress, cancel: CancelToken | None = None,
+                         workdir: Path | None = None, verify: bool = True,
+                         concurrency: int = DEFAULT_CONCURRENCY) -> ReexportResult:
+    """Execute ``plan``; see the module docstring for the order of writes."""
+    cancel = cancel or CancelToken()
+    encoding = plan.settings.encoding
+    document = plan.document
+    to_encode = plan.of("re-encode")
+    to_keep = [layer.descriptor for layer in plan.of("keep")]
+    replacements: dict[str, Descriptor] = {}
+    written = 0
+    counter = ByteCounter(sink, "re-encode", plan.bytes_in)
+    cpu_slots = asyncio.Semaphore(os.cpu_count() or 2)
+
+    with tempfile.TemporaryDirectory(prefix="cachetui-reexport-", dir=workdir) as tmp:
+
+        async def encode(layer: LayerPlan) -> None:
+            nonlocal written
+            assert encoding is not None
+            async with cpu_slots:
+                encoded = await recompress_layer(source, layer.descriptor, encoding, Path(tmp),
+                                                 cancel=cancel, on_bytes=counter.add)
+            expected = layer.descriptor.annotation(mt.ANNOTATION_UNCOMPRESSED)
+            if expected is not None and expected != encoded.diff_id:
+                encoded.path.unlink(missing_ok=True)
+                raise DigestMismatch(
+                    f"decompressed content is {encoded.diff_id[7:19]} but the cache says "
+                    f"{expected[7:19]} (containerd.io/uncompressed)",
+                    where=f"{plan.source}: layer {layer.descriptor.digest[7:19]}")
+            if await _upload_file(destination, encoded):
+                written += encoded.size
+            replacements[layer.descriptor.digest] = encoded.descriptor
+
+        async def keep() -> None:
+            nonlocal written
+            actions = await transfer_blobs(source, destination, to_keep, sink=sink,
+                                           cancel=cancel, task="copy", concurrency=concurrency)
+            sizes = {d.digest: d.size for d in to_keep}
+            written += sum(sizes[d] for d, a in actions.items() if a == "copy")
+
+        await run_all([keep(), *(encode(layer) for layer in to_encode)])
+
+    cancel.check()
+    rewritten = rewrite_document(document, replacements, plan.settings.rewrite_options)
+    config = rewritten.config_descriptor
+    if await destination.blob_size(config.blob_digest) != config.size:
+        await destination.put_blob(config, _once(rewritten.config_raw))
+    await destination.put_manifest(rewritten.top, None)
+    verified = 0
+    if verify:
+        expected = _expected_diff_ids(document, replacements)
+        verified = await verify_output(destination, rewritten, expected, cancel=cancel,
+                                       sink=sink)
+    cancel.check()
+    await destination.put_manifest(rewritten.top, plan.destination_tag)
+    return ReexportResult(plan, rewritten.top, config.digest,
+                          {old: new.digest for old, new in replacements.items()},
+                          written, verified)
+
+
+def _expected_diff_ids(document: CacheDocument,
+                       replacements: dict[str, Descriptor]) -> dict[str, str]:
+    """New blob digest → the diffID its source layer had."""
+    out: dict[str, str] = {}
+    for digest, diff_id in document.diff_ids.items():
+        new = replacements.get(digest)
+        out[new.digest if new is not None else digest] = diff_id
+    return out
+
+
+async def verify_output(destination: Store, rewritten: Rewritten, expected: dict[str, str], *,
+                        cancel: CancelToken, sink: ProgressSink = no_progress) -> int:
+    """Re-read what was written; raise :class:`DigestMismatch` on the first inconsistency."""
+    where = f"{destination.location}: re-exported cache {rewritten.top.digest[7:19]}"
+    document = await load_document(destination, rewritten.top.digest)
+    if document.top.raw != rewritten.top.raw or document.config_raw != rewritten.config_raw:
+        raise DigestMismatch("verification failed: manifest or config differs from what was "
+                             "written", where=where)
+    config = document.config
+    assert config is not None
+    in_manifest = {d.digest for d in document.layers}
+    for entry in config.layers:
+        if entry.blob not in in_manifest:
+            raise DigestMismatch(f"verification failed: config blob {entry.blob[7:19]} is not a "
+                                 "manifest layer", where=where)
+    unique: dict[str, Descriptor] = {}
+    for descriptor in document.layers:
+        unique.setdefault(descriptor.digest, descriptor)
+    counter = ByteCounter(sink, "verify", sum(d.size for d in unique.values()))
+    slots = asyncio.Semaphore(os.cpu_count() or 2)
+
+    async def check(descriptor: Descriptor) -> None:
+        async with slots:
+            _, diff_id = await measure(destination, descriptor, cancel)
+        counter.add(descriptor.size)
+        annotated = descriptor.annotation(mt.ANNOTATION_UNCOMPRESSED)
+        wanted = expected.get(descriptor.digest)
+        if annotated is None or diff_id != annotated or (wanted is not None and wanted != diff_id):
+            raise DigestMismatch(
+                f"verification failed: layer {descriptor.digest[7:19]} decompresses to "
+                f"{diff_id[7:19]}, expected diffID {(wanted or annotated or '?')[7:19]}",
+                where=where)
+
+    await run_all(check(descriptor) for descriptor in unique.values())
+    return len(unique)
+
+
+async def reexport_cache(source: Store, reference: str, destination: Store,
+                         destination_tag: str | None, settings: ReexportSettings, *,
+                         sink: ProgressSink = no_progress,
+                         cancel: CancelToken | None = None) -> ReexportResult:
+    """Plan and apply in one call (tests, scripts)."""
+    plan = await plan_reexport(source, reference, destination, destination_tag, settings)
+    return await apply_reexport(plan, source, destination, sink=sink, cancel=cancel)

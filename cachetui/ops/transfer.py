@@ -1,0 +1,135 @@
+"""Move blobs between stores: skip what is there, mount within a registry, else stream.
+
+Shared by copy and re-export. Blobs stream chunk by chunk from ``open_blob`` (verified) into
+``put_blob`` (verified before it is kept), a bounded number at a time, so neither memory nor the
+number of connections grows with the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+from cachetui.errors import CachetuiError, Cancelled
+from cachetui.oci.models import Descriptor
+from cachetui.ops.progress import CancelToken, Progress, ProgressSink
+from cachetui.store.base import Store
+
+DEFAULT_CONCURRENCY: Final = 4
+
+
+class BlobAction(StrEnum):
+    SKIP = "skip"
+    """The destination has it already."""
+    MOUNT = "mount"
+    """Same registry: a cross-repository mount, no bytes move."""
+    COPY = "copy"
+    """Streamed from the source."""
+
+
+def same_registry(source: Store, destination: Store) -> bool:
+    """Whether a mount can work: two repositories of one registry (display and planning only)."""
+    if source.kind != "registry" or destination.kind != "registry":
+        return False
+    return source.location.split("/", 1)[0] == destination.location.split("/", 1)[0]
+
+
+async def planned_action(source: Store, destination: Store, descriptor: Descriptor) -> BlobAction:
+    if await destination.blob_size(descriptor.blob_digest) == descriptor.size:
+        return BlobAction.SKIP
+    return BlobAction.MOUNT if same_registry(source, destination) else BlobAction.COPY
+
+
+async def counted(chunks: AsyncIterable[bytes], on_bytes: Callable[[int], None],
+                  cancel: CancelToken) -> AsyncGenerator[bytes, None]:
+    """Pass chunks through, counting them and stopping at a cancel."""
+    async for chunk in chunks:
+        cancel.check()
+        on_bytes(len(chunk))
+        yield chunk
+
+
+async def transfer_blob(source: Store, destination: Store, descriptor: Descriptor, *,
+                        cancel: CancelToken, on_bytes: Callable[[int], None]) -> BlobAction:
+    """Make one blob present in ``destination``; re-checks, so a re-run skips finished blobs."""
+    cancel.check()
+    if await destination.blob_size(descriptor.blob_digest) == descriptor.size:
+        return BlobAction.SKIP
+    if same_registry(source, destination) and await destination.mount_blob(descriptor, source):
+        return BlobAction.MOUNT
+    stream = counted(source.open_blob(descriptor), on_bytes, cancel)
+    try:
+        await destination.put_blob(descriptor, stream)
+    finally:
+        await stream.aclose()
+    return BlobAction.COPY
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The exception to show for a failed task group: the first user-facing error, if any."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current, BaseExceptionGroup):
+            pending[:0] = list(current.exceptions)
+        else:
+            leaves.append(current)
+    for leaf in leaves:
+        if isinstance(leaf, CachetuiError) and not isinstance(leaf, Cancelled):
+            return leaf
+    return leaves[0] if leaves else group
+
+
+async def run_all(coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run coroutines as one task group; on failure raise the first real error, not a group."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for coroutine in coroutines:
+                group.create_task(coroutine)
+    except BaseExceptionGroup as failed:
+        raise first_error(failed) from None
+
+
+@dataclass(slots=True)
+class ByteCounter:
+    """Aggregated progress of many parallel blobs, reported as one task."""
+
+    sink: ProgressSink
+    task: str
+    total: int
+    done: int = 0
+
+    def add(self, count: int) -> None:
+        self.done += count
+        self.sink(Progress(self.task, self.done, self.total))
+
+    def skip(self, count: int) -> None:
+        """Bytes that did not have to move still count towards completion."""
+        self.add(count)
+
+
+async def transfer_blobs(source: Store, destination: Store, descriptors: Iterable[Descriptor], *,
+                         sink: ProgressSink, cancel: CancelToken, task: str = "blobs",
+                         concurrency: int = DEFAULT_CONCURRENCY) -> dict[str, BlobAction]:
+    """Transfer many blobs (deduplicated by digest), ``concurrency`` at a time."""
+    unique: dict[str, Descriptor] = {}
+    for descriptor in descriptors:
+        unique.setdefault(descriptor.digest, descriptor)
+    counter = ByteCounter(sink, task, sum(d.size for d in unique.values()))
+    limit = asyncio.Semaphore(max(1, concurrency))
+    actions: dict[str, BlobAction] = {}
+
+    async def one(descriptor: Descriptor) -> None:
+        async with limit:
+            action = await transfer_blob(source, destination, descriptor, cancel=cancel,
+                                         on_bytes=counter.add)
+            if action is not BlobAction.COPY:
+                counter.skip(descriptor.size)
+            actions[descriptor.digest] = action
+
+    await run_all(one(descriptor) for descriptor in unique.values())
+    return actions
