@@ -58,18 +58,21 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
 def flocked(lock_path: Path, *, exclusive: bool, required: bool) -> Iterator[None]:
     """Hold BuildKit's ``index.json.lock`` the way its client does (flock).
 
-    With ``required=False`` (readers of read-only directories) a lock file that cannot be
-    opened or created is skipped: readers then rely on writers replacing index.json atomically.
+    Writers (``required=True``) create the lock file. Readers only take a shared lock on a lock
+    file that already exists, and never create one, so looking at a directory never changes it;
+    without it they rely on writers replacing index.json atomically.
     """
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
+    if required:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LayoutError(f"cannot create lock file: {exc.strerror}",
+                              where=str(lock_path)) from None
+    else:
+        # Readers never create the lock file: a directory we only look at stays untouched.
         try:
             fd = os.open(lock_path, os.O_RDONLY)
         except OSError:
-            if required:
-                raise LayoutError(f"cannot create lock file: {exc.strerror}",
-                                  where=str(lock_path)) from None
             yield
             return
     try:
