@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from cachetui.buildkit.analysis import CacheAnalysis
+from cachetui.buildkit.document import CacheDocument
 from cachetui.errors import CachetuiError
-from cachetui.ops.load import DocumentMemo, load_document
+from cachetui.ops.load import DocumentMemo, document_from_top
 from cachetui.store.base import Store, StoreKind
 
 DEFAULT_CONCURRENCY = 8
@@ -102,11 +103,12 @@ async def scan_store(
         return
     yield ScanStarted(source, len(names))
     limit = asyncio.Semaphore(max(1, concurrency))
+    loading: dict[str, asyncio.Task[CacheDocument]] = {}
 
     async def one(tag: str) -> CacheEntry:
         async with limit:
             try:
-                document = await load_document(store, tag, memo=memo)
+                document = await _load_once(store, tag, memo, loading)
                 return CacheEntry(source, store.kind, tag, memo.analysis(document))
             except CachetuiError as exc:
                 return CacheEntry(source, store.kind, tag, None, str(exc))
@@ -124,6 +126,24 @@ async def scan_store(
         except CachetuiError as exc:
             yield ScanFailed(source, str(exc))
     yield ScanFinished(source, len(names))
+
+
+async def _load_once(store: Store, tag: str, memo: DocumentMemo,
+                     loading: dict[str, asyncio.Task[CacheDocument]]) -> CacheDocument:
+    """One manifest read per tag; the config read only once per manifest digest, even when
+    several tags that share a manifest are read at the same time."""
+    top = await store.get_manifest(tag)
+    cached = memo.get(top.digest)
+    if cached is not None:
+        return cached
+    task = loading.get(top.digest)
+    if task is None:
+        task = asyncio.create_task(
+            document_from_top(store, top, where=f"{store.location}:{tag}"))
+        loading[top.digest] = task
+    document = await asyncio.shield(task)
+    memo.put(document)
+    return document
 
 
 async def collect(events: AsyncIterator[ScanEvent]) -> tuple[list[CacheEntry], list[str],

@@ -1,0 +1,43 @@
+"""Scan a whole registry: its catalog, then every repository, as one stream of scan events.
+
+The session-agnostic shape (a catalog function and a store factory) keeps ``ops`` free of HTTP
+details; the CLI and the TUI pass :class:`~cachetui.store.registry.RegistrySession` methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from cachetui.errors import CachetuiError
+from cachetui.ops.inventory import DEFAULT_CONCURRENCY, ScanEvent, ScanFailed, scan_store
+from cachetui.ops.load import DocumentMemo
+from cachetui.ops.progress import CancelToken
+from cachetui.store.base import Store
+
+
+async def scan_registry(
+    host: str,
+    catalog: Callable[[], Awaitable[list[str]]],
+    open_store: Callable[[str], Store],
+    *,
+    memo: DocumentMemo | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    cancel: CancelToken | None = None,
+) -> AsyncIterator[ScanEvent]:
+    """Events of :func:`scan_store` for every repository the catalog lists, in catalog order.
+
+    A catalog the registry refuses (many hosted registries do) yields one :class:`ScanFailed`.
+    One memo serves all repositories, so a manifest shared across them is classified once.
+    """
+    memo = memo if memo is not None else DocumentMemo()
+    try:
+        repositories = await catalog()
+    except CachetuiError as exc:
+        yield ScanFailed(host, str(exc))
+        return
+    for repository in repositories:
+        if cancel is not None:
+            cancel.check()
+        async for event in scan_store(open_store(repository), memo=memo,
+                                      concurrency=concurrency):
+            yield event

@@ -1,0 +1,226 @@
+"""Registry authentication as an ``httpx.Auth`` flow: Bearer tokens and Basic.
+
+Why a flow of our own: registries announce their scheme in a ``WWW-Authenticate`` challenge, and a
+token is only valid for the scopes it was issued for. The flow learns each host's scheme from its
+first challenge, then computes the scope every later request needs from its method and path
+(``GET`` = pull, ``POST/PUT/PATCH`` = pull+push, ``DELETE`` = delete, a mount also pulls from the
+source repository) and sends a cached token up front, so a warm listing costs one round trip per
+request. A ``401`` with ``insufficient_scope`` asks for a token with the challenge's scopes too.
+
+Credentials only ever go to the host they belong to and to that host's token realm. httpx drops the
+``Authorization`` header when a redirect leaves the origin (blob downloads redirected to object
+storage), and the flow never re-applies it to another host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final
+
+import httpx
+
+from cachetui.errors import AuthError
+from cachetui.store.registry.credentials import Credentials
+
+DEFAULT_TOKEN_LIFETIME: Final = 60.0
+CLIENT_ID: Final = "cachetui"
+_PARAM: Final = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)')
+_REPO_PATH: Final = re.compile(r"\A/v2/(.+?)/(manifests|blobs|tags)/")
+
+Fetch = Callable[[httpx.Request], Awaitable[httpx.Response]]
+CredentialLookup = Callable[[str], Credentials | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    scheme: str
+    params: dict[str, str]
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.params.get("scope", "").split()
+
+
+def parse_challenge(header: str) -> Challenge | None:
+    """``Bearer realm="...",service="...",scope="a b"`` → scheme + parameters (lower-case keys)."""
+    header = header.strip()
+    if not header:
+        return None
+    scheme, _, rest = header.partition(" ")
+    params: dict[str, str] = {}
+    for key, raw in _PARAM.findall(rest):
+        value = raw[1:-1].replace('\\"', '"') if raw.startswith('"') else raw
+        params.setdefault(key.lower(), value)
+    return Challenge(scheme.lower(), params)
+
+
+def request_scopes(request: httpx.Request) -> list[str]:
+    """The token scopes a request needs, by distribution's rules."""
+    path = request.url.path
+    if path == "/v2/_catalog":
+        return ["registry:catalog:*"]
+    match = _REPO_PATH.match(path)
+    if match is None:
+        return []
+    name = match.group(1)
+    method = request.method.upper()
+    if method in ("GET", "HEAD"):
+        scopes = [f"repository:{name}:pull"]
+    elif method == "DELETE":
+        scopes = [f"repository:{name}:delete"]
+    else:
+        scopes = [f"repository:{name}:pull,push"]
+    source = request.url.params.get("from")
+    if source and request.url.params.get("mount"):
+        scopes.append(f"repository:{source}:pull")
+    return scopes
+
+
+@dataclass(slots=True)
+class _HostState:
+    scheme: str
+    realm: str = ""
+    service: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    value: str
+    expires: float
+
+
+class RegistryAuth(httpx.Auth):
+    """One per session: token cache per (realm, service, scopes), scheme per host."""
+
+    def __init__(self, credentials: CredentialLookup, fetch: Fetch) -> None:
+        self._lookup = credentials
+        self._fetch = fetch
+        self._credentials: dict[str, Credentials | None] = {}
+        self._hosts: dict[str, _HostState] = {}
+        self._tokens: dict[tuple[str, str, frozenset[str]], _Token] = {}
+        self._locks: dict[tuple[str, str, frozenset[str]], asyncio.Lock] = {}
+        self.token_requests = 0
+        """How many tokens were fetched (tests and benchmarks count round trips)."""
+
+    def __repr__(self) -> str:
+        return f"RegistryAuth(hosts={sorted(self._hosts)})"
+
+    async def credentials_for(self, host: str) -> Credentials | None:
+        if host not in self._credentials:
+            self._credentials[host] = await asyncio.to_thread(self._lookup, host)
+        return self._credentials[host]
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        host = request.url.netloc.decode("ascii")
+        credentials = await self.credentials_for(host)
+        scopes = request_scopes(request)
+        sent = await self._apply_known(request, host, credentials, scopes)
+        response = yield request
+        if response.status_code != 401:
+            return
+        challenge = parse_challenge(response.headers.get("www-authenticate", ""))
+        if challenge is None:
+            return
+        if challenge.scheme == "basic":
+            if credentials is None or not credentials.has_password or sent == "basic":
+                return
+            self._hosts[host] = _HostState("basic")
+            request.headers["Authorization"] = credentials.basic()
+            await response.aread()
+            response = yield request
+            if response.status_code == 401:
+                await response.aread()
+                raise AuthError(f"wrong username or password ({credentials})", where=host,
+                                status=401, code="UNAUTHORIZED")
+            return
+        if challenge.scheme != "bearer" or not challenge.params.get("realm"):
+            return
+        state = _HostState("bearer", challenge.params["realm"], challenge.params.get("service", ""))
+        self._hosts[host] = state
+        wanted = frozenset(scopes) | frozenset(challenge.scopes)
+        if sent == "bearer" and challenge.params.get("error") == "insufficient_scope":
+            # the token we sent was issued for these scopes: ask once more, then give up
+            self._tokens.pop((state.realm, state.service, wanted), None)
+        await response.aread()
+        token = await self._token(host, state, wanted, credentials, force=sent == "bearer")
+        request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+    async def _apply_known(self, request: httpx.Request, host: str,
+                           credentials: Credentials | None, scopes: list[str]) -> str:
+        """Set the header we already know works for this host; which scheme was sent."""
+        state = self._hosts.get(host)
+        if state is None:
+            return ""
+        if state.scheme == "basic" and credentials is not None and credentials.has_password:
+            request.headers["Authorization"] = credentials.basic()
+            return "basic"
+        if state.scheme == "bearer":
+            cached = self._tokens.get((state.realm, state.service, frozenset(scopes)))
+            if cached is not None and cached.expires > time.monotonic():
+                request.headers["Authorization"] = f"Bearer {cached.value}"
+                return "bearer"
+        return ""
+
+    async def _token(self, host: str, state: _HostState, scopes: frozenset[str],
+                     credentials: Credentials | None, *, force: bool) -> str:
+        if credentials is not None and credentials.registry_token:
+            return credentials.registry_token
+        key = (state.realm, state.service, scopes)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            cached = self._tokens.get(key)
+            if cached is not None and cached.expires > time.monotonic() and not force:
+                return cached.value
+            value, lifetime = await self._request_token(host, state, scopes, credentials)
+            margin = min(10.0, lifetime / 4)
+            self._tokens[key] = _Token(value, time.monotonic() + lifetime - margin)
+            self.token_requests += 1
+            return value
+
+    async def _request_token(self, host: str, state: _HostState, scopes: frozenset[str],
+                             credentials: Credentials | None) -> tuple[str, float]:
+        ordered = sorted(scopes)
+        if credentials is not None and credentials.identity_token:
+            form = {"grant_type": "refresh_token", "refresh_token": credentials.identity_token,
+                    "service": state.service, "client_id": CLIENT_ID, "scope": " ".join(ordered)}
+            request = httpx.Request("POST", state.realm, data=form)
+        else:
+            params: list[tuple[str, str]] = []
+            if state.service:
+                params.append(("service", state.service))
+            params += [("scope", scope) for scope in ordered]
+            headers = {}
+            if credentials is not None and credentials.has_password:
+                params.append(("account", credentials.username or ""))
+                headers["Authorization"] = credentials.basic()
+            request = httpx.Request("GET", httpx.URL(state.realm, params=params), headers=headers)
+        response = await self._fetch(request)
+        if response.status_code in (401, 403):
+            if credentials is not None:
+                raise AuthError(f"wrong username or password: the token server refused them "
+                                f"(HTTP {response.status_code}; {credentials})", where=host,
+                                status=response.status_code, code="UNAUTHORIZED")
+            raise AuthError("the registry requires credentials (anonymous token refused; use "
+                            "docker login or --username/--password-stdin)", where=host,
+                            status=response.status_code, code="UNAUTHORIZED")
+        if response.status_code != 200:
+            raise AuthError(f"token server answered HTTP {response.status_code}", where=host,
+                            status=response.status_code)
+        try:
+            data = response.json()
+        except ValueError:
+            raise AuthError("token server sent malformed JSON", where=host) from None
+        value = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
+        if not isinstance(value, str) or not value:
+            raise AuthError("token server sent no token", where=host)
+        lifetime = data.get("expires_in")
+        seconds = float(lifetime) if isinstance(lifetime, int | float) and lifetime > 0 else (
+            DEFAULT_TOKEN_LIFETIME)
+        return value, seconds

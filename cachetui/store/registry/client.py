@@ -1,0 +1,422 @@
+"""The distribution API of one registry host, on the session's shared ``httpx.AsyncClient``.
+
+Every answer is checked before it is believed: manifests against ``Docker-Content-Digest`` and the
+sha256 of their bytes, blobs against digest and size while they stream (a dropped connection
+resumes with ``Range``), uploads hashed before the committing ``PUT``. Requests to one host share a
+semaphore (the per-registry concurrency limit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Final
+
+import httpx
+
+from cachetui.errors import CachetuiError, DigestMismatch, NetworkError, RegistryError, TooLarge
+from cachetui.oci import mediatypes as mt
+from cachetui.oci.digest import Digest, Verifier, is_digest
+from cachetui.oci.models import MAX_MANIFEST_BYTES, Descriptor, TopObject, parse_top
+from cachetui.store.base import CHUNK_SIZE
+from cachetui.store.registry.errors import MAX_ERROR_BODY, RegistryUnsupported, from_response
+from cachetui.store.registry.retry import is_retryable_error, is_retryable_status
+from cachetui.store.registry.settings import RegistrySettings
+from cachetui.store.registry.transport import (
+    RetryableStatus,
+    ShortBody,
+    attempts,
+    check_length,
+    network_error,
+    read_capped,
+)
+
+MAX_LIST_BYTES: Final = 64 * 1024 * 1024
+MAX_PAGES: Final = 100_000
+_LINK_NEXT: Final = re.compile(r'<([^>]*)>\s*;[^,]*rel="?next"?', re.IGNORECASE)
+
+
+def next_link(response: httpx.Response) -> str | None:
+    """The ``rel="next"`` URL of a ``Link`` header, resolved against the request (may be relative)."""
+    for header in response.headers.get_list("link"):
+        match = _LINK_NEXT.search(header)
+        if match:
+            return str(response.request.url.join(match.group(1)))
+    return None
+
+
+class RegistryClient:
+    """API calls for one ``host[:port]``. Paths take the repository name (``org/app``)."""
+
+    def __init__(self, http: httpx.AsyncClient, auth: httpx.Auth, host: str,
+                 settings: RegistrySettings) -> None:
+        self.http = http
+        self.auth = auth
+        self.host = host
+        self.settings = settings
+        self.base = httpx.URL(f"{settings.scheme(host)}://{host}")
+        self.limit = asyncio.Semaphore(settings.host(host).concurrency)
+
+    def __repr__(self) -> str:
+        return f"RegistryClient({self.base})"
+
+    def url(self, path: str) -> httpx.URL:
+        return self.base.join(path)
+
+    # -- plumbing ---------------------------------------------------------------------------
+    async def _once(self, method: str, url: httpx.URL | str, *, where: str, action: str,
+                    ok: tuple[int, ...], headers: dict[str, str] | None = None,
+                    content: bytes | None = None, follow_redirects: bool = False
+                    ) -> httpx.Response:
+        """One request, streamed; error statuses raise (transient ones as RetryableStatus)."""
+        request = self.http.build_request(method, url, headers=headers, content=content)
+        response = await self.http.send(request, stream=True, auth=self.auth,
+                                        follow_redirects=follow_redirects)
+        if response.status_code in ok:
+            return response
+        try:
+            body = b"" if method == "HEAD" else await read_capped(response, MAX_ERROR_BODY)
+        finally:
+            await response.aclose()
+        error = from_response(response, body, where=where, action=action)
+        if is_retryable_status(response.status_code):
+            raise RetryableStatus(response, error)
+        raise error
+
+    async def request(self, method: str, path: httpx.URL | str, *, where: str, action: str,
+                      ok: tuple[int, ...] = (200,), headers: dict[str, str] | None = None,
+                      content: bytes | None = None, limit: int = MAX_ERROR_BODY
+                      ) -> tuple[httpx.Response, bytes]:
+        """A retried request whose body (at most ``limit`` bytes) is read completely."""
+        url = self.url(str(path)) if isinstance(path, str) else path
+
+        async def once() -> tuple[httpx.Response, bytes]:
+            async with self.limit:
+                response = await self._once(method, url, where=where, action=action, ok=ok,
+                                            headers=headers, content=content)
+                try:
+                    body = b"" if method == "HEAD" else await read_capped(response, limit)
+                finally:
+                    await response.aclose()
+            if len(body) > limit:
+                raise TooLarge(f"{action}: answer over {limit} bytes", where=where)
+            if method != "HEAD" and "content-encoding" not in response.headers:
+                check_length(response, len(body))
+            return response, body
+
+        return await attempts(once, self.settings.retry, where=where, action=action)
+
+    # -- reading ----------------------------------------------------------------------------
+    async def ping(self) -> None:
+        await self.request("GET", "/v2/", where=self.host, action="ping")
+
+    async def _paged(self, path: str, key: str, *, where: str, action: str) -> list[str]:
+        out: list[str] = []
+        url: httpx.URL | None = self.url(path)
+        seen: set[str] = set()
+        while url is not None and len(seen) < MAX_PAGES:
+            seen.add(str(url))
+            response, body = await self.request("GET", url, where=where, action=action,
+                                                limit=MAX_LIST_BYTES)
+            try:
+                data = json.loads(body) if body else {}
+            except (ValueError, UnicodeDecodeError):
+                raise RegistryError(f"{action}: malformed JSON answer", where=where) from None
+            names = data.get(key) if isinstance(data, dict) else None
+            if names is not None and not (isinstance(names, list)
+                                          and all(isinstance(n, str) for n in names)):
+                raise RegistryError(f"{action}: '{key}' is not a list of names", where=where)
+            out.extend(names or [])
+            link = next_link(response)
+            url = httpx.URL(link) if link and link not in seen else None
+        return out
+
+    async def catalog(self, page_size: int | None = None) -> list[str]:
+        path = "/v2/_catalog" + (f"?n={page_size}" if page_size else "")
+        names = await self._paged(path, "repositories", where=self.host, action="list repositories")
+        return list(dict.fromkeys(names))
+
+    async def list_tags(self, repository: str, page_size: int | None = None) -> list[str]:
+        path = f"/v2/{repository}/tags/list" + (f"?n={page_size}" if page_size else "")
+        tags = await self._paged(path, "tags", where=f"{self.host}/{repository}",
+                                 action="list tags")
+        return list(dict.fromkeys(tags))
+
+    async def head_manifest(self, repository: str, reference: str) -> Descriptor:
+        where = f"{self.host}/{repository}:{reference}"
+        response, _ = await self.request("HEAD", f"/v2/{repository}/manifests/{reference}",
+                                         where=where, action="resolve",
+                                         headers={"Accept": mt.ACCEPT_ALL_MANIFESTS})
+        digest = response.headers.get("docker-content-digest", "")
+        length = response.headers.get("content-length", "")
+        media_type = response.headers.get("content-type", "").split(";")[0].strip()
+        if not is_digest(digest) or not length.isdigit() or media_type not in mt.TOP_LEVEL_TYPES:
+            top = await self.get_manifest(repository, reference)
+            return top.descriptor
+        if is_digest(reference) and digest != reference:
+            raise DigestMismatch(f"registry says {Digest(digest).short}", where=where)
+        return Descriptor(media_type=media_type, digest=digest, size=int(length))
+
+    async def get_manifest(self, repository: str, reference: str) -> TopObject:
+        where = f"{self.host}/{repository}:{reference}" if not is_digest(reference) else (
+            f"{self.host}/{repository}@{reference}")
+        url = self.url(f"/v2/{repository}/manifests/{reference}")
+
+        async def once() -> tuple[httpx.Response, bytes]:
+            async with self.limit:
+                response = await self._once("GET", url, where=where, action="get manifest",
+                                            ok=(200,), headers={"Accept": mt.ACCEPT_ALL_MANIFESTS})
+                try:
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > MAX_MANIFEST_BYTES:
+                        raise TooLarge(f"manifest is {declared} bytes, over the "
+                                       f"{MAX_MANIFEST_BYTES} byte limit", where=where)
+                    raw = await read_capped(response, MAX_MANIFEST_BYTES)
+                finally:
+                    await response.aclose()
+            if len(raw) > MAX_MANIFEST_BYTES:
+                raise TooLarge(f"manifest is over the {MAX_MANIFEST_BYTES} byte limit",
+                               where=where)
+            check_length(response, len(raw))
+            return response, raw
+
+        response, raw = await attempts(once, self.settings.retry, where=where,
+                                       action="get manifest")
+        actual = Digest.of(raw)
+        header = response.headers.get("docker-content-digest")
+        if header is not None and header != actual:
+            raise DigestMismatch(f"Docker-Content-Digest is {header[:19]}..., but the bytes hash "
+                                 f"to {actual.short}", where=where)
+        if is_digest(reference) and actual != reference:
+            raise DigestMismatch(f"content hashes to {actual.short}", where=where)
+        media_type = response.headers.get("content-type", "").split(";")[0].strip()
+        return parse_top(raw, media_type=media_type if media_type in mt.TOP_LEVEL_TYPES else None,
+                         where=where)
+
+    async def blob_size(self, repository: str, digest: Digest) -> int | None:
+        where = f"{self.host}/{repository}: blob {digest.short}"
+        try:
+            response, _ = await self.request("HEAD", f"/v2/{repository}/blobs/{digest}",
+                                             where=where, action="check blob")
+        except CachetuiError as exc:
+            if getattr(exc, "status", None) == 404:
+                return None
+            raise
+        length = response.headers.get("content-length", "")
+        return int(length) if length.isdigit() else None
+
+    async def stream_blob(self, repository: str, descriptor: Descriptor) -> AsyncIterator[bytes]:
+        """Verified chunks of >= 1 MiB (the last may be smaller); resumes with ``Range``."""
+        digest = Digest(descriptor.digest)
+        size = descriptor.size
+        where = f"{self.host}/{repository}: blob {digest.short}"
+        url = self.url(f"/v2/{repository}/blobs/{digest}")
+        verifier = Verifier(digest, size, where=where)
+        policy = self.settings.retry
+        buffer = bytearray()
+        pending: bytes | None = None
+        failures = 0
+        while True:
+            offset = verifier.received
+            headers = {"Range": f"bytes={offset}-"} if offset else None
+            progress_at_start = offset
+            try:
+                async with self.limit:
+                    response = await self._once("GET", url, where=where, action="download blob",
+                                                ok=(200, 206), headers=headers,
+                                                follow_redirects=True)
+                    try:
+                        skip = _resume_skip(response, offset, size, where)
+                        async for piece in response.aiter_bytes(CHUNK_SIZE):
+                            if skip:
+                                dropped = min(skip, len(piece))
+                                piece, skip = piece[dropped:], skip - dropped
+                                if not piece:
+                                    continue
+                            await asyncio.to_thread(verifier.update, piece)
+                            buffer += piece
+                            if len(buffer) >= CHUNK_SIZE:
+                                if pending is not None:
+                                    yield pending
+                                pending = bytes(buffer)
+                                buffer.clear()
+                    finally:
+                        await response.aclose()
+                if verifier.received < size:
+                    raise ShortBody(f"got {verifier.received} of {size} bytes")
+                break
+            except (RetryableStatus, httpx.TransportError, ShortBody) as exc:
+                if isinstance(exc, httpx.TransportError) and not _resumable(exc):
+                    raise network_error(exc, where=where, action="download blob") from None
+                failures = 1 if verifier.received > progress_at_start else failures + 1
+                if failures >= policy.attempts:
+                    if isinstance(exc, RetryableStatus):
+                        raise exc.error from None
+                    raise network_error(exc, where=where, action="download blob") from None
+                response_for_delay = exc.response if isinstance(exc, RetryableStatus) else None
+                await asyncio.sleep(policy.delay(failures, response_for_delay))
+        verifier.verify()  # before the last chunk is handed over
+        if pending is not None:
+            yield pending
+        if buffer:
+            yield bytes(buffer)
+
+    # -- writing ----------------------------------------------------------------------------
+    async def _start_upload(self, repository: str, where: str) -> tuple[httpx.URL, int]:
+        response, _ = await self.request("POST", f"/v2/{repository}/blobs/uploads/", where=where,
+                                         action="start upload", ok=(202,),
+                                         headers={"Content-Length": "0"})
+        location = response.headers.get("location")
+        if not location:
+            raise RegistryError("start upload: no Location in the answer", where=where)
+        minimum = response.headers.get("oci-chunk-min-length", "")
+        return response.request.url.join(location), int(minimum) if minimum.isdigit() else 0
+
+    async def _cancel_upload(self, location: httpx.URL, where: str) -> None:
+        try:
+            await self.request("DELETE", location, where=where, action="cancel upload",
+                               ok=(200, 202, 204, 404))
+        except CachetuiError:
+            pass  # the registry expires abandoned sessions itself
+
+    async def upload_blob(self, repository: str, descriptor: Descriptor,
+                          chunks: AsyncIterable[bytes]) -> None:
+        """Monolithic ``PUT`` for small blobs, ``PATCH`` chunks for large ones; hash first."""
+        digest = Digest(descriptor.digest)
+        where = f"{self.host}/{repository}: blob {digest.short}"
+        verifier = Verifier(digest, descriptor.size, where=where)
+        iterator = chunks.__aiter__()
+        head = bytearray()
+        exhausted = False
+        while len(head) <= self.settings.monolithic_limit:
+            try:
+                piece = await anext(iterator)
+            except StopAsyncIteration:
+                exhausted = True
+                break
+            await asyncio.to_thread(verifier.update, piece)
+            head += piece
+        if exhausted:
+            verifier.verify()
+            location, _ = await self._start_upload(repository, where)
+            await self._finish_upload(location, digest, bytes(head), where)
+            return
+        location, minimum = await self._start_upload(repository, where)
+        chunk_size = max(self.settings.upload_chunk, minimum, 1)
+        buffer = head
+        offset = 0
+        try:
+            while True:
+                while len(buffer) >= chunk_size:
+                    location = await self._patch(location, offset, bytes(buffer[:chunk_size]),
+                                                 where)
+                    offset += chunk_size
+                    del buffer[:chunk_size]
+                try:
+                    piece = await anext(iterator)
+                except StopAsyncIteration:
+                    break
+                await asyncio.to_thread(verifier.update, piece)
+                buffer += piece
+            verifier.verify()  # nothing is committed unless the whole stream matched
+        except BaseException:
+            await asyncio.shield(self._cancel_upload(location, where))
+            raise
+        await self._finish_upload(location, digest, bytes(buffer), where)
+
+    async def _patch(self, location: httpx.URL, offset: int, data: bytes,
+                     where: str) -> httpx.URL:
+        end = offset + len(data) - 1
+        response, _ = await self.request(
+            "PATCH", location, where=where, action="upload chunk", ok=(202, 204),
+            headers={"Content-Type": "application/octet-stream",
+                     "Content-Range": f"{offset}-{end}"},
+            content=data)
+        next_location = response.headers.get("location")
+        return response.request.url.join(next_location) if next_location else location
+
+    async def _finish_upload(self, location: httpx.URL, digest: Digest, data: bytes,
+                             where: str) -> None:
+        url = location.copy_merge_params({"digest": str(digest)})
+        await self.request("PUT", url, where=where, action="finish upload", ok=(201, 204),
+                           headers={"Content-Type": "application/octet-stream"}, content=data)
+
+    async def mount_blob(self, repository: str, digest: Digest, source: str) -> bool:
+        where = f"{self.host}/{repository}: blob {digest.short}"
+        path = httpx.URL(f"/v2/{repository}/blobs/uploads/",
+                         params={"mount": str(digest), "from": source})
+        try:
+            response, _ = await self.request("POST", self.base.join(path), where=where,
+                                             action="mount blob", ok=(201, 202),
+                                             headers={"Content-Length": "0"})
+        except NetworkError:
+            raise
+        except CachetuiError:
+            return False
+        if response.status_code == 201:
+            return True
+        location = response.headers.get("location")
+        if location:
+            await self._cancel_upload(response.request.url.join(location), where)
+        return False
+
+    async def put_manifest(self, repository: str, top: TopObject, reference: str) -> None:
+        where = f"{self.host}/{repository}:{reference}"
+        response, _ = await self.request("PUT", f"/v2/{repository}/manifests/{reference}",
+                                         where=where, action="put manifest", ok=(200, 201, 202),
+                                         headers={"Content-Type": top.media_type},
+                                         content=top.raw)
+        stored = response.headers.get("docker-content-digest")
+        if stored is not None and stored != top.digest:
+            raise DigestMismatch(f"the registry stored {stored[:19]}..., expected "
+                                 f"{top.digest.short}", where=where)
+
+    async def delete_manifest(self, repository: str, digest: Digest) -> None:
+        where = f"{self.host}/{repository}@{digest}"
+        try:
+            await self.request("DELETE", f"/v2/{repository}/manifests/{digest}", where=where,
+                               action="delete manifest", ok=(200, 202))
+        except RegistryUnsupported as exc:
+            raise RegistryUnsupported(
+                "the registry does not allow deleting manifests (distribution: "
+                "storage.delete.enabled is off)", where=where, status=exc.status, code=exc.code,
+            ) from None
+
+    async def delete_tag(self, repository: str, tag: str) -> None:
+        where = f"{self.host}/{repository}:{tag}"
+        try:
+            await self.request("DELETE", f"/v2/{repository}/manifests/{tag}", where=where,
+                               action="delete tag", ok=(200, 202))
+        except RegistryError as exc:
+            if exc.status in (400, 405) or exc.code == "UNSUPPORTED":
+                raise RegistryUnsupported(
+                    "the registry cannot delete a tag alone; delete the manifest by digest "
+                    "instead (that removes every tag pointing at it)",
+                    where=where, status=exc.status, code=exc.code) from None
+            raise
+        except RegistryUnsupported as exc:
+            raise RegistryUnsupported(
+                "the registry cannot delete a tag alone; delete the manifest by digest "
+                "instead (that removes every tag pointing at it)",
+                where=where, status=exc.status, code=exc.code) from None
+
+
+def _resume_skip(response: httpx.Response, offset: int, size: int, where: str) -> int:
+    """Bytes to drop from a resumed answer (a server that ignores ``Range`` starts at 0)."""
+    if offset == 0 or response.status_code == 200:
+        return offset
+    content_range = response.headers.get("content-range", "")
+    match = re.match(r"bytes (\d+)-(\d+)/(\d+|\*)", content_range)
+    if match is None or int(match.group(1)) != offset:
+        raise NetworkError(f"resumed download started at the wrong offset ({content_range!r})",
+                           where=where)
+    if match.group(3) != "*" and int(match.group(3)) != size:
+        raise DigestMismatch(f"registry says the blob is {match.group(3)} bytes, expected {size}",
+                             where=where)
+    return 0
+
+
+def _resumable(exc: httpx.TransportError) -> bool:
+    return is_retryable_error(exc)

@@ -1,0 +1,109 @@
+"""The one HTTP client of a process, with auth and a concurrency limit per registry host.
+
+A session hands out :class:`RegistryStore` objects for repositories; they all share its connection
+pool, token cache and semaphores, so a scan of many repositories on one registry stays within that
+registry's limit. Close it once at the end (``async with`` or :meth:`aclose`).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from types import TracebackType
+
+import httpx
+
+from cachetui.oci.reference import ImageRef
+from cachetui.store.registry import credentials as creds
+from cachetui.store.registry.auth import RegistryAuth
+from cachetui.store.registry.client import RegistryClient
+from cachetui.store.registry.settings import RegistrySettings
+from cachetui.store.registry.store import RegistryStore
+from cachetui.store.registry.transport import attempts
+
+_LOOPBACK_PATTERNS = ("all://localhost", "all://127.0.0.1", "all://[::1]")
+
+
+def _ssl_context(ca_file: str) -> ssl.SSLContext:
+    """System trust (which honours ``SSL_CERT_FILE``) plus the registry's own CA."""
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+class RegistrySession:
+    """Owns the shared ``httpx.AsyncClient``; ``transport`` lets tests put faults in front of it."""
+
+    def __init__(self, settings: RegistrySettings | None = None, *,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 credential_lookup: Callable[[str], creds.Credentials | None] | None = None
+                 ) -> None:
+        self.settings = settings or RegistrySettings()
+        timeout = httpx.Timeout(connect=self.settings.connect_timeout,
+                                read=self.settings.stall_timeout,
+                                write=self.settings.stall_timeout, pool=None)
+        mounts: dict[str, httpx.AsyncBaseTransport | None] = {
+            pattern: None for pattern in _LOOPBACK_PATTERNS  # never via a proxy
+        }
+        for host, ca_file in self.settings.ca_files.items():
+            mounts[f"https://{host}"] = httpx.AsyncHTTPTransport(verify=_ssl_context(ca_file))
+        verify: ssl.SSLContext | bool = True
+        if self.settings.default_ca_file:
+            verify = _ssl_context(self.settings.default_ca_file)
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+        self.http = httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=True,
+                                      verify=verify, transport=transport, mounts=mounts,
+                                      headers={"User-Agent": "cachetui"})
+        self._explicit = self.settings.credentials
+        self._lookup = credential_lookup or creds.lookup
+        self.auth = RegistryAuth(self._credentials, self._fetch_token)
+        self._clients: dict[str, RegistryClient] = {}
+
+    def _credentials(self, host: str) -> creds.Credentials | None:
+        if self._explicit is not None:
+            return self._explicit
+        return self._lookup(host)
+
+    async def _fetch_token(self, request: httpx.Request) -> httpx.Response:
+        where = request.url.host
+
+        async def once() -> httpx.Response:
+            response = await self.http.send(request, auth=None, follow_redirects=True)
+            if response.status_code in (429, 502, 503, 504):
+                from cachetui.store.registry.errors import from_response
+                from cachetui.store.registry.transport import RetryableStatus
+
+                raise RetryableStatus(response, from_response(response, response.content,
+                                                              where=where, action="get token"))
+            return response
+
+        return await attempts(once, self.settings.retry, where=where, action="get token")
+
+    def client(self, host: str) -> RegistryClient:
+        found = self._clients.get(host)
+        if found is None:
+            found = RegistryClient(self.http, self.auth, host, self.settings)
+            self._clients[host] = found
+        return found
+
+    def repository(self, ref: ImageRef) -> RegistryStore:
+        return RegistryStore(self.client(ref.api_host), ref.repository)
+
+    def store(self, host: str, repository: str) -> RegistryStore:
+        return RegistryStore(self.client(host), repository)
+
+    async def catalog(self, host: str, page_size: int | None = None) -> list[str]:
+        return await self.client(host).catalog(page_size)
+
+    async def ping(self, host: str) -> None:
+        await self.client(host).ping()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> RegistrySession:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()

@@ -1,0 +1,108 @@
+"""How to talk to each registry: scheme, trust, concurrency, timeouts, explicit credentials.
+
+Built once per run from the config file (``[registries."HOST"]``) and the CLI flags; the session
+reads it, nothing else does.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+from cachetui.config import Config
+from cachetui.store.registry.credentials import Credentials
+from cachetui.store.registry.retry import RetryPolicy
+
+DEFAULT_CONCURRENCY: Final = 8
+MONOLITHIC_LIMIT: Final = 16 * 1024 * 1024
+"""Blobs up to this size go up in one PUT; larger ones in PATCH chunks."""
+UPLOAD_CHUNK: Final = 16 * 1024 * 1024
+"""PATCH chunk size (raised to the registry's ``OCI-Chunk-Min-Length`` when it asks for more)."""
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 and ``::1``, with or without a port."""
+    name = host
+    if name.startswith("["):
+        name = name[1:].split("]", 1)[0]
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class HostSettings:
+    insecure: bool
+    ca_file: str | None
+    concurrency: int
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySettings:
+    """Per-run registry settings. Hosts are ``name[:port]`` exactly as in references."""
+
+    insecure_hosts: frozenset[str] = frozenset()
+    tls_hosts: frozenset[str] = frozenset()
+    """Hosts that use TLS even on loopback (a local TLS registry or tunnel)."""
+    ca_files: dict[str, str] = field(default_factory=dict)
+    default_ca_file: str | None = None
+    concurrency: dict[str, int] = field(default_factory=dict)
+    default_concurrency: int = DEFAULT_CONCURRENCY
+    connect_timeout: float = 10.0
+    stall_timeout: float = 60.0
+    """Longest wait for the next bytes of a response (or for a write to progress)."""
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    credentials: Credentials | None = None
+    """Explicit ``--username``/``--password-stdin``; used for every registry of this run."""
+    monolithic_limit: int = MONOLITHIC_LIMIT
+    upload_chunk: int = UPLOAD_CHUNK
+
+    def host(self, host: str) -> HostSettings:
+        return HostSettings(
+            insecure=self.uses_plain_http(host),
+            ca_file=self.ca_files.get(host, self.default_ca_file),
+            concurrency=max(1, self.concurrency.get(host, self.default_concurrency)),
+        )
+
+    def uses_plain_http(self, host: str) -> bool:
+        if host in self.tls_hosts:
+            return False
+        return host in self.insecure_hosts or is_loopback(host)
+
+    def scheme(self, host: str) -> str:
+        return "http" if self.uses_plain_http(host) else "https"
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        *,
+        insecure: Iterable[str] = (),
+        ca_file: str | None = None,
+        concurrency: int | None = None,
+        credentials: Credentials | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> RegistrySettings:
+        """Config file settings, overridden by CLI flags (which apply to every registry)."""
+        insecure_hosts = {host for host, reg in config.registries.items() if reg.insecure}
+        insecure_hosts.update(insecure)
+        ca_files = {host: reg.ca_file for host, reg in config.registries.items() if reg.ca_file}
+        per_host = {host: reg.concurrency for host, reg in config.registries.items()}
+        if concurrency is not None:
+            per_host = {}
+        return cls(
+            insecure_hosts=frozenset(insecure_hosts),
+            ca_files=ca_files,
+            default_ca_file=ca_file,
+            concurrency=per_host,
+            default_concurrency=concurrency or DEFAULT_CONCURRENCY,
+            credentials=credentials,
+            retry=retry or RetryPolicy(),
+        )

@@ -1,0 +1,89 @@
+"""One registry repository as a :class:`cachetui.store.base.Store`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+
+from cachetui.errors import TooLarge
+from cachetui.oci.digest import Digest, is_digest
+from cachetui.oci.models import Descriptor, TopObject
+from cachetui.oci.reference import validate_tag
+from cachetui.store.base import MAX_CONFIG_BYTES, Store, StoreKind
+from cachetui.store.registry.client import RegistryClient
+
+
+class RegistryStore:
+    """``host/repository`` on a registry; all I/O goes through the session's shared client."""
+
+    def __init__(self, client: RegistryClient, repository: str) -> None:
+        self.client = client
+        self.repository = repository
+
+    @property
+    def kind(self) -> StoreKind:
+        return "registry"
+
+    @property
+    def host(self) -> str:
+        return self.client.host
+
+    @property
+    def location(self) -> str:
+        return f"{self.client.host}/{self.repository}"
+
+    def __repr__(self) -> str:
+        return f"RegistryStore({self.location!r})"
+
+    async def list_tags(self) -> list[str]:
+        return sorted(await self.client.list_tags(self.repository))
+
+    async def resolve(self, tag: str) -> Descriptor:
+        return await self.client.head_manifest(self.repository, tag)
+
+    async def get_manifest(self, reference: str) -> TopObject:
+        return await self.client.get_manifest(self.repository, reference)
+
+    async def blob_size(self, digest: Digest) -> int | None:
+        return await self.client.blob_size(self.repository, Digest(digest))
+
+    def open_blob(self, descriptor: Descriptor) -> AsyncIterator[bytes]:
+        return self.client.stream_blob(self.repository, descriptor)
+
+    async def read_blob(self, descriptor: Descriptor, *, limit: int = MAX_CONFIG_BYTES) -> bytes:
+        if descriptor.size > limit:
+            raise TooLarge(f"{descriptor.size} bytes, over the {limit} byte limit",
+                           where=f"{self.location}: blob {Digest(descriptor.digest).short}")
+        parts = [chunk async for chunk in self.open_blob(descriptor)]
+        return b"".join(parts)
+
+    async def put_blob(self, descriptor: Descriptor, chunks: AsyncIterable[bytes]) -> None:
+        existing = await self.blob_size(Digest(descriptor.digest))
+        if existing == descriptor.size:
+            closer = getattr(chunks, "aclose", None)
+            if closer is not None:
+                await closer()
+            return
+        await self.client.upload_blob(self.repository, descriptor, chunks)
+
+    async def mount_blob(self, descriptor: Descriptor, source: Store) -> bool:
+        if not isinstance(source, RegistryStore) or source.host != self.host:
+            return False
+        if source.repository == self.repository:
+            return await self.blob_size(Digest(descriptor.digest)) == descriptor.size
+        return await self.client.mount_blob(self.repository, Digest(descriptor.digest),
+                                            source.repository)
+
+    async def put_manifest(self, top: TopObject, tag: str | None) -> None:
+        reference = validate_tag(tag) if tag is not None else top.digest
+        await self.client.put_manifest(self.repository, top, reference)
+
+    async def delete_manifest(self, digest: Digest) -> None:
+        await self.client.delete_manifest(self.repository, Digest(digest))
+
+    async def delete_tag(self, tag: str) -> None:
+        if is_digest(tag):
+            raise ValueError("delete_tag takes a tag, not a digest")
+        await self.client.delete_tag(self.repository, validate_tag(tag))
+
+    async def aclose(self) -> None:
+        """Nothing to release: the session owns the connections."""
