@@ -138,7 +138,7 @@ def test_discovery_finds_layouts_with_depth_limit_and_reports_unreadable(
             raise PermissionError(13, "Permission denied")
         return real_scandir(path)
 
-    monkeypatch.setattr(discovery.os, "scandir", scandir)
+    monkeypatch.setattr(os, "scandir", scandir)
     found = discovery.discover(tmp_path, max_depth=3)
     assert found.layouts == [tmp_path / "a/b/two", tmp_path / "a/one"]
     assert found.unreadable == [(tmp_path / "locked", "Permission denied")]
