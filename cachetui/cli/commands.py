@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from cachetui.cli import gc_cmd, inspect_cmd, ls_cmd, open_cmd, prune_cmd
+from cachetui.cli import (
+    copy_cmd,
+    demo_cmd,
+    gc_cmd,
+    inspect_cmd,
+    ls_cmd,
+    open_cmd,
+    prune_cmd,
+    reexport_cmd,
+)
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -15,6 +24,9 @@ REGISTRY: list[Register] = [
     inspect_cmd.register,
     prune_cmd.register,
     gc_cmd.register,
+    demo_cmd.register,
+    copy_cmd.register,
+    reexport_cmd.register,
 ]
 
 

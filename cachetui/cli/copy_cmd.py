@@ -1,0 +1,92 @@
+"""``cachetui copy SRC DST [--all-tags] [--dry-run] [--json]``: copy caches exactly.
+
+The plan is printed first (blobs to copy, mount or skip, and bytes); then it is applied. The
+manifest bytes are copied unchanged, so the digest is the same on both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from cachetui.cli import humanfmt
+from cachetui.cli.common import EXIT_OK, print_json
+from cachetui.cli.endpoints import ProgressLine, open_destination, open_source, source_references
+from cachetui.cli.registry_args import add_registry_arguments, close_sessions
+from cachetui.errors import InvalidInput
+from cachetui.ops.copy import CopyPlan, CopyResult, apply_copy, plan_copy
+from cachetui.ops.progress import CancelToken
+from cachetui.ops.transfer import BlobAction
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "copy",
+        help="copy caches between directories and registries (digests preserved)",
+        description="Copy a cache from SRC to DST, any pair of directory and registry. SRC is a "
+        "directory, DIR:TAG, type=local,src=DIR[,tag=T], HOST/REPO:TAG or type=registry,ref=.... "
+        "DST is a directory (created if missing), DIR:TAG, type=local,dest=DIR[,tag=T], "
+        "HOST/REPO[:TAG] or type=registry,ref=.... The destination tag defaults to the source "
+        "tag. Blobs DST has are skipped, blobs in the same registry are mounted; an interrupted "
+        "copy finishes on the next run without moving finished blobs again. Every cache form "
+        "copies (image-manifest, index, Docker list); an inline cache copies as its image.",
+    )
+    parser.add_argument("source", metavar="SRC")
+    parser.add_argument("destination", metavar="DST")
+    parser.add_argument("--all-tags", action="store_true", help="copy every tag of SRC")
+    parser.add_argument("--dry-run", action="store_true", help="only print the plan")
+    parser.add_argument("--json", action="store_true", help="print the plan and result as JSON")
+    add_registry_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def describe_plan(plan: CopyPlan) -> str:
+    lines = [f"copy {plan.source} -> {plan.destination}"]
+    for tag in plan.tags:
+        state = "  (already there)" if tag.already_there else ""
+        lines.append(f"  {tag.source_ref} -> {tag.destination_tag}  {tag.top.digest[:19]}  "
+                     f"{tag.format}{state}")
+    lines.append(
+        f"  {plan.blob_count} blobs, {humanfmt.size(plan.total_bytes)}: "
+        f"{plan.count_for(BlobAction.COPY)} to copy ({humanfmt.size(plan.bytes_for(BlobAction.COPY))}), "
+        f"{plan.count_for(BlobAction.MOUNT)} to mount, "
+        f"{plan.count_for(BlobAction.SKIP)} already there "
+        f"({humanfmt.size(plan.bytes_for(BlobAction.SKIP))})")
+    lines.extend(f"  note: {note}" for note in plan.notes)
+    return "\n".join(lines)
+
+
+def describe_result(result: CopyResult, seconds: float) -> str:
+    return (f"done in {seconds:.1f}s: copied {humanfmt.size(result.bytes_for(BlobAction.COPY))}, "
+            f"mounted {humanfmt.size(result.bytes_for(BlobAction.MOUNT))}, "
+            f"skipped {humanfmt.size(result.bytes_for(BlobAction.SKIP))}")
+
+
+async def run(args: argparse.Namespace) -> int:
+    progress = ProgressLine(enabled=None if not args.json else False)
+    try:
+        source, spec = open_source(args.source, args)
+        destination = open_destination(args.destination, args)
+        references = await source_references(source, spec, all_tags=args.all_tags)
+        if destination.tag is not None and len(references) > 1:
+            raise InvalidInput("--all-tags keeps tag names; do not name a destination tag")
+        plan = await plan_copy(source, references, destination.store, destination.tag)
+        if not args.json:
+            print(describe_plan(plan), flush=True)
+        if args.dry_run:
+            if args.json:
+                print_json({"plan": plan.to_json()})
+            return EXIT_OK
+        started = time.monotonic()
+        try:
+            result = await apply_copy(plan, source, destination.store, sink=progress,
+                                      cancel=CancelToken())
+        finally:
+            progress.close()
+        if args.json:
+            print_json(result.to_json())
+        else:
+            print(describe_result(result, time.monotonic() - started))
+        return EXIT_OK
+    finally:
+        await close_sessions(args)

@@ -1,0 +1,136 @@
+"""``cachetui reexport SRC DST [--compression ...] [--min] ...``: a consistent re-encode.
+
+Prints the plan (layers to re-encode, keep or drop, bytes in, expected bytes out), applies it,
+re-reads the result and checks it (every config blob is a manifest layer, every blob verifies,
+every layer keeps its diffID) before the destination tag moves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from cachetui.cli import humanfmt
+from cachetui.cli.common import EXIT_OK, print_json
+from cachetui.cli.endpoints import ProgressLine, open_destination, open_source, source_references
+from cachetui.cli.registry_args import add_registry_arguments, close_sessions
+from cachetui.errors import InvalidInput
+from cachetui.oci.mediatypes import Compression
+from cachetui.ops.progress import CancelToken
+from cachetui.ops.reexport import (
+    ReexportPlan,
+    ReexportResult,
+    ReexportSettings,
+    apply_reexport,
+    plan_reexport,
+)
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "reexport",
+        help="re-encode a cache (compression, media types, form, min) keeping every cache hit",
+        description="Re-export the cache SRC into DST (any directory or registry; DST may be SRC "
+        "with another tag). Layers not in the target compression are re-encoded (--force: all), "
+        "and the manifest AND the cache config are rewritten to name the new blobs, keeping "
+        "diffIDs and buildkit/createdat. estargz layers are read as gzip; writing estargz is not "
+        "supported. Output is deterministic: gzip has a fixed header (mtime 0, no name) and "
+        "level, zstd is single-threaded at a fixed level. The result is re-read and checked "
+        "before the destination tag is moved.",
+    )
+    parser.add_argument("source", metavar="SRC")
+    parser.add_argument("destination", metavar="DST")
+    parser.add_argument("--compression", choices=[c.value for c in Compression],
+                        help="target layer compression (default: keep each layer's); estargz "
+                        "is not a target")
+    parser.add_argument("--level", type=int, metavar="N",
+                        help="compression level (gzip 0-9, default 6; zstd 1-22, default 3)")
+    parser.add_argument("--force", action="store_true",
+                        help="re-encode every layer, also those already in the target "
+                        "compression (for a new level)")
+    parser.add_argument("--oci-mediatypes", type=_bool, metavar="true|false",
+                        help="OCI (true) or Docker (false) media types (default: as SRC)")
+    parser.add_argument("--image-manifest", type=_bool, metavar="true|false",
+                        help="image-manifest form (true) or index form (false) (default: as SRC;"
+                        " --oci-mediatypes=false alone implies false, as in BuildKit)")
+    parser.add_argument("--min", action="store_true",
+                        help="keep only what serves the final image (the min analysis): drop "
+                        "intermediate-only results and layers")
+    parser.add_argument("--dry-run", action="store_true", help="only print the plan")
+    parser.add_argument("--json", action="store_true", help="print the plan and result as JSON")
+    add_registry_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def settings_from_args(args: argparse.Namespace) -> ReexportSettings:
+    compression = Compression(args.compression) if args.compression else None
+    if args.level is not None and compression is None:
+        raise InvalidInput("--level needs --compression")
+    return ReexportSettings(compression=compression, level=args.level, force=args.force,
+                            oci_mediatypes=args.oci_mediatypes,
+                            image_manifest=args.image_manifest, minimal=args.min)
+
+
+def describe_plan(plan: ReexportPlan) -> str:
+    encoding = plan.settings.encoding
+    estimate = "~" if plan.of("re-encode") else ""
+    lines = [
+        f"re-export {plan.source}:{plan.source_ref} -> {plan.destination}:{plan.destination_tag}",
+        f"  form         {plan.document.format} -> {plan.form.format} "
+        f"({'OCI' if plan.form.oci else 'Docker'} media types)",
+        f"  compression  {encoding if encoding else 'as is'}{' (forced)' if plan.settings.force else ''}",
+        f"  layers       {len(plan.of('re-encode'))} re-encode "
+        f"({humanfmt.size(plan.bytes_in)} in), {len(plan.of('keep'))} keep, "
+        f"{len(plan.of('drop'))} drop",
+        f"  size         {humanfmt.size(plan.source_bytes)} -> {estimate}"
+        f"{humanfmt.size(plan.expected_bytes_out)}",
+    ]
+    if plan.settings.minimal:
+        lines.append(f"  min          {plan.dropped_results} intermediate-only results dropped "
+                     "(estimate for a clean builder)")
+    return "\n".join(lines)
+
+
+def describe_result(result: ReexportResult, seconds: float) -> str:
+    return (f"done in {seconds:.1f}s: {result.top.digest} ({len(result.replaced)} layers "
+            f"re-encoded, {humanfmt.size(result.bytes_written)} written, "
+            f"{result.verified_layers} layers verified)")
+
+
+async def run(args: argparse.Namespace) -> int:
+    progress = ProgressLine(enabled=None if not args.json else False)
+    try:
+        settings = settings_from_args(args)
+        source, spec = open_source(args.source, args)
+        destination = open_destination(args.destination, args)
+        (reference,) = await source_references(source, spec, all_tags=False)
+        plan = await plan_reexport(source, reference, destination.store, destination.tag,
+                                   settings)
+        if not args.json:
+            print(describe_plan(plan), flush=True)
+        if args.dry_run:
+            if args.json:
+                print_json({"plan": plan.to_json()})
+            return EXIT_OK
+        started = time.monotonic()
+        try:
+            result = await apply_reexport(plan, source, destination.store, sink=progress,
+                                          cancel=CancelToken())
+        finally:
+            progress.close()
+        if args.json:
+            print_json(result.to_json())
+        else:
+            print(describe_result(result, time.monotonic() - started))
+        return EXIT_OK
+    finally:
+        await close_sessions(args)
