@@ -1,28 +1,96 @@
-"""Registry flags shared by every subcommand, and the session they configure.
+"""Registry flags shared by every subcommand, and the one registry session of a CLI run.
 
-Placeholder until the registry store lands: registry sources are reported as unsupported.
+The session is created lazily on first use (so directory-only commands never import httpx) and
+kept on ``args``; ``close_sessions`` closes it at the end of the command.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TYPE_CHECKING
 
-from cachetui.errors import UnsupportedOperation
-from cachetui.oci.reference import ImageRef
+from cachetui.errors import InvalidInput
+from cachetui.oci.reference import ImageRef, validate_host
 from cachetui.store.base import Store
+
+if TYPE_CHECKING:
+    from cachetui.store.registry.credentials import Credentials
+    from cachetui.store.registry.session import RegistrySession
+
+_SESSION_ATTR = "_registry_session"
 
 
 def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags: --insecure HOST, --username, --password-stdin, --concurrency."""
+    """Flags: --insecure HOST, --username, --password-stdin, --concurrency, --ca-file."""
+    group = parser.add_argument_group("registry options")
+    group.add_argument("--insecure", action="append", default=[], metavar="HOST",
+                       help="use plain HTTP for this registry (repeatable; localhost and "
+                            "127.0.0.0/8 always use HTTP)")
+    group.add_argument("--username", metavar="USER",
+                       help="registry user name (password from --password-stdin)")
+    group.add_argument("--password-stdin", action="store_true",
+                       help="read the registry password or token from standard input")
+    group.add_argument("--concurrency", type=int, metavar="N",
+                       help="requests in flight per registry (default 8)")
+    group.add_argument("--ca-file", metavar="PEM",
+                       help="also trust this CA certificate bundle for TLS registries")
+
+
+def _explicit_credentials(args: argparse.Namespace) -> Credentials | None:
+    from cachetui.store.registry.credentials import Credentials
+
+    username = getattr(args, "username", None)
+    from_stdin = getattr(args, "password_stdin", False)
+    if from_stdin and not username:
+        raise InvalidInput("--password-stdin needs --username")
+    if username and not from_stdin:
+        raise InvalidInput("--username needs --password-stdin (passwords never go on the "
+                           "command line)")
+    if not username:
+        return None
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise InvalidInput("--password-stdin: no password on standard input")
+    return Credentials(username=username, password=password, source="--password-stdin")
+
+
+def session(args: argparse.Namespace) -> RegistrySession:
+    """The registry session of this run, created on first use from the config file and flags."""
+    existing: RegistrySession | None = getattr(args, _SESSION_ATTR, None)
+    if existing is not None:
+        return existing
+    from cachetui.config import load_config
+    from cachetui.store.registry.session import RegistrySession
+    from cachetui.store.registry.settings import RegistrySettings
+
+    concurrency = getattr(args, "concurrency", None)
+    if concurrency is not None and concurrency < 1:
+        raise InvalidInput("--concurrency must be at least 1")
+    insecure = [validate_host(host) for host in getattr(args, "insecure", None) or []]
+    explicit = _explicit_credentials(args)
+    settings = RegistrySettings.from_config(
+        load_config(), insecure=insecure, ca_file=getattr(args, "ca_file", None),
+        concurrency=concurrency, credentials=explicit)
+    created = RegistrySession(settings)
+    setattr(args, _SESSION_ATTR, created)
+    return created
 
 
 def repository_store(ref: ImageRef, args: argparse.Namespace) -> Store:
-    raise UnsupportedOperation(f"registry sources are not supported yet: {ref}")
+    return session(args).repository(ref)
 
 
 async def catalog(host: str, args: argparse.Namespace) -> list[str]:
-    raise UnsupportedOperation(f"registry sources are not supported yet: {host}")
+    from cachetui.oci.reference import parse_reference
+
+    api_host = parse_reference(f"{validate_host(host)}/x").api_host  # docker.io → registry-1
+    return await session(args).catalog(api_host)
 
 
 async def close_sessions(args: argparse.Namespace) -> None:
     """Close the shared HTTP client, if one was opened."""
+    existing: RegistrySession | None = getattr(args, _SESSION_ATTR, None)
+    if existing is not None:
+        setattr(args, _SESSION_ATTR, None)
+        await existing.aclose()
