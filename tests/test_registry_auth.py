@@ -36,7 +36,8 @@ def test_challenge_parsing_and_scopes() -> None:
     import httpx
 
     challenge = parse_challenge('Bearer realm="http://x/token",service="svc",'
-                                'scope="repository:a/b:pull,push repository:c:pull",error="insufficient_scope"')
+                                'scope="repository:a/b:pull,push repository:c:pull",'
+                                'error="insufficient_scope"')
     assert challenge is not None
     assert challenge.scheme == "bearer"
     assert challenge.params["realm"] == "http://x/token"
