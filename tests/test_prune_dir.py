@@ -176,7 +176,7 @@ def test_cancelled_apply_reports_every_item_and_deletes_nothing(multi: Path) -> 
 
     result = asyncio.run(go())
     assert [(i.tag, i.status, i.message) for i in result.items] == [
-        ("main", "failed", "cancelled"), ("feature-x", "failed", "cancelled")]
+        ("feature-x", "failed", "cancelled"), ("main", "failed", "cancelled")]
     assert len(blob_digests(multi)) == 8
 
 

@@ -126,7 +126,8 @@ async def run(args: argparse.Namespace) -> int:
             print("Dry run: nothing was deleted. Run again with --yes to apply this plan.")
     for message in errors:
         error(message)
-    problems = errors or any(source.problems for source in plan.sources)
+    # Blocked items (unconfirmed collateral tags) were asked for and not deleted: not a clean run.
+    problems = errors or any(source.problems or source.blocked for source in plan.sources)
     if result is not None and not result.ok:
         return EXIT_PARTIAL if any(i.status == "deleted" for i in result.items) else EXIT_ERROR
     if errors and not plan.sources:

@@ -73,6 +73,7 @@ async def plan_source(store: Store, policy: Policy, *, named: Iterable[str] = ()
     if errors:
         plan.problems.extend(errors)
         return plan
+    entries.sort(key=lambda entry: entry.tag)  # scans finish in any order; plans must not
     progress(Progress("plan", len(entries), len(entries), "tags", store.location))
     unknown = [entry.tag for entry in entries if entry.digest is None]
     resolved = await _resolve_all(store, unknown, concurrency) if unknown else {}
