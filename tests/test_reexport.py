@@ -1,0 +1,211 @@
+"""Re-export through the real codec pipeline, checked against BuildKit's own variants."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from cachetui.buildkit.analysis import analyse
+from cachetui.buildkit.diff import diffid_chains, normalised_records
+from cachetui.buildkit.document import CacheDocument, CacheFormat
+from cachetui.demo.generator import CacheShape, write_cache
+from cachetui.errors import Cancelled, DigestMismatch, InvalidInput
+from cachetui.oci import mediatypes as mt
+from cachetui.oci.mediatypes import Compression
+from cachetui.oci.models import Descriptor
+from cachetui.ops.load import load_document
+from cachetui.ops.progress import CancelToken, Progress
+from cachetui.ops.recompress import Encoding, recompress_layer
+from cachetui.ops.reexport import ReexportSettings, plan_reexport, reexport_cache
+from cachetui.store.layout import LayoutStore
+from tests.fixtures import fixture_dir
+
+
+def variants(name: str) -> LayoutStore:
+    return LayoutStore(fixture_dir("buildkit-variants", name))
+
+
+async def load(store: LayoutStore, tag: str = "latest") -> CacheDocument:
+    return await load_document(store, tag)
+
+
+@pytest.mark.parametrize("target", ["zstd", "uncompressed"])
+async def test_reference_reexport_matches_buildkits_variant(tmp_path: Path, target: str) -> None:
+    out = LayoutStore(tmp_path / "out", create=True)
+    result = await reexport_cache(variants("gzip"), "latest", out, "latest",
+                                  ReexportSettings(compression=Compression(target)))
+    assert result.verified_layers == 9
+    mine = analyse(await load(out))
+    buildkit = analyse(await load(variants(target)))
+    source = await load(variants("gzip"))
+    # Records (inputs, results, createdAt) equal once layer indices become diffID chains.
+    assert normalised_records(mine) == normalised_records(buildkit)
+    # Same parent structure and diffIDs.
+    assert sorted(diffid_chains(mine)) == sorted(diffid_chains(buildkit))
+    assert mine.document.diff_ids.values() and set(mine.document.diff_ids.values()) == set(
+        buildkit.document.diff_ids.values())
+    for layer in mine.document.layers:
+        assert layer.media_type == mt.layer_media_type(Compression(target), oci=True)
+        assert layer.annotation(mt.ANNOTATION_CREATED) is not None  # kept (BuildKit drops it)
+    created = {d.annotation(mt.ANNOTATION_UNCOMPRESSED): d.annotation(mt.ANNOTATION_CREATED)
+               for d in source.layers}
+    assert {d.annotation(mt.ANNOTATION_UNCOMPRESSED): d.annotation(mt.ANNOTATION_CREATED)
+            for d in mine.document.layers} == created
+    if target == "uncompressed":
+        assert [d.digest for d in mine.document.layers] == [
+            d.digest for d in buildkit.document.layers]
+        assert mine.document.config_raw == buildkit.document.config_raw
+
+
+async def test_output_is_deterministic(tmp_path: Path) -> None:
+    digests = []
+    for name in ("a", "b"):
+        out = LayoutStore(tmp_path / name, create=True)
+        result = await reexport_cache(variants("gzip"), "latest", out, "t",
+                                      ReexportSettings(compression=Compression.ZSTD, level=5))
+        digests.append((result.top.digest, result.config_digest, sorted(result.replaced.values())))
+    assert digests[0] == digests[1]
+    # gzip too (fixed header: mtime 0, no name), via another source form: same bytes.
+    again = []
+    for name, source in (("c", "gzip"), ("d", "docker-list")):
+        out = LayoutStore(tmp_path / name, create=True)
+        result = await reexport_cache(variants(source), "latest", out, "t",
+                                      ReexportSettings(compression=Compression.GZIP, force=True,
+                                                       image_manifest=True))
+        again.append(result.top.digest)
+        for new in result.replaced.values():
+            header = (tmp_path / name / "blobs" / "sha256" / new[7:]).read_bytes()[:10]
+            assert header[4:8] == b"\0\0\0\0" and not header[3] & 0x08  # mtime 0, no name
+    assert again[0] == again[1]
+
+
+async def test_docker_list_to_image_manifest_and_oci_to_docker(tmp_path: Path) -> None:
+    out = LayoutStore(tmp_path / "o", create=True)
+    await reexport_cache(variants("docker-list"), "latest", out, "im",
+                         ReexportSettings(image_manifest=True))
+    converted = await load(out, "im")
+    assert converted.format is CacheFormat.IMAGE_MANIFEST
+    assert converted.top.raw == (await load(variants("gzip"))).top.raw
+    await reexport_cache(variants("gzip"), "latest", out, "docker",
+                         ReexportSettings(oci_mediatypes=False))
+    docker = await load(out, "docker")
+    assert docker.format is CacheFormat.DOCKER_LIST
+    assert docker.top.raw == (await load(variants("docker-list"))).top.raw
+    await reexport_cache(variants("gzip"), "latest", out, "dz",
+                         ReexportSettings(compression=Compression.ZSTD, oci_mediatypes=False))
+    zstd_docker = await load(out, "dz")
+    assert {d.media_type for d in zstd_docker.layers} == {mt.DOCKER_LAYER_ZSTD}
+
+
+async def test_docker_image_manifest_is_refused_before_writing(tmp_path: Path) -> None:
+    out = LayoutStore(tmp_path / "o", create=True)
+    with pytest.raises(InvalidInput, match="OCI mediatypes are required"):
+        await plan_reexport(variants("gzip"), "latest", out, "x",
+                            ReexportSettings(oci_mediatypes=False, image_manifest=True))
+    assert not (tmp_path / "o").exists()
+
+
+async def test_min_on_a_max_cache_keeps_the_three_final_layers(tmp_path: Path) -> None:
+    out = LayoutStore(tmp_path / "o", create=True)
+    source = analyse(await load(variants("gzip")))
+    plan = await plan_reexport(variants("gzip"), "latest", out, "min",
+                               ReexportSettings(minimal=True, compression=Compression.ZSTD))
+    assert len(plan.of("drop")) == 6 and len(plan.of("re-encode")) == 3
+    await reexport_cache(variants("gzip"), "latest", out, "min",
+                         ReexportSettings(minimal=True, compression=Compression.ZSTD))
+    result = analyse(await load(out, "min"))
+    assert len(result.layers) == 3
+    assert {info.diff_id for info in result.layers} == {
+        info.diff_id for info in source.layers if info.digest in source.minmax.min_digests}
+    assert result.record_count == source.record_count
+    assert result.records_with_results == 3
+
+
+async def test_plan_counts_layers_and_bytes(tmp_path: Path) -> None:
+    out = LayoutStore(tmp_path / "o", create=True)
+    plan = await plan_reexport(variants("gzip-after-variants"), "latest", out, None,
+                               ReexportSettings(compression=Compression.GZIP))
+    assert len(plan.of("re-encode")) == 1 and len(plan.of("keep")) == 9
+    assert plan.bytes_in == 208_384  # the one uncompressed layer
+    assert plan.to_json()["re_encode"] == 1
+    assert plan.destination_tag == "latest"
+
+
+async def test_wrong_diff_id_in_the_source_is_an_error(tmp_path: Path) -> None:
+    # A layer whose containerd.io/uncompressed lies: re-encoding must not carry the lie on.
+    store = variants("gzip")
+    document = await load(store)
+    layer = document.layers[0]
+    forged = Descriptor(media_type=layer.media_type, digest=layer.digest, size=layer.size,
+                        annotations={mt.ANNOTATION_UNCOMPRESSED: "sha256:" + "0" * 64})
+    from cachetui.ops.reexport import verify_output
+    from cachetui.buildkit.rewrite import rewrite_document
+
+    rewritten = rewrite_document(document, {})
+    with pytest.raises(DigestMismatch, match="verification failed"):
+        await verify_output(store, rewritten, {layer.digest: "sha256:" + "1" * 64},
+                            cancel=CancelToken())
+    encoded = await recompress_layer(store, forged, Encoding.of(Compression.ZSTD), tmp_path)
+    assert encoded.diff_id == layer.annotation(mt.ANNOTATION_UNCOMPRESSED) != "sha256:" + "0" * 64
+    encoded.path.unlink()
+
+
+async def test_cancel_stops_and_leaves_the_tag_untouched(tmp_path: Path) -> None:
+    cancel = CancelToken()
+
+    def sink(progress: Progress) -> None:
+        if progress.done > 0:
+            cancel.cancel()
+
+    out = LayoutStore(tmp_path / "o", create=True)
+    with pytest.raises(Cancelled):
+        await reexport_cache(variants("gzip"), "latest", out, "t",
+                             ReexportSettings(compression=Compression.ZSTD), sink=sink,
+                             cancel=cancel)
+    assert not (tmp_path / "o" / "index.json").exists()
+
+
+async def test_memory_is_flat_for_a_layer_that_decompresses_1000_to_1(tmp_path: Path) -> None:
+    # 256 MiB of zeros gzip to ~250 KiB: decompressing a whole chunk at once would need 256 MiB.
+    size = 256 * 1024 * 1024
+    raw = gzip.compress(b"\0" * size, compresslevel=6, mtime=0)
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    blobs = tmp_path / "src" / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+    (blobs / digest[7:]).write_bytes(raw)
+    store = LayoutStore(tmp_path / "src", create=True)
+    descriptor = Descriptor(media_type=mt.OCI_LAYER_GZIP, digest=digest, size=len(raw))
+    del raw
+    tracemalloc.start()
+    try:
+        encoded = await recompress_layer(store, descriptor, Encoding.of(Compression.ZSTD),
+                                         tmp_path / "work")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert encoded.uncompressed_size == size
+    assert encoded.diff_id == "sha256:" + hashlib.sha256(b"\0" * size).hexdigest()
+    assert peak < 24 * 1024 * 1024, peak
+
+
+async def test_layers_run_in_parallel_on_a_generated_cache(tmp_path: Path) -> None:
+    write_cache(tmp_path / "src", "latest", CacheShape(layer_bytes=512 * 1024, stages=2))
+    out = LayoutStore(tmp_path / "out", create=True)
+    result = await reexport_cache(LayoutStore(tmp_path / "src"), "latest", out, "z",
+                                  ReexportSettings(compression=Compression.ZSTD))
+    source = analyse(await load(LayoutStore(tmp_path / "src")))
+    mine = analyse(await load(out, "z"))
+    assert normalised_records(mine) == normalised_records(source)
+    assert result.verified_layers == source.layer_count
+
+
+def test_encoding_levels_are_checked() -> None:
+    with pytest.raises(InvalidInput):
+        Encoding.of(Compression.GZIP, 12)
+    assert str(Encoding.of(Compression.ZSTD)) == "zstd-3"
+    assert asyncio.iscoroutinefunction(reexport_cache)
