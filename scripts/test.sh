@@ -24,7 +24,9 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]"
+# (this machine's pip config names extra index folders that may not exist: hide those warnings)
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
+    | { grep -v "^WARNING: Location" || true; }
 
 echo "== ruff" >&2
 "$VENV/bin/ruff" check cachetui tests bench scripts
