@@ -219,9 +219,8 @@ class RegistryClient:
         pending: bytes | None = None
         failures = 0
         while True:
-            offset = verifier.received
+            offset = verifier.received + len(buffer)  # everything received so far is kept
             headers = {"Range": f"bytes={offset}-"} if offset else None
-            progress_at_start = offset
             try:
                 async with self.limit:
                     response = await self._once("GET", url, where=where, action="download blob",
@@ -229,34 +228,39 @@ class RegistryClient:
                                                 follow_redirects=True)
                     try:
                         skip = _resume_skip(response, offset, size, where)
-                        async for piece in response.aiter_bytes(CHUNK_SIZE):
+                        async for piece in response.aiter_bytes():
                             if skip:
                                 dropped = min(skip, len(piece))
                                 piece, skip = piece[dropped:], skip - dropped
-                                if not piece:
-                                    continue
-                            await asyncio.to_thread(verifier.update, piece)
                             buffer += piece
+                            if verifier.received + len(buffer) > size:
+                                raise DigestMismatch(f"more bytes than the declared size {size}",
+                                                     where=where)
                             if len(buffer) >= CHUNK_SIZE:
+                                full = bytes(buffer)
+                                buffer.clear()
+                                await asyncio.to_thread(verifier.update, full)
                                 if pending is not None:
                                     yield pending
-                                pending = bytes(buffer)
-                                buffer.clear()
+                                pending = full
+                                failures = 0
                     finally:
                         await response.aclose()
-                if verifier.received < size:
-                    raise ShortBody(f"got {verifier.received} of {size} bytes")
+                if verifier.received + len(buffer) < size:
+                    raise ShortBody(f"got {verifier.received + len(buffer)} of {size} bytes")
                 break
             except (RetryableStatus, httpx.TransportError, ShortBody) as exc:
                 if isinstance(exc, httpx.TransportError) and not _resumable(exc):
                     raise network_error(exc, where=where, action="download blob") from None
-                failures = 1 if verifier.received > progress_at_start else failures + 1
+                failures += 1
                 if failures >= policy.attempts:
                     if isinstance(exc, RetryableStatus):
                         raise exc.error from None
                     raise network_error(exc, where=where, action="download blob") from None
                 response_for_delay = exc.response if isinstance(exc, RetryableStatus) else None
                 await asyncio.sleep(policy.delay(failures, response_for_delay))
+        if buffer:
+            await asyncio.to_thread(verifier.update, bytes(buffer))
         verifier.verify()  # before the last chunk is handed over
         if pending is not None:
             yield pending
