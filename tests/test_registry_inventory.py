@@ -1,0 +1,87 @@
+"""Inventory over a registry costs one manifest request per tag and one config per manifest."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import httpx
+
+from cachetui.ops.inventory import EntryScanned, ScanFailed, collect, scan_store
+from cachetui.ops.load import DocumentMemo
+from cachetui.ops.registry_scan import scan_registry
+from cachetui.store.registry import RegistrySession
+from tests.fixtures import fixture_dir
+from tests.registry_procs import RunningRegistry, free_port
+from tests.registry_server import fast_settings, push_layout, unique_repo
+
+LAYOUTS = {"app-buildcache-max": "buildcache-max", "app-inline": "inline",
+           "app-latest": "latest"}
+
+
+class Counting(httpx.AsyncBaseTransport):
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.calls: Counter[tuple[str, str]] = Counter()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        kind = "manifest" if "/manifests/" in path else "blob" if "/blobs/" in path else path
+        self.calls[(request.method, kind)] += 1
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def _fill(host: str, repo: str, copies: int) -> None:
+    async with RegistrySession(fast_settings()) as session:
+        store = session.store(host, repo)
+        for name, source in LAYOUTS.items():
+            for i in range(copies):
+                await push_layout(store, fixture_dir("buildkit-registry", name), f"{source}-{i}",
+                                  source)
+
+
+async def test_scan_counts_requests(registry: RunningRegistry) -> None:
+    repo = unique_repo("inv")
+    await _fill(registry.host, repo, copies=4)
+    counting = Counting()
+    async with RegistrySession(fast_settings(), transport=counting) as session:
+        entries, errors, _ = await collect(scan_store(session.store(registry.host, repo)))
+    assert errors == []
+    assert len(entries) == 12
+    assert all(entry.analysis is not None for entry in entries)
+    assert counting.calls == Counter({
+        ("GET", f"/v2/{repo}/tags/list"): 1,
+        ("GET", "manifest"): 12,  # one per tag, no HEAD first
+        ("GET", "blob"): 3,  # one config per distinct manifest, though tags are read at once
+    })
+
+
+async def test_registry_wide_scan_streams_every_repository(registry: RunningRegistry) -> None:
+    repos = [unique_repo("wide"), unique_repo("wide")]
+    for repo in repos:
+        await _fill(registry.host, repo, copies=1)
+    counting = Counting()
+    memo = DocumentMemo()
+    async with RegistrySession(fast_settings(), transport=counting) as session:
+        events = [event async for event in scan_registry(
+            registry.host, lambda: session.catalog(registry.host),
+            lambda name: session.store(registry.host, name), memo=memo)]
+    rows = {(e.entry.source, e.entry.tag) for e in events if isinstance(e, EntryScanned)}
+    for repo in repos:
+        assert {(f"{registry.host}/{repo}", tag) for tag in
+                ("buildcache-max-0", "inline-0", "latest-0")} <= rows
+    assert not [e for e in events if isinstance(e, ScanFailed)]
+    # the same three manifests in every repository: classified once for the whole registry
+    assert len(memo) >= 3
+    assert counting.calls[("GET", "blob")] <= len(memo)
+
+
+async def test_registry_wide_scan_reports_a_refused_catalog() -> None:
+    host = f"127.0.0.1:{free_port()}"
+    async with RegistrySession(fast_settings()) as session:
+        events = [event async for event in scan_registry(
+            host, lambda: session.catalog(host), lambda name: session.store(host, name))]
+    assert len(events) == 1 and isinstance(events[0], ScanFailed)
+    assert "cannot connect" in events[0].message
