@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from cachetui.cli.common import EXIT_ERROR, error
+from cachetui.cli.common import EXIT_OK
 from cachetui.cli.registry_args import add_registry_arguments
+from cachetui.config import load_config
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,5 +19,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def run(args: argparse.Namespace) -> int:
-    error("the terminal UI is not built yet")
-    return EXIT_ERROR
+    config = load_config()
+    from cachetui.tui.app import make_app  # Textual loads only when the UI opens
+
+    app = make_app(list(args.sources), config=config, read_only=args.read_only)
+    await app.run_async()
+    return EXIT_OK

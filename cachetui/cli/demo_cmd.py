@@ -1,0 +1,38 @@
+"""``cachetui demo``: build the demo caches (once, under the user cache dir) and open the UI on them."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from pathlib import Path
+
+from cachetui.cli.common import EXIT_OK
+
+
+def default_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "cachetui" / "demo"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("demo", help="open the terminal UI on built-in demo caches")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="where to build the demo caches (default: $XDG_CACHE_HOME/cachetui/demo)")
+    parser.add_argument("--read-only", action="store_true",
+                        help="hide every destructive key and command")
+    parser.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    from cachetui.demo.dataset import FIXED_NOW, build_demo
+
+    root = args.dir or default_dir()
+    paths = await asyncio.to_thread(build_demo, root)
+    from cachetui.tui.app import make_app  # Textual loads only when the UI opens
+
+    # The demo's dates are fixed, so its ages are shown against the same fixed "now".
+    app = make_app([str(path) for path in paths], read_only=args.read_only, demo=True,
+                   clock=lambda: FIXED_NOW, use_config_sources=False)
+    await app.run_async()
+    return EXIT_OK

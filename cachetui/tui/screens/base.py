@@ -1,0 +1,71 @@
+"""What every cachetui screen shares: extension keys, palette commands, read-only hiding."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.screen import Screen
+
+from cachetui.tui import extensions
+
+if TYPE_CHECKING:
+    from cachetui.tui.app import CachetuiApp
+
+
+@dataclass(frozen=True, slots=True)
+class PaletteCommand:
+    title: str
+    help: str
+    run: Callable[[], object]
+
+
+class ExtensibleScreen(Screen[None]):
+    SCREEN_NAME: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for action in extensions.actions_for(self.SCREEN_NAME):
+            if action.key:
+                self._bindings.bind(action.key, f"ext('{action.name}')", action.description,
+                                    show=action.show)
+
+    @property
+    def cachetui(self) -> CachetuiApp:
+        return cast("CachetuiApp", self.app)
+
+    def is_read_only(self) -> bool:
+        """Read-only app, or (screens that know one) a read-only source."""
+        return self.cachetui.read_only
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "ext" and parameters:
+            ext = extensions.get_action(str(parameters[0]))
+            if ext is None or (ext.destructive and self.is_read_only()):
+                return False
+            if ext.available is not None and not ext.available(self):
+                return None
+        return True
+
+    async def action_ext(self, name: str) -> None:
+        ext = extensions.get_action(name)
+        if ext is None or self.check_action("ext", (name,)) is not True:
+            return
+        result = ext.run(self)
+        if inspect.isawaitable(result):
+            await result
+
+    def own_commands(self) -> list[PaletteCommand]:
+        """Commands of this screen; subclasses add theirs."""
+        return []
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        commands = self.own_commands()
+        for ext in extensions.actions_for(self.SCREEN_NAME):
+            if self.check_action("ext", (ext.name,)) is True:
+                commands.append(PaletteCommand(ext.description, ext.help,
+                                               partial(self.run_action, f"ext('{ext.name}')")))
+        return commands

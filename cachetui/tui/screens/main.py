@@ -1,0 +1,357 @@
+"""The main screen: sources on the left, every cache of every source on the right."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Input, Static, Tree
+
+from cachetui.ops.inventory import (
+    CacheEntry,
+    EntryScanned,
+    ScanFailed,
+    ScanFinished,
+    ScanStarted,
+    SourceStats,
+)
+from cachetui.store.base import StoreKind
+from cachetui.tui.messages import JobEnded, ScanBatch, SourceAdded
+from cachetui.tui.model import (
+    Marks,
+    Row,
+    SortKey,
+    SourceState,
+    SourceStatus,
+    blob_users,
+    matches,
+    size,
+    sort_rows,
+)
+from cachetui.tui.opening import SourceRequest, Target
+from cachetui.tui.scanning import open_request, scan_all
+from cachetui.tui.screens.base import ExtensibleScreen, PaletteCommand
+from cachetui.tui.widgets.cache_table import COLUMNS, CacheTable
+from cachetui.tui.widgets.jobs_panel import JobsPanel
+from cachetui.tui.widgets.sources_tree import SourcesTree
+
+RENDER_DELAY = 0.1
+"""While sources stream in, the table is redrawn at most this often."""
+
+
+class MainScreen(ExtensibleScreen):
+    SCREEN_NAME = "main"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "mark", "Mark"),
+        Binding("equals_sign", "compare", "Compare", key_display="="),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("S", "sort('size')", "Sort size", key_display="S"),
+        Binding("A", "sort('age')", "Sort age", key_display="A", show=False),
+        Binding("N", "sort('name')", "Sort name", key_display="N", show=False),
+        Binding("ctrl+r", "refresh", "Refresh"),
+        Binding("o", "open_source", "Open source", show=False),
+        Binding("tab", "focus_next", "Next pane", show=False),
+    ]
+
+    def __init__(self, requests: list[SourceRequest]) -> None:
+        super().__init__()
+        self.requests = requests
+        self.sources: dict[str, SourceState] = {}
+        self.targets: dict[str, Target] = {}
+        self.rows: dict[str, Row] = {}
+        self.marks = Marks()
+        self.sort_key = SortKey.NAME
+        self.sort_reverse = False
+        self.query_text = ""
+        self.source_filter: set[str] | None = None
+        self._render_pending = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("cachetui", id="breadcrumbs")
+        with Horizontal(id="main-panes"):
+            yield SourcesTree(id="sources")
+            with Vertical(id="caches"):
+                yield Input(placeholder="filter: text, or !text to exclude (esc clears)",
+                            id="filter")
+                yield CacheTable(id="cache-table")
+        yield JobsPanel(id="jobs")
+        yield Static("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one(CacheTable).focus()
+        self.render_table()
+        for request in self.requests:
+            self.load(request)
+
+    # ---- loading ----------------------------------------------------------------------------
+
+    def load(self, request: SourceRequest) -> None:
+        self.run_worker(self._load(request), group="scan", name=f"open {request.text}",
+                        exit_on_error=False)
+
+    async def _load(self, request: SourceRequest) -> None:
+        app = self.cachetui
+        targets = await open_request(request, app.registry, self.post_message)
+        for source_id, target in targets:
+            self.targets[source_id] = target
+        await scan_all(targets, app.memo, self.post_message)
+
+    def rescan(self, source_ids: set[str]) -> None:
+        targets = [(sid, self.targets[sid]) for sid in source_ids if sid in self.targets]
+        for sid, _ in targets:
+            for key in [k for k, r in self.rows.items() if r.source_id == sid]:
+                del self.rows[key]
+                self.marks.discard(key)
+            state = self.sources[sid]
+            state.status, state.done, state.total, state.error = SourceStatus.LOADING, 0, None, None
+            state.failed_tags = 0
+            self.query_one(SourcesTree).upsert(state)
+        self.schedule_render()
+        self.run_worker(scan_all(targets, self.cachetui.memo, self.post_message), group="scan",
+                        name="rescan", exit_on_error=False)
+
+    @on(SourceAdded)
+    def source_added(self, message: SourceAdded) -> None:
+        state = message.state
+        self.sources[state.id] = state
+        self.query_one(SourcesTree).upsert(state)
+        if state.status is SourceStatus.FAILED:
+            self.add_failure_row(state)
+        self.schedule_render()
+
+    def add_failure_row(self, state: SourceState) -> None:
+        """A source that cannot be read shows as a row with its message, where the caches would be."""
+        kind: StoreKind = "registry" if state.kind in ("registry", "host") else "directory"
+        entry = CacheEntry(state.id, kind, "(source)", None, state.error or "failed")
+        key = f"{state.id}\t"
+        self.rows[key] = Row(key, state.id, entry)
+
+    @on(ScanBatch)
+    def scan_batch(self, message: ScanBatch) -> None:
+        state = self.sources.get(message.source_id)
+        if state is None:
+            return
+        for event in message.events:
+            if isinstance(event, ScanStarted):
+                state.total, state.status = event.total, SourceStatus.LOADING
+            elif isinstance(event, EntryScanned):
+                entry = event.entry
+                key = f"{message.source_id}\t{entry.tag}"
+                self.rows[key] = Row(key, message.source_id, entry)
+                state.done = event.done
+                if entry.error is not None:
+                    state.failed_tags += 1
+            elif isinstance(event, SourceStats):
+                state.unreferenced = event.unreferenced_bytes
+            elif isinstance(event, ScanFailed):
+                state.status, state.error = SourceStatus.FAILED, event.message
+                self.add_failure_row(state)
+            elif isinstance(event, ScanFinished) and state.status is not SourceStatus.FAILED:
+                state.status = SourceStatus.DONE
+        self.query_one(SourcesTree).upsert(state)
+        self.schedule_render()
+
+    @on(JobEnded)
+    def job_ended(self, message: JobEnded) -> None:
+        if message.refresh:
+            self.rescan(set(message.refresh))
+
+    # ---- rendering --------------------------------------------------------------------------
+
+    def schedule_render(self) -> None:
+        table = self.query_one(CacheTable)
+        if not table.rows_shown:
+            self.render_table()
+        elif not self._render_pending:
+            self._render_pending = True
+            self.set_timer(RENDER_DELAY, self.render_table)
+
+    def flush(self) -> None:
+        """Render now if a redraw is pending (tests and benchmarks call this to settle)."""
+        if self._render_pending:
+            self.render_table()
+
+    def visible_rows(self) -> list[Row]:
+        rows = [r for r in self.rows.values()
+                if (self.source_filter is None or r.source_id in self.source_filter)
+                and matches(r, self.query_text)]
+        unref = {sid: s.unreferenced for sid, s in self.sources.items()}
+        return sort_rows(rows, self.sort_key, self.sort_reverse, unref)
+
+    def render_table(self) -> None:
+        self._render_pending = False
+        table = self.query_one(CacheTable)
+        table.show(
+            self.visible_rows(),
+            marked=set(self.marks.keys),
+            unreferenced={sid: s.unreferenced for sid, s in self.sources.items()},
+            labels={sid: s.label for sid, s in self.sources.items()},
+            now=self.cachetui.now(),
+        )
+        self.update_status()
+
+    def marked_rows(self) -> list[Row]:
+        return [self.rows[k] for k in self.marks.keys if k in self.rows]
+
+    def update_status(self) -> None:
+        table = self.query_one(CacheTable)
+        marked = self.marked_rows()
+        parts = [f"{len(table.rows_shown)} of {len(self.rows)} caches"]
+        loading = sum(1 for s in self.sources.values() if s.status is SourceStatus.LOADING)
+        if loading:
+            parts.append(f"loading {loading} source{'s' if loading > 1 else ''}")
+        failed = sum(1 for s in self.sources.values() if s.status is SourceStatus.FAILED)
+        if failed:
+            parts.append(f"[red]{failed} failed[/]")
+        if marked:
+            total = sum(max(r.size, 0) for r in marked)
+            parts.append(f"[b yellow]{len(marked)} marked, {size(total)}[/]")
+        arrow = "↓" if self.sort_reverse else "↑"
+        parts.append(f"sort {self.sort_key} {arrow}")
+        if self.query_text:
+            parts.append(f"filter [b]{self.query_text}[/]")
+        if self.cachetui.read_only:
+            parts.append("read-only")
+        current = table.current()
+        if current is not None and current.entry.error:
+            parts.append(f"[red]✗ {current.entry.error}[/]")
+        self.query_one("#status", Static).update(" · ".join(parts))
+
+    # ---- events and actions -----------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#cache-table")
+    def row_highlighted(self) -> None:
+        self.update_status()
+
+    @on(DataTable.RowSelected, "#cache-table")
+    def row_selected(self) -> None:
+        self.action_open_cache()
+
+    @on(DataTable.HeaderSelected, "#cache-table")
+    def header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = SortKey(str(event.column_key.value))
+        self.action_sort(str(key))
+
+    @on(Tree.NodeHighlighted, "#sources")
+    def source_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        source_id = event.node.data
+        tree = self.query_one(SourcesTree)
+        self.source_filter = tree.source_ids_under(source_id) if source_id else None
+        self.render_table()
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.query_text = event.value
+        self.render_table()
+
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self) -> None:
+        self.query_one(CacheTable).focus()
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.display = True
+        field.focus()
+
+    def action_clear_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        if field.value or field.display:
+            field.value = ""
+            field.display = False
+            self.query_text = ""
+            self.query_one(CacheTable).focus()
+            self.render_table()
+
+    def action_sort(self, key: str) -> None:
+        new = SortKey(key)
+        if new is self.sort_key:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_key = new
+            self.sort_reverse = new in (SortKey.SIZE, SortKey.MIN, SortKey.DELTA, SortKey.LAYERS,
+                                        SortKey.UNREFERENCED)
+        self.render_table()
+
+    def action_mark(self) -> None:
+        table = self.query_one(CacheTable)
+        row = table.current()
+        if row is None:
+            return
+        self.marks.toggle(row.key)
+        self.render_table()
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def action_compare(self) -> None:
+        marked = [r for r in self.marked_rows() if r.entry.analysis is not None]
+        if len(marked) < 2:
+            self.notify("Mark two caches with space, then press =", severity="warning")
+            return
+        from cachetui.tui.screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(marked[-2], marked[-1]))
+
+    def action_open_cache(self) -> None:
+        row = self.query_one(CacheTable).current()
+        if row is None:
+            return
+        if row.entry.analysis is None:
+            self.notify(row.entry.error or "this tag cannot be read", title=row.entry.ref,
+                        severity="error")
+            return
+        from cachetui.tui.screens.cache import CacheScreen
+
+        target = self.targets.get(row.source_id)
+        users = blob_users(list(self.rows.values()))
+        label = self.sources[row.source_id].label if row.source_id in self.sources else row.source_id
+        self.app.push_screen(CacheScreen(row, target.store if target else None, users, label))
+
+    def action_refresh(self) -> None:
+        selected = self.query_one(SourcesTree).cursor_node
+        ids = self.query_one(SourcesTree).source_ids_under(selected.data) if (
+            selected is not None and selected.data) else set(self.targets)
+        if not ids & set(self.targets):
+            ids = set(self.targets)
+        self.rescan(ids)
+        self.notify(f"Refreshing {len(ids & set(self.targets))} source(s)")
+
+    def action_open_source(self) -> None:
+        from cachetui.tui.modals.open_source import OpenSource
+
+        def opened(text: str | None) -> None:
+            if text:
+                self.load(SourceRequest(text))
+
+        self.app.push_screen(OpenSource(), opened)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "compare":
+            return True if len(self.marks.keys) >= 2 else None
+        return super().check_action(action, parameters)
+
+    def own_commands(self) -> list[PaletteCommand]:
+        return [
+            PaletteCommand("Open a source", "Add a directory, HOST or HOST/REPO",
+                           self.action_open_source),
+            PaletteCommand("Refresh", "Rescan the selected source (all when none)",
+                           self.action_refresh),
+            PaletteCommand("Compare marked caches", "Shared and unique layers of two marked caches",
+                           self.action_compare),
+            PaletteCommand("Clear marks", "Unmark every cache", self.clear_marks),
+            *[PaletteCommand(f"Sort by {title}", f"Sort the cache table by {title.lower()}",
+                             partial(self.action_sort, str(key))) for title, key, _ in COLUMNS],
+        ]
+
+    def clear_marks(self) -> None:
+        self.marks.keys.clear()
+        self.render_table()
+
+    def on_screen_resume(self) -> None:
+        self.query_one(JobsPanel).on_mount()

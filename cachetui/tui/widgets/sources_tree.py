@@ -1,0 +1,85 @@
+"""The sources panel: registries → repositories, directories; progress and errors in place."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import BindingType
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from cachetui.tui.model import SourceState, SourceStatus
+
+ALL = ""
+"""Node data of the group nodes: selecting them shows every source."""
+
+
+class SourcesTree(Tree[str]):
+    """One node per source; group nodes for registries and directories."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [("j", "cursor_down", "Down"), ("k", "cursor_up", "Up")]
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("Sources", data=ALL, **kwargs)  # type: ignore[arg-type]
+        self.show_root = False
+        self.guide_depth = 2
+        self._source_nodes: dict[str, TreeNode[str]] = {}
+        self._registries = self.root.add("Registries", data=ALL, expand=True)
+        self._directories = self.root.add("Directories", data=ALL, expand=True)
+
+    def on_mount(self) -> None:
+        self._sync_groups()
+
+    def _sync_groups(self) -> None:
+        # Empty groups are removed from view by collapsing; labels say what they are.
+        self._registries.set_label(self._group_label("Registries", self._registries))
+        self._directories.set_label(self._group_label("Directories", self._directories))
+
+    @staticmethod
+    def _group_label(name: str, node: TreeNode[str]) -> Text:
+        count = len(node.children)
+        return Text.assemble((name, "bold"), (f"  {count}" if count else "  none", "dim"))
+
+    def label_for(self, state: SourceState) -> Text:
+        label = Text(state.label, style=state.accent or "")
+        progress = state.progress_text
+        if state.status is SourceStatus.FAILED:
+            label.append("  ")
+            label.append(progress, style="bold red")
+        elif progress:
+            label.append(f"  {progress}", style="dim")
+        return label
+
+    def upsert(self, state: SourceState) -> None:
+        """Add a source node, or update its label."""
+        node = self._source_nodes.get(state.id)
+        if node is None:
+            if state.parent and state.parent in self._source_nodes:
+                parent = self._source_nodes[state.parent]
+            elif state.kind in ("registry", "host"):
+                parent = self._registries
+            else:
+                parent = self._directories
+            allow = state.kind in ("host", "folder")
+            node = parent.add(self.label_for(state), data=state.id, expand=True, allow_expand=allow)
+            if allow:
+                node.allow_expand = True
+            self._source_nodes[state.id] = node
+            self._sync_groups()
+        else:
+            node.set_label(self.label_for(state))
+
+    def source_ids_under(self, source_id: str) -> set[str]:
+        """A source and every source below it (a folder's directories, a host's repositories)."""
+        node = self._source_nodes.get(source_id)
+        if node is None:
+            return {source_id}
+        out = set()
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if current.data:
+                out.add(current.data)
+            stack.extend(current.children)
+        return out
