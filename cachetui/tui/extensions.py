@@ -16,7 +16,9 @@ from typing import Any
 ScreenName = str
 """``main``, ``cache`` or ``compare``."""
 
-EXTENSION_MODULES: list[str] = []
+EXTENSION_MODULES: list[str] = [
+    "cachetui.tui.modals.prune_plan",
+]
 """Modules imported by :func:`load_extensions` (each calls :func:`register_action`)."""
 
 

@@ -1,0 +1,267 @@
+"""``d`` on the main screen: the prune plan of the marked (or current) caches, then a job.
+
+The modal shows every item with the rule that selected it, the bytes it frees and its collateral
+tags (registry tags on the same manifest), totals per source and the notes of the plan. Focus
+starts on Cancel (peers.md §2.17: stray keys must not delete); more than
+:data:`TYPED_CONFIRM_OVER` items need the confirmation typed out. Shared tags are only deleted after
+the user ticks the box that re-plans with them. Applying runs :func:`apply_prune` as a job; the
+sources it touched are rescanned when it ends. Hidden in read-only mode; rows of read-only sources
+are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from cachetui.cli import humanfmt
+from cachetui.errors import CachetuiError
+from cachetui.ops.policy import Policy
+from cachetui.ops.progress import CancelToken, ProgressSink
+from cachetui.ops.prune import apply_prune, plan_prune
+from cachetui.ops.prune_model import PrunePlan, PruneResult
+from cachetui.store.base import Store
+from cachetui.tui import extensions
+
+if TYPE_CHECKING:
+    from cachetui.tui.model import Row
+    from cachetui.tui.screens.main import MainScreen
+
+TYPED_CONFIRM_OVER = 10
+Replan = Callable[[bool], Awaitable[PrunePlan]]
+
+
+def confirmation_phrase(count: int) -> str:
+    return f"delete {count}"
+
+
+def plan_body(plan: PrunePlan) -> RenderableType:
+    """Every item, its rule, bytes freed and collateral; totals and notes per source."""
+    parts: list[RenderableType] = []
+    for source in plan.sources:
+        parts.append(Text(f"{source.location} ({source.kind})", style="bold"))
+        table = Table(box=None, pad_edge=False, show_edge=False, expand=True)
+        for column, justify in (("tag", "left"), ("rule", "left"), ("frees", "right"),
+                                ("also deletes", "left")):
+            table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        for item in source.items:
+            style = "dim strike" if item.blocked else ""
+            table.add_row(Text(item.tag, style=style), item.rule, humanfmt.size(item.frees_bytes),
+                          Text(", ".join(item.collateral) or "-",
+                               style="bold red" if item.collateral and not item.blocked else ""))
+        parts.append(table)
+        for item in source.blocked:
+            parts.append(Text(f"  kept {item.tag}: {item.blocked}", style="yellow"))
+        if source.garbage_blobs:
+            parts.append(Text(f"  + {source.garbage_blobs} unreferenced blobs "
+                              f"({humanfmt.size(source.garbage_bytes)})"))
+        for note in source.notes:
+            parts.append(Text(f"  note: {note}", style="dim"))
+        for problem in source.problems:
+            parts.append(Text(f"  problem: {problem}", style="red"))
+        parts.append(Text(f"  {len(source.active)} to delete, frees "
+                          f"{humanfmt.size(source.total_bytes)}\n"))
+    return Group(*parts)
+
+
+def collateral_count(plan: PrunePlan) -> int:
+    return sum(len(item.collateral) for source in plan.sources for item in source.items)
+
+
+class PrunePlanModal(ModalScreen[PrunePlan | None]):
+    """Shows a plan; returns the plan to apply, or ``None`` (Cancel, escape)."""
+
+    DEFAULT_CSS = """
+    PrunePlanModal { align: center middle; }
+    PrunePlanModal .dialog { width: 96; }
+    PrunePlanModal #prune-body { max-height: 24; }
+    PrunePlanModal #prune-typed { margin-top: 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, plan: PrunePlan, replan: Replan | None = None) -> None:
+        super().__init__()
+        self.plan = plan
+        self.replan = replan
+        self.shared_offered = collateral_count(plan) > 0
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("", id="prune-title", classes="dialog-title")
+            with VerticalScroll(id="prune-body", classes="dialog-body"):
+                yield Static(plan_body(self.plan), id="prune-plan")
+            if self.shared_offered:
+                yield Checkbox("Also delete the other tags on the same manifests",
+                               self.plan.policy.include_shared_tags, id="prune-shared")
+            yield Input(placeholder="", id="prune-typed")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="prune-cancel", variant="primary")
+                yield Button("Delete", id="prune-apply", variant="error")
+
+    def on_mount(self) -> None:
+        self.show_plan(self.plan)
+        self.query_one("#prune-cancel", Button).focus()
+
+    @property
+    def needs_typing(self) -> bool:
+        return self.plan.item_count > TYPED_CONFIRM_OVER
+
+    def show_plan(self, plan: PrunePlan) -> None:
+        self.plan = plan
+        count = plan.item_count
+        self.query_one("#prune-title", Label).update(
+            f"Prune {count} cache{'s' if count != 1 else ''}, frees "
+            f"{humanfmt.size(plan.total_bytes)}")
+        self.query_one("#prune-plan", Static).update(plan_body(plan))
+        typed = self.query_one("#prune-typed", Input)
+        typed.display = self.needs_typing
+        typed.placeholder = f"type '{confirmation_phrase(count)}' to confirm"
+        self.query_one("#prune-apply", Button).label = f"Delete {count}"
+        self.update_apply()
+
+    def update_apply(self) -> None:
+        ready = self.plan.has_work
+        if self.needs_typing:
+            typed = self.query_one("#prune-typed", Input).value.strip()
+            ready = ready and typed == confirmation_phrase(self.plan.item_count)
+        self.query_one("#prune-apply", Button).disabled = not ready
+
+    @on(Input.Changed, "#prune-typed")
+    def typed_changed(self) -> None:
+        self.update_apply()
+
+    @on(Checkbox.Changed, "#prune-shared")
+    def shared_changed(self, event: Checkbox.Changed) -> None:
+        if self.replan is not None:
+            self.query_one("#prune-apply", Button).disabled = True
+            self.run_replan(event.value)
+
+    @work(exclusive=True, group="prune-replan")
+    async def run_replan(self, include_shared: bool) -> None:
+        assert self.replan is not None
+        try:
+            plan = await self.replan(include_shared)
+        except CachetuiError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.show_plan(plan)
+
+    @on(Button.Pressed, "#prune-cancel")
+    def cancel_pressed(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#prune-apply")
+    def apply_pressed(self) -> None:
+        self.update_apply()
+        if not self.query_one("#prune-apply", Button).disabled:
+            self.dismiss(self.plan)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+# ---- the main screen's `d` ------------------------------------------------------------------
+
+
+def _chosen_rows(screen: MainScreen) -> list[Row]:
+    from cachetui.tui.widgets.cache_table import CacheTable
+
+    rows = screen.marked_rows()
+    if not rows:
+        current = screen.query_one(CacheTable).current()
+        rows = [current] if current is not None else []
+    return [row for row in rows if row.entry.tag != "(source)" and row.source_id in screen.targets]
+
+
+def _writable(screen: MainScreen, rows: list[Row]) -> list[Row]:
+    return [row for row in rows
+            if not (screen.sources.get(row.source_id) and screen.sources[row.source_id].read_only)]
+
+
+def available(screen: object) -> bool:
+    from cachetui.tui.screens.main import MainScreen
+
+    return isinstance(screen, MainScreen) and bool(_writable(screen, _chosen_rows(screen)))
+
+
+def selection(screen: MainScreen) -> tuple[dict[str, Store], list[tuple[Store, list[str]]]]:
+    """Stores by location, and each store with the tags chosen on it."""
+    stores: dict[str, Store] = {}
+    named: dict[str, list[str]] = {}
+    for row in _writable(screen, _chosen_rows(screen)):
+        store = screen.targets[row.source_id].store
+        stores[store.location] = store
+        named.setdefault(store.location, []).append(row.entry.tag)
+    return stores, [(stores[location], tags) for location, tags in named.items()]
+
+
+def open_prune(screen: object) -> None:
+    from cachetui.tui.screens.main import MainScreen
+
+    assert isinstance(screen, MainScreen)
+    rows = _chosen_rows(screen)
+    writable = _writable(screen, rows)
+    if len(writable) < len(rows):
+        screen.notify(f"{len(rows) - len(writable)} marked caches are on read-only sources and "
+                      "are left out", severity="warning")
+    if not writable:
+        return
+    stores, chosen = selection(screen)
+    source_ids = tuple(sorted({row.source_id for row in writable}))
+
+    async def replan(include_shared: bool) -> PrunePlan:
+        return await plan_prune(chosen, Policy(include_shared_tags=include_shared))
+
+    async def show() -> None:
+        try:
+            plan = await replan(False)
+        except CachetuiError as exc:
+            screen.notify(str(exc), title="Prune", severity="error")
+            return
+
+        def decided(approved: PrunePlan | None) -> None:
+            if approved is not None:
+                start_prune_job(screen, stores, approved, source_ids)
+
+        screen.app.push_screen(PrunePlanModal(plan, replan), decided)
+
+    screen.run_worker(show(), group="prune-plan", name="prune plan", exit_on_error=False)
+
+
+def start_prune_job(screen: MainScreen, stores: dict[str, Store], plan: PrunePlan,
+                    source_ids: tuple[str, ...]) -> None:
+    async def run(sink: ProgressSink, token: CancelToken) -> PruneResult:
+        result = await apply_prune(stores, plan, progress=sink, cancel=token)
+        failed = [item for item in result.items if item.status == "failed"]
+        if failed:
+            deleted = sum(1 for item in result.items if item.status == "deleted")
+            raise CachetuiError(f"{deleted} deleted, {len(failed)} failed: "
+                                f"{failed[0].tag}: {failed[0].message}")
+        return result
+
+    screen.marks.keys.clear()
+    count = plan.item_count
+    screen.cachetui.start_job(f"prune {count} cache{'s' if count != 1 else ''}", run,
+                              refresh=source_ids)
+
+
+extensions.register_action(extensions.ScreenAction(
+    name="prune.plan",
+    screen="main",
+    description="Prune",
+    run=open_prune,
+    key="d",
+    help="Delete the marked caches (or the current one): shows the plan first",
+    destructive=True,
+    available=available,
+))
