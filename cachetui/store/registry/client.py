@@ -68,7 +68,7 @@ class RegistryClient:
     # -- plumbing ---------------------------------------------------------------------------
     async def _once(self, method: str, url: httpx.URL | str, *, where: str, action: str,
                     ok: tuple[int, ...], headers: dict[str, str] | None = None,
-                    content: bytes | None = None, follow_redirects: bool = False
+                    content: bytes | _Body | None = None, follow_redirects: bool = False
                     ) -> httpx.Response:
         """One request, streamed; error statuses raise (transient ones as RetryableStatus)."""
         request = self.http.build_request(method, url, headers=headers, content=content)
@@ -91,22 +91,30 @@ class RegistryClient:
                       ) -> tuple[httpx.Response, bytes]:
         """A retried request whose body (at most ``limit`` bytes) is read completely."""
         url = self.url(str(path)) if isinstance(path, str) else path
+        body: bytes | _Body | None = content
+        if content is not None and len(content) >= CHUNK_SIZE:
+            body = _Body(content)
+            headers = {**(headers or {}), "Content-Length": str(len(content))}
 
         async def once() -> tuple[httpx.Response, bytes]:
             async with self.limit:
                 response = await self._once(method, url, where=where, action=action, ok=ok,
-                                            headers=headers, content=content)
+                                            headers=headers, content=body)
                 try:
-                    body = b"" if method == "HEAD" else await read_capped(response, limit)
+                    answer = b"" if method == "HEAD" else await read_capped(response, limit)
                 finally:
                     await response.aclose()
-            if len(body) > limit:
+            if len(answer) > limit:
                 raise TooLarge(f"{action}: answer over {limit} bytes", where=where)
             if method != "HEAD" and "content-encoding" not in response.headers:
-                check_length(response, len(body))
-            return response, body
+                check_length(response, len(answer))
+            return response, answer
 
-        return await attempts(once, self.settings.retry, where=where, action=action)
+        try:
+            return await attempts(once, self.settings.retry, where=where, action=action)
+        finally:
+            if isinstance(body, _Body):
+                body.release()
 
     # -- reading ----------------------------------------------------------------------------
     async def ping(self) -> None:
@@ -287,48 +295,50 @@ class RegistryClient:
 
     async def upload_blob(self, repository: str, descriptor: Descriptor,
                           chunks: AsyncIterable[bytes]) -> None:
-        """Monolithic ``PUT`` for small blobs, ``PATCH`` chunks for large ones; hash first."""
+        """Monolithic ``PUT`` for small blobs, ``PATCH`` chunks for large ones; hash first.
+
+        Memory stays at about two upload chunks whatever the blob size.
+        """
         digest = Digest(descriptor.digest)
         where = f"{self.host}/{repository}: blob {digest.short}"
         verifier = Verifier(digest, descriptor.size, where=where)
         iterator = chunks.__aiter__()
-        head = bytearray()
+        held = _Pieces()
         exhausted = False
-        while len(head) <= self.settings.monolithic_limit:
+        while held.size <= self.settings.monolithic_limit:
             try:
                 piece = await anext(iterator)
             except StopAsyncIteration:
                 exhausted = True
                 break
             await asyncio.to_thread(verifier.update, piece)
-            head += piece
+            held.add(piece)
         if exhausted:
             verifier.verify()
             location, _ = await self._start_upload(repository, where)
-            await self._finish_upload(location, digest, bytes(head), where)
+            await self._finish_upload(location, digest, held.take(held.size), where)
             return
         location, minimum = await self._start_upload(repository, where)
         chunk_size = max(self.settings.upload_chunk, minimum, 1)
-        buffer = head
         offset = 0
         try:
             while True:
-                while len(buffer) >= chunk_size:
-                    location = await self._patch(location, offset, bytes(buffer[:chunk_size]),
-                                                 where)
-                    offset += chunk_size
-                    del buffer[:chunk_size]
+                while held.size >= chunk_size:
+                    data = held.take(chunk_size)
+                    location = await self._patch(location, offset, data, where)
+                    offset += len(data)
+                    del data
                 try:
                     piece = await anext(iterator)
                 except StopAsyncIteration:
                     break
                 await asyncio.to_thread(verifier.update, piece)
-                buffer += piece
+                held.add(piece)
             verifier.verify()  # nothing is committed unless the whole stream matched
         except BaseException:
             await asyncio.shield(self._cancel_upload(location, where))
             raise
-        await self._finish_upload(location, digest, bytes(buffer), where)
+        await self._finish_upload(location, digest, held.take(held.size), where)
 
     async def _patch(self, location: httpx.URL, offset: int, data: bytes,
                      where: str) -> httpx.URL:
@@ -405,6 +415,52 @@ class RegistryClient:
                 "the registry cannot delete a tag alone; delete the manifest by digest "
                 "instead (that removes every tag pointing at it)",
                 where=where, status=exc.status, code=exc.code) from None
+
+
+class _Body:
+    """A request body that can be sent again (retries, auth challenges) and then let go.
+
+    httpx keeps finished requests alive in reference cycles until the garbage collector runs;
+    with plain ``bytes`` every uploaded chunk stayed in memory that long.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._data
+
+    def release(self) -> None:
+        self._data = b""
+
+
+class _Pieces:
+    """Received pieces not yet sent, joined only when a request body is cut from them."""
+
+    def __init__(self) -> None:
+        self._pieces: list[bytes] = []
+        self.size = 0
+
+    def add(self, piece: bytes) -> None:
+        if piece:
+            self._pieces.append(piece)
+            self.size += len(piece)
+
+    def take(self, count: int) -> bytes:
+        """The first ``count`` bytes (``count <= size``); the rest stays."""
+        out: list[bytes] = []
+        needed = count
+        while needed and self._pieces:
+            first = self._pieces[0]
+            if len(first) <= needed:
+                out.append(self._pieces.pop(0))
+                needed -= len(first)
+            else:
+                out.append(first[:needed])
+                self._pieces[0] = first[needed:]
+                needed = 0
+        self.size -= count - needed
+        return b"".join(out)
 
 
 def _resume_skip(response: httpx.Response, offset: int, size: int, where: str) -> int:

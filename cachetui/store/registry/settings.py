@@ -16,9 +16,9 @@ from cachetui.store.registry.credentials import Credentials
 from cachetui.store.registry.retry import RetryPolicy
 
 DEFAULT_CONCURRENCY: Final = 8
-MONOLITHIC_LIMIT: Final = 16 * 1024 * 1024
+MONOLITHIC_LIMIT: Final = 8 * 1024 * 1024
 """Blobs up to this size go up in one PUT; larger ones in PATCH chunks."""
-UPLOAD_CHUNK: Final = 16 * 1024 * 1024
+UPLOAD_CHUNK: Final = 8 * 1024 * 1024
 """PATCH chunk size (raised to the registry's ``OCI-Chunk-Min-Length`` when it asks for more)."""
 
 

@@ -1,0 +1,93 @@
+"""Inventory benchmark: ``cachetui ls --json`` of 300 cache tags versus skopeo, same run.
+
+Fills a loopback ``docker-registry`` with 300 tags over 30 distinct cache manifests (made by
+``cachetui.demo.generator``), then times ``cachetui ls --json HOST/REPO`` (a subprocess, cold start
+included) against ``skopeo list-tags`` plus ``skopeo inspect --raw`` of every tag. Goal: cachetui at
+least 10 times faster, and under 2 s.
+
+    .venv/bin/python bench/bench_inventory.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
+from cachetui.store.layout import LayoutStore  # noqa: E402
+from cachetui.store.registry import RegistrySession  # noqa: E402
+from tests.registry_procs import start_registry  # noqa: E402
+
+DISTINCT = 30
+COPIES = 10
+REPO = "bench/app"
+FORMS = ("image-manifest", "index", "docker-list")
+
+
+async def fill(host: str, layout: Path) -> None:
+    source = LayoutStore(layout)
+    async with RegistrySession() as session:
+        store = session.store(host, REPO)
+        for i in range(DISTINCT):
+            top = await source.get_manifest(f"m{i:02d}")
+            for child in top.children():
+                await store.put_blob(child, source.open_blob(child))
+            await asyncio.gather(*(store.put_manifest(top, f"cache-{i:02d}-{j:02d}")
+                                   for j in range(COPIES)))
+
+
+def main() -> int:
+    skopeo = shutil.which("skopeo")
+    if skopeo is None:
+        print("skopeo not found (apt-get install skopeo)", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="cachetui-bench-") as tmp:
+        layout = Path(tmp) / "layout"
+        for i in range(DISTINCT):
+            write_cache(layout, f"m{i:02d}", CacheShape(
+                form=FORMS[i % 3], mode="max" if i % 2 else "min", seed=i, variant=i,  # type: ignore[arg-type]
+                layer_bytes=8 * 1024, extra_records=50))
+        running = start_registry(Path(tmp) / "registry")
+        try:
+            asyncio.run(fill(running.host, layout))
+            target = f"{running.host}/{REPO}"
+            cachetui = [sys.executable, "-m", "cachetui", "ls", "--json", target]
+            subprocess.run(cachetui, capture_output=True, check=True, cwd=REPO_ROOT)  # warm caches
+            started = time.perf_counter()
+            done = subprocess.run(cachetui, capture_output=True, check=True, cwd=REPO_ROOT)
+            ours = time.perf_counter() - started
+            rows = json.loads(done.stdout)
+            assert len(rows) == DISTINCT * COPIES, len(rows)
+            assert len({row["digest"] for row in rows}) == DISTINCT
+            started = time.perf_counter()
+            listed = subprocess.run([skopeo, "list-tags", "--tls-verify=false",
+                                     f"docker://{target}"], capture_output=True, check=True)
+            tags = json.loads(listed.stdout)["Tags"]
+            for tag in tags:
+                subprocess.run([skopeo, "inspect", "--raw", "--tls-verify=false",
+                                f"docker://{target}:{tag}"], capture_output=True, check=True)
+            theirs = time.perf_counter() - started
+            assert len(tags) == DISTINCT * COPIES
+        finally:
+            running.stop()
+    ratio = theirs / ours
+    print(f"tags: {DISTINCT * COPIES} ({DISTINCT} distinct manifests)")
+    print(f"cachetui ls --json:                   {ours:7.2f} s (classified and analysed)")
+    print(f"skopeo list-tags + inspect --raw x{DISTINCT * COPIES}: {theirs:7.2f} s (raw manifests only)")
+    print(f"ratio: cachetui is {ratio:.1f}x faster")
+    ok = ratio >= 10 and ours < 2.0
+    print("goal (>= 10x and < 2 s):", "met" if ok else "NOT met")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
