@@ -15,7 +15,7 @@ from cachetui.store.layout import LayoutStore
 from cachetui.store.registry import RegistrySession
 from cachetui.tui.app import CachetuiApp
 from cachetui.tui.jobs import JobState
-from cachetui.tui.modals.prune_plan import PrunePlanModal, plan_body
+from cachetui.tui.modals.prune_plan import PrunePlanModal, freed_estimate, plan_body
 from cachetui.tui.screens.main import MainScreen
 from cachetui.tui.widgets.cache_table import CacheTable
 from tests.fixtures import fixture_dir
@@ -83,6 +83,8 @@ async def test_marked_rows_are_pruned_by_a_job_and_the_table_refreshes(
         await settle(pilot)
         modal = app.screen
         assert isinstance(modal, PrunePlanModal)
+        # The footer's estimate for the marked rows agrees with the plan.
+        assert freed_estimate(main.marked_rows(), main.rows.values()) == modal.plan.total_bytes > 0
         apply = modal.query_one("#prune-apply", Button)
         assert not apply.disabled and str(apply.label) == "Delete 1"
         apply.focus()

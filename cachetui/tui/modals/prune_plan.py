@@ -11,7 +11,7 @@ are left out.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import Group, RenderableType
@@ -168,6 +168,36 @@ class PrunePlanModal(ModalScreen[PrunePlan | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def _row_blobs(row: Row) -> dict[str, int]:
+    analysis = row.entry.analysis
+    if analysis is None:
+        return {}
+    document = analysis.document
+    blobs = {str(document.top.digest): len(document.top.raw)}
+    if document.config_descriptor is not None:
+        blobs[document.config_descriptor.digest] = document.config_descriptor.size
+    for layer in document.layers:
+        blobs[layer.digest] = layer.size
+    return blobs
+
+
+def freed_estimate(marked: Iterable[Row], rows: Iterable[Row]) -> int:
+    """Bytes the marked caches would free: blobs that no unmarked cache of the same source uses,
+    each counted once (for the footer; the plan modal has the exact figure)."""
+    marked = list(marked)
+    marked_keys = {row.key for row in marked}
+    kept: dict[str, set[str]] = {}
+    for row in rows:
+        if row.key not in marked_keys:
+            kept.setdefault(row.source_id, set()).update(_row_blobs(row))
+    freed: dict[tuple[str, str], int] = {}
+    for row in marked:
+        for digest, size in _row_blobs(row).items():
+            if digest not in kept.get(row.source_id, set()):
+                freed[(row.source_id, digest)] = size
+    return sum(freed.values())
 
 
 # ---- the main screen's `d` ------------------------------------------------------------------

@@ -1,0 +1,29 @@
+"""SVG snapshots of pruning in the TUI (demo set, fixed clock): marked rows, and the plan modal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cachetui.tui.app import CachetuiApp
+from tests.prune_support import age_all_blobs, copy_fixture
+from tests.tui.test_snapshots import SIZE, keys
+
+AppFactory = Callable[..., CachetuiApp]
+SnapCompare = Callable[..., bool]
+
+
+def test_prune_marked_rows(snap_compare: SnapCompare, app_factory: AppFactory) -> None:
+    assert snap_compare(app_factory(), terminal_size=SIZE,
+                        run_before=keys("down", "space", "space", "down", "space"))
+
+
+def test_prune_plan_modal(snap_compare: SnapCompare, app_factory: AppFactory, tmp_path: Path,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # Old blobs, so the figures do not depend on how long ago the directory was written.
+    age_all_blobs(copy_fixture("local-multi-tag", tmp_path / "multi"))
+    app = app_factory(["./multi"])
+    monkeypatch.chdir(tmp_path)
+    assert snap_compare(app, terminal_size=SIZE, run_before=keys("space", "space", "d"))
