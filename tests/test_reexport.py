@@ -143,8 +143,8 @@ async def test_wrong_diff_id_in_the_source_is_an_error(tmp_path: Path) -> None:
     layer = document.layers[0]
     forged = Descriptor(media_type=layer.media_type, digest=layer.digest, size=layer.size,
                         annotations={mt.ANNOTATION_UNCOMPRESSED: "sha256:" + "0" * 64})
-    from cachetui.ops.reexport import verify_output
     from cachetui.buildkit.rewrite import rewrite_document
+    from cachetui.ops.reexport import verify_output
 
     rewritten = rewrite_document(document, {})
     with pytest.raises(DigestMismatch, match="verification failed"):
