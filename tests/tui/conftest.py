@@ -28,8 +28,12 @@ def app_factory(demo_dirs: list[Path], monkeypatch: pytest.MonkeyPatch,
                 tmp_path: Path) -> Callable[..., CachetuiApp]:
     monkeypatch.setenv("CACHETUI_CONFIG", str(tmp_path / "no-config.toml"))
 
+    # Relative paths keep snapshots free of the temporary directory's name.
+    monkeypatch.chdir(demo_dirs[0].parent.parent)
+    prefix = demo_dirs[0].parent.name
+
     def build(sources: list[str] | None = None, **kwargs: object) -> CachetuiApp:
-        chosen = [str(p) for p in demo_dirs] if sources is None else sources
+        chosen = [f"./{prefix}/{p.name}" for p in demo_dirs] if sources is None else sources
         return make_app(chosen, clock=clock, use_config_sources=False, **kwargs)  # type: ignore[arg-type]
 
     return build

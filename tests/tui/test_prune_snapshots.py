@@ -1,4 +1,4 @@
-"""SVG snapshots of pruning in the TUI (demo set, fixed clock): marked rows, and the plan modal."""
+"""SVG snapshots of pruning in the TUI (fixed clock, old blobs): marked rows, and the plan modal."""
 
 from __future__ import annotations
 
@@ -15,9 +15,13 @@ AppFactory = Callable[..., CachetuiApp]
 SnapCompare = Callable[..., bool]
 
 
-def test_prune_marked_rows(snap_compare: SnapCompare, app_factory: AppFactory) -> None:
-    assert snap_compare(app_factory(), terminal_size=SIZE,
-                        run_before=keys("down", "space", "space", "down", "space"))
+def test_prune_marked_rows(snap_compare: SnapCompare, app_factory: AppFactory, tmp_path: Path,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    age_all_blobs(copy_fixture("local-multi-tag", tmp_path / "multi"))
+    age_all_blobs(copy_fixture("local-max-twice", tmp_path / "twice"))
+    app = app_factory(["./multi", "./twice"])
+    monkeypatch.chdir(tmp_path)
+    assert snap_compare(app, terminal_size=SIZE, run_before=keys("space", "down", "space"))
 
 
 def test_prune_plan_modal(snap_compare: SnapCompare, app_factory: AppFactory, tmp_path: Path,

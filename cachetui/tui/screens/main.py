@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import ClassVar
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -221,7 +222,9 @@ class MainScreen(ExtensibleScreen):
             parts.append("read-only")
         current = table.current()
         if current is not None and current.entry.error:
-            parts.append(f"[red]✗ {current.entry.error}[/]")
+            # The message of the row under the cursor first: it is what the user is looking at.
+            message = current.entry.error.replace(current.entry.source + "/", "")
+            parts.insert(0, f"[red]✗ {escape(message)}[/]")
         self.query_one("#status", Static).update(" · ".join(parts))
 
     # ---- events and actions -----------------------------------------------------------------

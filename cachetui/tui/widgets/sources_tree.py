@@ -62,7 +62,11 @@ class SourcesTree(Tree[str]):
             else:
                 parent = self._directories
             allow = state.kind in ("host", "folder")
-            node = parent.add(self.label_for(state), data=state.id, expand=True, allow_expand=allow)
+            # Sorted by label, so the tree does not depend on which source answered first.
+            after = next((child for child in parent.children
+                          if str(child.label).split("  ")[0] > state.label), None)
+            node = parent.add(self.label_for(state), data=state.id, expand=True, allow_expand=allow,
+                              before=after)
             if allow:
                 node.allow_expand = True
             self._source_nodes[state.id] = node
