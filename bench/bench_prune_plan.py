@@ -20,12 +20,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench._registry import REPO_ROOT, start_registry
 from cachetui.demo.generator import CacheShape, write_cache
 from cachetui.ops.policy import Policy
 from cachetui.ops.prune import plan_prune
 from cachetui.store.layout import LayoutStore
 from cachetui.store.registry import RegistrySession
+from tests.fixtures import REPO_ROOT
+from tests.registry_procs import start_registry
 
 DISTINCT = 30
 COPIES = 10
