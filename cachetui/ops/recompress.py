@@ -205,6 +205,9 @@ def _fixed_blocks(chunks: Iterator[bytes]) -> Iterator[bytes]:
     """Re-cut a stream into exact CHUNK_SIZE blocks (the last may be shorter)."""
     pending = bytearray()
     for chunk in chunks:
+        if not pending and len(chunk) == CHUNK_SIZE:
+            yield chunk  # the common case: no copy
+            continue
         pending += chunk
         while len(pending) >= CHUNK_SIZE:
             yield bytes(pending[:CHUNK_SIZE])

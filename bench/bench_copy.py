@@ -1,0 +1,108 @@
+"""Copy benchmark: a ~600 MB generated cache between two registries, cachetui vs ``skopeo copy``.
+
+Both tools copy the same layer blobs from registry A to registry B (two docker-registry
+instances on loopback), measured in the same run; skopeo copies an image made of the same layers
+(it cannot copy index-form caches). Reports seconds, MB/s, the ratio (skopeo time / cachetui
+time: >= 1 means cachetui is at least as fast) and cachetui's peak RSS (goal < 200 MiB).
+
+    .venv/bin/python bench/bench_copy.py [TOTAL_MIB]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
+from cachetui.oci import mediatypes as mt  # noqa: E402
+from cachetui.oci.digest import Digest  # noqa: E402
+from cachetui.oci.models import Descriptor, Manifest, encode_json, parse_top  # noqa: E402
+from cachetui.ops.copy import copy_cache  # noqa: E402
+from cachetui.ops.load import load_document  # noqa: E402
+from cachetui.store.layout import LayoutStore  # noqa: E402
+from cachetui.store.registry import RegistrySession  # noqa: E402
+from tests.registry_procs import start_registry  # noqa: E402
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one child process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{command[0]} failed: {process.stderr.read().decode() if process.stderr else ''}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+async def image_of(cache_dir: Path, image_dir: Path) -> None:
+    """An OCI image with the cache's layers (one per blob), for skopeo, in a layout directory."""
+    document = await load_document(LayoutStore(cache_dir), "latest")
+    layers = list({d.digest: d for d in document.layers}.values())
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [document.diff_ids[d.digest] for d in layers]},
+    }).encode()
+    shutil.copytree(cache_dir, image_dir)
+    store = LayoutStore(image_dir)
+    config_descriptor = Descriptor(media_type=mt.OCI_IMAGE_CONFIG, digest=str(Digest.of(config)),
+                                   size=len(config))
+    await store.put_bytes(config_descriptor, config)
+    plain = [Descriptor(media_type=d.media_type, digest=d.digest, size=d.size) for d in layers]
+    raw = encode_json(Manifest(schema_version=2, config=config_descriptor, layers=plain,
+                               media_type=mt.OCI_MANIFEST))
+    await store.put_manifest(parse_top(raw, media_type=mt.OCI_MANIFEST), "image")
+
+
+async def prepare(work: Path, total_mib: int, host_a: str) -> int:
+    layer_mib = max(1, total_mib // 9)
+    cache_dir = work / "cache"
+    generated = write_cache(cache_dir, "latest", CacheShape(
+        layer_bytes=layer_mib * 1024 * 1024, stages=3, compressibility=0.05, level=1))
+    await image_of(cache_dir, work / "image")
+    async with RegistrySession() as session:
+        await copy_cache(LayoutStore(cache_dir), ["latest"], session.store(host_a, "bench/cache"))
+        await copy_cache(LayoutStore(work / "image"), ["image"],
+                         session.store(host_a, "bench/image"), "latest")
+    document = await load_document(LayoutStore(cache_dir), "latest")
+    del generated
+    return sum({d.digest: d.size for d in document.layers}.values())
+
+
+def main() -> None:
+    total_mib = int(sys.argv[1]) if len(sys.argv) > 1 else 600
+    with tempfile.TemporaryDirectory(prefix="bench-copy-") as tmp:
+        work = Path(tmp)
+        a = start_registry(work / "a")
+        b = start_registry(work / "b")
+        try:
+            size = asyncio.run(prepare(work, total_mib, a.host))
+            mb = size / 1e6
+            print(f"cache: {mb:.0f} MB of layer blobs (9 layers), registries {a.host} -> {b.host}")
+            skopeo, _ = timed(["skopeo", "copy", "--src-tls-verify=false",
+                               "--dest-tls-verify=false", "-q",
+                               f"docker://{a.host}/bench/image:latest",
+                               f"docker://{b.host}/bench/image-skopeo:latest"])
+            ours, rss = timed([sys.executable, "-m", "cachetui", "copy",
+                               f"{a.host}/bench/cache:latest", f"{b.host}/bench/cache-ct:latest"])
+            print(f"skopeo copy:   {skopeo:6.2f} s  {mb / skopeo:7.1f} MB/s")
+            print(f"cachetui copy: {ours:6.2f} s  {mb / ours:7.1f} MB/s  peak RSS {rss:.0f} MiB")
+            print(f"ratio (skopeo time / cachetui time): {skopeo / ours:.2f}  (goal >= 1.0)")
+            print(f"peak RSS goal < 200 MiB: {'ok' if rss < 200 else 'MISSED'}")
+        finally:
+            a.stop()
+            b.stop()
+
+
+if __name__ == "__main__":
+    main()

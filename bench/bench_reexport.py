@@ -1,0 +1,99 @@
+"""Re-export benchmark: gzip -> zstd throughput against two ``zcat | zstd -3`` pipelines.
+
+The baseline decompresses and recompresses the same layer blobs with the system tools, one
+pipeline per core (two, each over half of the layers), output discarded. cachetui re-exports the
+whole generated cache (``cachetui reexport SRC DST --compression zstd``) in a child process:
+measured end to end (start-up, re-encode, write, fsync, re-read and verify) and for the pipeline
+alone (in-process, verify off). Goal: >= 60% of the baseline throughput; peak RSS < 200 MiB.
+
+    .venv/bin/python bench/bench_reexport.py [TOTAL_MIB]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
+from cachetui.oci.mediatypes import Compression  # noqa: E402
+from cachetui.ops.load import load_document  # noqa: E402
+from cachetui.ops.reexport import ReexportSettings, apply_reexport, plan_reexport  # noqa: E402
+from cachetui.store.layout import LayoutStore  # noqa: E402
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{command[:3]} failed: "
+                         f"{process.stderr.read().decode() if process.stderr else ''}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+async def layer_files(cache: Path) -> list[tuple[Path, int]]:
+    document = await load_document(LayoutStore(cache), "latest")
+    unique = {d.digest: d.size for d in document.layers}
+    return [(cache / "blobs" / "sha256" / digest[7:], size) for digest, size in unique.items()]
+
+
+def baseline(files: list[tuple[Path, int]]) -> float:
+    halves: list[list[Path]] = [[], []]
+    loads = [0, 0]
+    for path, size in sorted(files, key=lambda item: -item[1]):
+        side = loads.index(min(loads))
+        halves[side].append(path)
+        loads[side] += size
+    scripts = [" ; ".join(f"zcat {p} | zstd -3 -q -c > /dev/null" for p in half) or "true"
+               for half in halves]
+    started = time.perf_counter()
+    processes = [subprocess.Popen(["sh", "-c", script]) for script in scripts]
+    for process in processes:
+        if process.wait() != 0:
+            raise SystemExit("baseline pipeline failed")
+    return time.perf_counter() - started
+
+
+async def pipeline_only(cache: Path, out: Path) -> float:
+    source, destination = LayoutStore(cache), LayoutStore(out, create=True)
+    plan = await plan_reexport(source, "latest", destination, "z",
+                               ReexportSettings(compression=Compression.ZSTD))
+    started = time.perf_counter()
+    await apply_reexport(plan, source, destination, verify=False)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    total_mib = int(sys.argv[1]) if len(sys.argv) > 1 else 400
+    with tempfile.TemporaryDirectory(prefix="bench-reexport-") as tmp:
+        work = Path(tmp)
+        write_cache(work / "cache", "latest", CacheShape(
+            layer_bytes=max(1, total_mib // 9) * 1024 * 1024, stages=3, compressibility=0.5))
+        files = asyncio.run(layer_files(work / "cache"))
+        size = sum(s for _, s in files)
+        mb = size / 1e6
+        print(f"cache: {len(files)} gzip layers, {mb:.0f} MB compressed, {os.cpu_count()} cores")
+        base = baseline(files)
+        ours, rss = timed([sys.executable, "-m", "cachetui", "reexport", str(work / "cache"),
+                           f"{work / 'out'}:z", "--compression", "zstd"])
+        alone = asyncio.run(pipeline_only(work / "cache", work / "out2"))
+        print(f"2 x (zcat | zstd -3):        {base:6.2f} s  {mb / base:6.1f} MB/s in")
+        print(f"cachetui reexport (CLI):     {ours:6.2f} s  {mb / ours:6.1f} MB/s in  "
+              f"{100 * base / ours:5.1f}% of baseline, peak RSS {rss:.0f} MiB")
+        print(f"cachetui pipeline, no verify: {alone:5.2f} s  {mb / alone:6.1f} MB/s in  "
+              f"{100 * base / alone:5.1f}% of baseline")
+        print(f"goal >= 60%: {'ok' if base / ours >= 0.6 else 'MISSED'} (end to end); "
+              f"peak RSS < 200 MiB: {'ok' if rss < 200 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
