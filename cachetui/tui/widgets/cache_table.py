@@ -42,6 +42,7 @@ class CacheTable(DataTable[Text | str]):
     """Rows are keyed by :attr:`Row.key`; :meth:`show` re-renders and keeps the cursor row."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Open"),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
         Binding("g", "scroll_top", "Top", show=False),
