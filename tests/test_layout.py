@@ -144,3 +144,11 @@ def test_discovery_finds_layouts_with_depth_limit_and_reports_unreadable(
     assert found.unreadable == [(tmp_path / "locked", "Permission denied")]
     deeper = discovery.discover(tmp_path, max_depth=6)
     assert tmp_path / "a/b/c/d/e/deep" in deeper.layouts
+
+
+async def test_rewriting_a_tag_reproduces_buildkits_index_json_bytes(tmp_path: Path) -> None:
+    layout = writable_copy("local-min", tmp_path)
+    original = (layout / "index.json").read_bytes()
+    store = LayoutStore(layout)
+    await store.put_manifest(await store.get_manifest("latest"), "latest")
+    assert (layout / "index.json").read_bytes() == original

@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import msgspec
-
 from cachetui.buildkit.analysis import analyse
 from cachetui.buildkit.cacheconfig import (
     CacheConfig,
@@ -32,7 +30,7 @@ from cachetui.buildkit.document import CacheDocument, CacheFormat
 from cachetui.errors import InvalidInput, UnsupportedOperation
 from cachetui.oci import mediatypes as mt
 from cachetui.oci.digest import Digest
-from cachetui.oci.models import Descriptor, TopObject, parse_top
+from cachetui.oci.models import Descriptor, Index, Manifest, TopObject, encode_json, parse_top
 
 OCI_REQUIRED_MESSAGE = (
     "invalid configuration for remote cache, OCI mediatypes are required for image-manifest "
@@ -207,19 +205,6 @@ def _reachable(config: CacheConfig, records: list[CacheRecord]) -> set[int]:
     return out
 
 
-class _ManifestOut(msgspec.Struct, rename="camel"):
-    schema_version: int
-    media_type: str
-    config: Descriptor
-    layers: list[Descriptor]
-
-
-class _IndexOut(msgspec.Struct, rename="camel"):
-    schema_version: int
-    media_type: str
-    manifests: list[Descriptor]
-
-
 def rewrite_document(
     document: CacheDocument,
     replacements: Mapping[str, Descriptor],
@@ -315,12 +300,14 @@ def rewrite_document(
                     descriptor, replacements.get(descriptor.digest), form.oci))
         new_descriptors.extend(extra.values())
 
-    body: _ManifestOut | _IndexOut
+    body: Manifest | Index
     if form.image_manifest:
-        body = _ManifestOut(2, form.top_media_type, config_descriptor, new_descriptors)
+        body = Manifest(schema_version=2, media_type=form.top_media_type,
+                        config=config_descriptor, layers=new_descriptors)
     else:
-        body = _IndexOut(2, form.top_media_type, [*new_descriptors, config_descriptor])
-    raw = msgspec.json.encode(body)
+        body = Index(schema_version=2, media_type=form.top_media_type,
+                     manifests=[*new_descriptors, config_descriptor])
+    raw = encode_json(body)
     top = parse_top(raw, media_type=form.top_media_type, where="rewritten manifest")
     return Rewritten(top, config_raw, config_descriptor, tuple(new_descriptors), form,
                      dropped_results=dropped,

@@ -53,25 +53,29 @@ class Descriptor(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel"
         return None if self.annotations is None else self.annotations.get(key)
 
 
-class Manifest(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel"):
-    """An OCI or Docker image manifest (also BuildKit's image-manifest cache form)."""
+class Manifest(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel", kw_only=True):
+    """An OCI or Docker image manifest (also BuildKit's image-manifest cache form).
+
+    Fields are declared in the order Go's image-spec structs encode them, so a manifest built
+    here serialises exactly as BuildKit writes it.
+    """
 
     schema_version: int
-    config: Descriptor
-    layers: list[Descriptor] = msgspec.field(default_factory=list)
     media_type: str | None = None
     artifact_type: str | None = None
+    config: Descriptor
+    layers: list[Descriptor] = msgspec.field(default_factory=list)
     subject: Descriptor | None = None
     annotations: dict[str, str] | None = None
 
 
-class Index(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel"):
+class Index(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel", kw_only=True):
     """An OCI index or Docker manifest list (also BuildKit's legacy index cache form)."""
 
     schema_version: int
-    manifests: list[Descriptor]
     media_type: str | None = None
     artifact_type: str | None = None
+    manifests: list[Descriptor]
     subject: Descriptor | None = None
     annotations: dict[str, str] | None = None
 

@@ -367,7 +367,11 @@ class LayoutStore(Store):
 
     # -- writing ----------------------------------------------------------------------------
     def _ensure_layout_sync(self) -> None:
-        (self.root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+        blobs = self.root / "blobs" / "sha256"
+        if not blobs.is_dir():
+            blobs.mkdir(parents=True, exist_ok=True)
+            for directory in (blobs.parent, self.root, self.root.parent):
+                fsync_dir(directory)  # the new directories survive a crash
         layout = self.root / "oci-layout"
         if not layout.exists():
             atomic_write(layout, OCI_LAYOUT_BYTES)
