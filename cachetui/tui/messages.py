@@ -26,12 +26,12 @@ class ScanBatch(Message):
 
 
 @dataclass
-class LayerSizeMeasured(Message):
-    """The uncompressed size of one layer blob, measured in the background."""
+class LayerSizesMeasured(Message):
+    """Uncompressed sizes of layer blobs measured in the background, batched (digest → size or
+    error message)."""
 
-    digest: str
-    size: int | None
-    error: str | None = None
+    sizes: dict[str, int]
+    errors: dict[str, str]
 
 
 @dataclass

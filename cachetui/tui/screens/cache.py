@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from functools import partial
 from typing import ClassVar
@@ -19,7 +20,7 @@ from cachetui.buildkit.times import format_time
 from cachetui.errors import CachetuiError
 from cachetui.ops.uncompressed import measure
 from cachetui.store.base import Store
-from cachetui.tui.messages import LayerSizeMeasured
+from cachetui.tui.messages import LayerSizesMeasured
 from cachetui.tui.model import Row, age, percent, short_digest, size
 from cachetui.tui.screens.base import ExtensibleScreen, PaletteCommand
 from cachetui.tui.widgets.layers_table import LayersTable
@@ -29,6 +30,7 @@ from cachetui.tui.widgets.records_tree import RecordsTree
 
 TABS = ("summary", "layers", "records", "manifest", "config")
 MEASURE_CONCURRENCY = 2
+MEASURE_BATCH_SECONDS = 0.25
 
 
 class CacheScreen(ExtensibleScreen):
@@ -82,7 +84,7 @@ class CacheScreen(ExtensibleScreen):
 
     def on_mount(self) -> None:
         if self.store is not None and self.store.kind == "directory":
-            self.action_measure()
+            self.call_after_refresh(self.action_measure)
         known = self.cachetui.uncompressed
         table = self.query_one(LayersTable)
         for layer in self.analysis.layers:
@@ -201,22 +203,38 @@ class CacheScreen(ExtensibleScreen):
         limit = asyncio.Semaphore(MEASURE_CONCURRENCY)
         by_digest = {d.digest: d for d in self.analysis.document.layers}
 
+        sizes: dict[str, int] = {}
+        errors: dict[str, str] = {}
+        last = time.monotonic()
+
+        def deliver(force: bool = False) -> None:
+            nonlocal sizes, errors, last
+            if (sizes or errors) and (force or time.monotonic() - last > MEASURE_BATCH_SECONDS):
+                self.post_message(LayerSizesMeasured(sizes, errors))
+                sizes, errors, last = {}, {}, time.monotonic()
+
         async def one(digest: str) -> None:
             async with limit:
                 try:
                     value, diff_id = await measure(store, by_digest[digest])
                 except CachetuiError as exc:
-                    self.post_message(LayerSizeMeasured(digest, None, str(exc)))
-                    return
-                known.put(digest, value, diff_id)
-                self.post_message(LayerSizeMeasured(digest, value))
+                    errors[digest] = str(exc)
+                else:
+                    known.put(digest, value, diff_id)
+                    sizes[digest] = value
+                deliver()
 
         pending = [layer.digest for layer in self.analysis.layers if known.get(layer.digest) is None]
         await asyncio.gather(*(one(d) for d in pending))
+        deliver(force=True)
 
-    @on(LayerSizeMeasured)
-    def layer_measured(self, message: LayerSizeMeasured) -> None:
-        self.query_one(LayersTable).set_uncompressed(message.digest, message.size, message.error)
+    @on(LayerSizesMeasured)
+    def layer_measured(self, message: LayerSizesMeasured) -> None:
+        table = self.query_one(LayersTable)
+        for digest, value in message.sizes.items():
+            table.set_uncompressed(digest, value)
+        for digest, error in message.errors.items():
+            table.set_uncompressed(digest, None, error)
 
     def own_commands(self) -> list[PaletteCommand]:
         commands = [PaletteCommand(f"Show {tab}", f"Switch to the {tab} view",

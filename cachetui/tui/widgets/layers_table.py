@@ -34,14 +34,15 @@ class LayersTable(DataTable[Text | str]):
         self.now = now
 
     def on_mount(self) -> None:
-        self.add_column("Digest", key="digest")
-        self.add_column("Comp", key="comp")
-        self.add_column(Text("Size", justify="right"), key="size")
+        # Fixed widths: measuring 2,000 rows of cells would cost more than drawing them.
+        self.add_column("Digest", key="digest", width=12)
+        self.add_column("Comp", key="comp", width=4)
+        self.add_column(Text("Size", justify="right"), key="size", width=10)
         self.add_column(Text("Uncompressed", justify="right"), key="usize", width=12)
-        self.add_column("Created", key="created")
-        self.add_column("Role", key="role")
-        self.add_column(Text("Shared", justify="right"), key="shared")
-        self.add_column("Steps", key="steps")
+        self.add_column("Created", key="created", width=8)
+        self.add_column("Role", key="role", width=12)
+        self.add_column(Text("Shared", justify="right"), key="shared", width=6)
+        self.add_column("Steps", key="steps", width=24)
         rows: list[list[Text | str]] = []
         keys = []
         for layer in self.cache_layers:

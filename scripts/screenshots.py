@@ -1,0 +1,67 @@
+"""Regenerate screenshots/*.svg from the demo set (fixed clock, 120x36).
+
+    .venv/bin/python -m scripts.screenshots
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from cachetui.demo.dataset import FIXED_NOW, build_demo
+from cachetui.tui.app import CachetuiApp, make_app
+from cachetui.tui.screens.main import MainScreen
+
+OUT = Path(__file__).resolve().parent.parent / "screenshots"
+SCENES: dict[str, tuple[str, ...]] = {
+    "main": (),
+    "cache-summary": ("enter",),
+    "cache-layers": ("enter", "2"),
+    "cache-records": ("enter", "3", "enter"),
+    "cache-config": ("enter", "5"),
+    "compare": ("space", "down", "space", "equals_sign"),
+    "help": ("question_mark",),
+    "error": ("G",),
+}
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+    for screen in pilot.app.screen_stack:
+        if isinstance(screen, MainScreen):
+            screen.flush()
+    await pilot.pause()
+
+
+async def scene(sources: list[str], name: str, keys: tuple[str, ...]) -> None:
+    app: CachetuiApp = make_app(sources, clock=lambda: FIXED_NOW, use_config_sources=False,
+                                demo=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+        app.save_screenshot(f"{name}.svg", path=str(OUT))
+
+
+async def main() -> int:
+    OUT.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = build_demo(Path(tmp) / "demo")
+        os.chdir(tmp)  # relative paths: no temporary directory names in the pictures
+        sources = [f"./demo/{p.name}" for p in paths]
+        for name, keys in SCENES.items():
+            await scene(sources, name, keys)
+            print(OUT / f"{name}.svg")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
