@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -114,6 +115,27 @@ async def test_large_blob_streams_in_chunks_and_uploads_in_patches(registry: Run
         other = session.store(registry.host, unique_repo("mounted"))
         assert await other.mount_blob(descriptor, store) is True
         assert await other.blob_size(descriptor.blob_digest) == len(data)
+
+
+async def test_large_blob_with_wrong_content_is_never_committed(registry: RunningRegistry) -> None:
+    """Chunked uploads leave the digest check to the registry's closing PUT: it must refuse."""
+    from cachetui.errors import RegistryError
+
+    good = bytes(range(256)) * (40 * 1024)  # 10 MiB: over the monolithic limit
+    bad = bytearray(good)
+    bad[-1] ^= 0xFF
+    descriptor = Descriptor(media_type="application/octet-stream", digest=Digest.of(good),
+                            size=len(good))
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(bad), 1024 * 1024):
+            yield bytes(bad[start:start + 1024 * 1024])
+
+    async with RegistrySession(fast_settings()) as session:
+        store = session.store(registry.host, unique_repo("wrong-large"))
+        with pytest.raises(RegistryError, match=r"DIGEST_INVALID|digest"):
+            await store.put_blob(descriptor, pieces())
+        assert await store.blob_size(descriptor.blob_digest) is None
 
 
 async def test_put_blob_refuses_wrong_content(registry: RunningRegistry) -> None:

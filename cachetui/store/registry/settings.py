@@ -18,7 +18,7 @@ from cachetui.store.registry.retry import RetryPolicy
 DEFAULT_CONCURRENCY: Final = 8
 MONOLITHIC_LIMIT: Final = 8 * 1024 * 1024
 """Blobs up to this size go up in one PUT; larger ones in PATCH chunks."""
-UPLOAD_CHUNK: Final = 8 * 1024 * 1024
+UPLOAD_CHUNK: Final = 4 * 1024 * 1024
 """PATCH chunk size (raised to the registry's ``OCI-Chunk-Min-Length`` when it asks for more)."""
 
 
