@@ -1,8 +1,7 @@
 """Source and destination arguments of ``copy`` and ``reexport``, and their progress line.
 
-A destination may not exist yet: ``./new-cache``, ``./new-cache:TAG``, ``type=local,dest=DIR``
-create a cache directory. A registry destination needs an explicit host (``HOST/REPO[:TAG]`` or
-``type=registry,ref=...``): a bare ``name`` is a directory, never a push to Docker Hub by accident.
+What a destination names is decided by :func:`cachetui.endpoints.parse_destination` (shared with
+the TUI); this module opens it with the CLI's registry flags.
 """
 
 from __future__ import annotations
@@ -11,13 +10,12 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
 from cachetui.cli import humanfmt
+from cachetui.endpoints import parse_destination
 from cachetui.errors import InvalidInput, NotFound
-from cachetui.oci.cachespec import is_cache_spec, parse_cache_spec
-from cachetui.oci.reference import DEFAULT_TAG, looks_like_host, validate_tag
+from cachetui.oci.reference import DEFAULT_TAG
 from cachetui.ops.progress import Progress
 from cachetui.sources import SourceSpec, open_store, parse_source
 from cachetui.store.base import Store
@@ -60,49 +58,13 @@ async def source_references(store: Store, spec: SourceSpec, *, all_tags: bool) -
                        "--all-tags")
 
 
-def _split_tag(text: str) -> tuple[str, str | None]:
-    head, sep, tail = text.rpartition(":")
-    if sep and head and "/" not in tail:
-        try:
-            return head, validate_tag(tail)
-        except InvalidInput:
-            pass
-    return text, None
-
-
 def open_destination(text: str, args: argparse.Namespace) -> Destination:
     """A store to write to, creating a cache directory when the path does not exist yet."""
-    if is_cache_spec(text):
-        spec = parse_cache_spec(text)
-        if spec.type == "local":
-            assert spec.path is not None
-            return Destination(LayoutStore(Path(spec.path).expanduser(), create=True), spec.tag,
-                               text)
-        assert spec.ref is not None
-        return Destination(open_store(SourceSpec("registry", text, ref=spec.ref), args),
-                           spec.ref.tag, text)
-    try:
-        spec_or_none: SourceSpec | None = parse_source(text)
-    except (NotFound, InvalidInput):
-        spec_or_none = None
-    if spec_or_none is not None and spec_or_none.kind == "directory":
-        assert spec_or_none.path is not None
-        if spec_or_none.digest is not None:
-            raise InvalidInput("a destination takes a tag, not a digest", where=text)
-        return Destination(LayoutStore(spec_or_none.path, create=True), spec_or_none.tag, text)
-    first = text.split("/", 1)[0]
-    if spec_or_none is not None and spec_or_none.kind == "host":
-        raise InvalidInput(f"{text} is a registry host; name a repository (HOST/REPO:TAG)")
-    if spec_or_none is not None and "/" in text and looks_like_host(first):
-        assert spec_or_none.ref is not None
-        if spec_or_none.digest is not None:
-            raise InvalidInput("a destination takes a tag, not a digest", where=text)
-        return Destination(open_store(spec_or_none, args), spec_or_none.tag, text)
-    path_text, tag = _split_tag(text)
-    path = Path(path_text).expanduser()
-    if path.exists() and not path.is_dir():
-        raise InvalidInput("not a directory", where=str(path))
-    return Destination(LayoutStore(path, create=True), tag, text)
+    spec = parse_destination(text)
+    if spec.kind == "directory":
+        assert spec.path is not None
+        return Destination(LayoutStore(spec.path, create=True), spec.tag, text)
+    return Destination(open_store(spec.source_spec(), args), spec.tag, text)
 
 
 class ProgressLine:

@@ -18,6 +18,7 @@ ScreenName = str
 
 EXTENSION_MODULES: list[str] = [
     "cachetui.tui.modals.prune_plan",
+    "cachetui.tui.copying",
 ]
 """Modules imported by :func:`load_extensions` (each calls :func:`register_action`)."""
 

@@ -43,13 +43,15 @@ class Job:
     """The Textual worker running the job (cancelled together with the token)."""
     posted: bool = False
     """A repaint message is pending; further progress only updates :attr:`progress`."""
+    clock: Callable[[], float] = time.monotonic
+    """Seconds for rate and ETA (tests fix it, so snapshots do not depend on the wall clock)."""
 
     @property
     def running(self) -> bool:
         return self.state is JobState.RUNNING
 
     def elapsed(self, now: float | None = None) -> float:
-        end = self.ended if self.ended is not None else (now or time.monotonic())
+        end = self.ended if self.ended is not None else (now or self.clock())
         return max(end - self.started, 1e-6)
 
     def rate(self, now: float | None = None) -> float | None:
