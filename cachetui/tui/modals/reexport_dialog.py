@@ -62,8 +62,9 @@ class ReexportDialog(ModalScreen[ReexportOrder | None]):
     ReexportDialog { align: center middle; }
     ReexportDialog .dialog { width: 100; }
     ReexportDialog .reexport-row { height: auto; }
-    ReexportDialog .reexport-row Label { width: 14; padding-top: 1; }
-    ReexportDialog .reexport-row Select { width: 28; }
+    ReexportDialog .reexport-row Label { width: 13; padding-top: 1; }
+    ReexportDialog .reexport-row #reexport-form-label { width: 7; margin-left: 1; }
+    ReexportDialog .reexport-row Select { width: 26; }
     ReexportDialog #reexport-level { width: 16; }
     ReexportDialog Checkbox { width: auto; }
     ReexportDialog #reexport-plan { height: auto; margin-top: 1; }
@@ -96,7 +97,7 @@ class ReexportDialog(ModalScreen[ReexportOrder | None]):
             with Horizontal(classes="reexport-row"):
                 yield Label("Media types")
                 yield Select(MEDIA_TYPES, value=KEEP, allow_blank=False, id="reexport-media")
-                yield Label("Form")
+                yield Label("Form", id="reexport-form-label")
                 yield Select(FORMS, value=KEEP, allow_blank=False, id="reexport-form")
                 yield Checkbox("min", id="reexport-min")
             yield Label("Destination (→ completes):")
