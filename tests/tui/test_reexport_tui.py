@@ -25,7 +25,7 @@ from cachetui.tui.modals.prune_plan import PrunePlanModal
 from cachetui.tui.modals.reexport_dialog import ReexportDialog
 from tests.prune_support import age_all_blobs, copy_fixture
 from tests.tui.conftest import settle
-from tests.tui.test_copy_tui import SIZE, fixed_clock, main_screen, move_to, paused_run
+from tests.tui.test_copy_tui import SIZE, fixed_clock, main_screen, paused_run
 
 AppFactory = Callable[..., CachetuiApp]
 SnapCompare = Callable[..., bool]
