@@ -109,7 +109,10 @@ async def scan_store(
         async with limit:
             try:
                 document = await _load_once(store, tag, memo, loading)
-                return CacheEntry(source, store.kind, tag, memo.analysis(document))
+                # Analysing a large cache is CPU work (tens of ms for 20,000 records): a thread
+                # keeps the caller's event loop (the TUI) responsive meanwhile.
+                analysis = await asyncio.to_thread(memo.analysis, document)
+                return CacheEntry(source, store.kind, tag, analysis)
             except CachetuiError as exc:
                 return CacheEntry(source, store.kind, tag, None, str(exc))
 

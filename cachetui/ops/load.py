@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from cachetui.buildkit.analysis import CacheAnalysis, analyse
 from cachetui.buildkit.document import CacheDocument, build_document, config_descriptor
 from cachetui.oci.models import TopObject
 from cachetui.store.base import Store
+
+THREAD_PARSE_BYTES = 256 * 1024
+"""Configs larger than this are parsed in a thread."""
 
 
 class DocumentMemo:
@@ -38,6 +43,9 @@ async def document_from_top(store: Store, top: TopObject, *, where: str) -> Cach
     raw = await store.read_blob(descriptor) if descriptor is not None else None
     if descriptor is not None:
         where = f"{where} config {descriptor.digest[7:19]}"
+    if raw is not None and len(raw) > THREAD_PARSE_BYTES:
+        # Parsing a config of thousands of records takes tens of ms: off the event loop.
+        return await asyncio.to_thread(build_document, top, raw, where=where)
     return build_document(top, raw, where=where)
 
 

@@ -31,6 +31,7 @@ from cachetui.tui.widgets.records_tree import RecordsTree
 TABS = ("summary", "layers", "records", "manifest", "config")
 MEASURE_CONCURRENCY = 2
 MEASURE_BATCH_SECONDS = 0.25
+AUTO_MEASURE_LAYERS = 200
 
 
 class CacheScreen(ExtensibleScreen):
@@ -73,7 +74,7 @@ class CacheScreen(ExtensibleScreen):
                 yield Static(self.notes(), id="summary-notes")
             with TabPane("Layers", id="layers"):
                 yield LayersTable(self.analysis.layers, self.users, self.cachetui.now(),
-                                  id="layers-table")
+                                  measuring=self.auto_measure, id="layers-table")
             with TabPane("Records", id="records"):
                 yield RecordsTree(self.analysis, id="records-tree")
             with TabPane("Manifest", id="manifest"):
@@ -82,8 +83,15 @@ class CacheScreen(ExtensibleScreen):
                 yield RawView(id="raw-config")
         yield Footer()
 
+    @property
+    def auto_measure(self) -> bool:
+        """Measure uncompressed sizes on open: local directories with a modest layer count only
+        (each layer is read and decompressed once; thousands of them wait for ``u``)."""
+        return (self.store is not None and self.store.kind == "directory"
+                and self.analysis.layer_count <= AUTO_MEASURE_LAYERS)
+
     def on_mount(self) -> None:
-        if self.store is not None and self.store.kind == "directory":
+        if self.auto_measure:
             self.call_after_refresh(self.action_measure)
         known = self.cachetui.uncompressed
         table = self.query_one(LayersTable)
@@ -193,6 +201,7 @@ class CacheScreen(ExtensibleScreen):
         if self.store is None or self.measuring:
             return
         self.measuring = True
+        self.query_one(LayersTable).set_measuring()
         self.measure_layers()
 
     @work(group="measure", exclusive=True, exit_on_error=False)

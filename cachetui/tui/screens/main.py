@@ -40,7 +40,7 @@ from cachetui.tui.widgets.cache_table import COLUMNS, CacheTable
 from cachetui.tui.widgets.jobs_panel import JobsPanel
 from cachetui.tui.widgets.sources_tree import SourcesTree
 
-RENDER_DELAY = 0.1
+RENDER_DELAY = 0.2
 """While sources stream in, the table is redrawn at most this often."""
 
 
