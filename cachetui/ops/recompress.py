@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import queue
 import threading
 import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
@@ -88,31 +89,68 @@ class _Reader(Protocol):
     def read_chunk(self) -> bytes: ...
 
 
+READ_AHEAD: Final = 4
+"""Source chunks fetched ahead of the codec thread (bounded memory: 4 MiB per layer)."""
+
+
 class _Bridge:
-    """A blocking chunk reader (for a worker thread) over an async chunk iterator on ``loop``."""
+    """A blocking chunk reader (for a worker thread) over an async chunk iterator on ``loop``.
+
+    A pump task on the loop reads up to :data:`READ_AHEAD` chunks ahead into a thread-safe
+    queue, so the codec thread does not idle for a loop round trip (and a file read) per chunk.
+    """
 
     def __init__(self, chunks: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop,
                  stop: threading.Event) -> None:
         self._chunks = chunks
         self._loop = loop
         self._stop = stop
+        self._queue: queue.SimpleQueue[bytes | BaseException] = queue.SimpleQueue()
+        self._credits = asyncio.Semaphore(READ_AHEAD)
+        self._pump = loop.create_task(self._run())
         self.done = False
 
-    async def _next(self) -> bytes:
+    async def _run(self) -> None:
         try:
-            return await anext(self._chunks)
-        except StopAsyncIteration:
-            return b""
+            async for chunk in self._chunks:
+                self._queue.put(chunk)
+                await self._credits.acquire()
+                if self._stop.is_set():
+                    return
+            self._queue.put(b"")
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # handed to the codec thread, which raises it
+            self._queue.put(exc)
 
     def read_chunk(self) -> bytes:
         if self._stop.is_set():
             raise Cancelled("cancelled")
         if self.done:
             return b""
-        chunk = asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
-        if not chunk:
+        while True:
+            try:
+                item = self._queue.get(timeout=0.05)
+                break
+            except queue.Empty:
+                if self._stop.is_set():
+                    raise Cancelled("cancelled") from None
+        if isinstance(item, BaseException):
             self.done = True
-        return chunk
+            raise item
+        self._loop.call_soon_threadsafe(self._credits.release)
+        if not item:
+            self.done = True
+        return item
+
+    async def aclose(self) -> None:
+        """Stop the pump (on the loop), then close the source iterator."""
+        self._pump.cancel()
+        with contextlib.suppress(BaseException):
+            await self._pump
+        aclose = getattr(self._chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 class _FileLike:
@@ -329,7 +367,7 @@ async def recompress_layer(
                 with contextlib.suppress(BaseException):
                     await asyncio.wrap_future(future)
             handle.close()
-            await chunks.aclose()
+            await bridge.aclose()
     except BaseException:
         path.unlink(missing_ok=True)
         raise
