@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from cachetui.cli.common import EXIT_OK
-from cachetui.cli.registry_args import add_registry_arguments
+from cachetui.cli.registry_args import add_registry_arguments, registry_settings
 from cachetui.config import load_config
+from cachetui.errors import InvalidInput
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,8 +23,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def run(args: argparse.Namespace) -> int:
     config = load_config()
+    settings = registry_settings(args, config)  # the same flags as every other command
+    if args.password_stdin and not sys.stdin.isatty():
+        _keyboard_from_terminal()
     from cachetui.tui.app import make_app  # Textual loads only when the UI opens
 
-    app = make_app(list(args.sources), config=config, read_only=args.read_only)
+    app = make_app(list(args.sources), config=config, read_only=args.read_only,
+                   registry_settings=settings)
     await app.run_async()
     return EXIT_OK
+
+
+def _keyboard_from_terminal() -> None:
+    """After a password came through a pipe, the UI reads its keys from the terminal."""
+    try:
+        tty = os.open("/dev/tty", os.O_RDONLY)
+    except OSError:
+        raise InvalidInput("--password-stdin: no terminal to read keys from afterwards") from None
+    os.dup2(tty, sys.stdin.fileno())
+    os.close(tty)

@@ -15,8 +15,10 @@ from cachetui.oci.reference import ImageRef, validate_host
 from cachetui.store.base import Store
 
 if TYPE_CHECKING:
+    from cachetui.config import Config
     from cachetui.store.registry.credentials import Credentials
     from cachetui.store.registry.session import RegistrySession
+    from cachetui.store.registry.settings import RegistrySettings
 
 _SESSION_ATTR = "_registry_session"
 
@@ -55,13 +57,12 @@ def _explicit_credentials(args: argparse.Namespace) -> Credentials | None:
     return Credentials(username=username, password=password, source="--password-stdin")
 
 
-def session(args: argparse.Namespace) -> RegistrySession:
-    """The registry session of this run, created on first use from the config file and flags."""
-    existing: RegistrySession | None = getattr(args, _SESSION_ATTR, None)
-    if existing is not None:
-        return existing
+def registry_settings(args: argparse.Namespace, config: Config | None = None) -> RegistrySettings:
+    """The config file's registry settings (``config``, else loaded) with the flags applied.
+
+    Reads the password from standard input when ``--password-stdin`` is given.
+    """
     from cachetui.config import load_config
-    from cachetui.store.registry.session import RegistrySession
     from cachetui.store.registry.settings import RegistrySettings
 
     concurrency = getattr(args, "concurrency", None)
@@ -69,10 +70,19 @@ def session(args: argparse.Namespace) -> RegistrySession:
         raise InvalidInput("--concurrency must be at least 1")
     insecure = [validate_host(host) for host in getattr(args, "insecure", None) or []]
     explicit = _explicit_credentials(args)
-    settings = RegistrySettings.from_config(
-        load_config(), insecure=insecure, ca_file=getattr(args, "ca_file", None),
-        concurrency=concurrency, credentials=explicit)
-    created = RegistrySession(settings)
+    return RegistrySettings.from_config(
+        config if config is not None else load_config(), insecure=insecure,
+        ca_file=getattr(args, "ca_file", None), concurrency=concurrency, credentials=explicit)
+
+
+def session(args: argparse.Namespace) -> RegistrySession:
+    """The registry session of this run, created on first use from the config file and flags."""
+    existing: RegistrySession | None = getattr(args, _SESSION_ATTR, None)
+    if existing is not None:
+        return existing
+    from cachetui.store.registry.session import RegistrySession
+
+    created = RegistrySession(registry_settings(args))
     setattr(args, _SESSION_ATTR, created)
     return created
 

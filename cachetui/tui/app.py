@@ -7,7 +7,7 @@ import gc
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import App
@@ -27,6 +27,9 @@ from cachetui.tui.screens.help import HelpScreen, bindings_of
 from cachetui.tui.screens.main import MainScreen
 from cachetui.tui.widgets.jobs_panel import JobsPanel
 
+if TYPE_CHECKING:
+    from cachetui.store.registry.settings import RegistrySettings
+
 Clock = Callable[[], datetime]
 
 
@@ -43,14 +46,15 @@ class CachetuiApp(App[None]):
     ]
 
     def __init__(self, requests: list[SourceRequest], *, config: Config | None = None,
-                 read_only: bool = False, clock: Clock | None = None) -> None:
+                 read_only: bool = False, clock: Clock | None = None,
+                 registry_settings: RegistrySettings | None = None) -> None:
         super().__init__()
         self.requests = requests
         self.config = config or Config()
         self.read_only = read_only or self.config.read_only
         self.now: Clock = clock or (lambda: datetime.now(UTC))
         self.memo = DocumentMemo()
-        self.registry = RegistryAccess(self.config)
+        self.registry = RegistryAccess(self.config, registry_settings)
         self.uncompressed = UncompressedSizes()
         self.jobs: dict[int, Job] = {}
         self._next_job = 1
@@ -172,13 +176,16 @@ class CachetuiApp(App[None]):
 
 def make_app(sources: list[str], *, config: Config | None = None, read_only: bool = False,
              demo: bool = False, clock: Clock | None = None, use_config_sources: bool = True,
-             ) -> CachetuiApp:
+             registry_settings: RegistrySettings | None = None) -> CachetuiApp:
     """The app on ``sources`` (plus the config file's sources unless ``use_config_sources`` is off).
 
     ``clock`` fixes "now" for humanized ages (snapshot tests). ``demo`` titles the app as a demo.
+    ``registry_settings`` (the CLI's registry flags applied to the config) default to the
+    config file's.
     """
     requests = requests_for(sources, config if use_config_sources else None)
-    app = CachetuiApp(requests, config=config, read_only=read_only, clock=clock)
+    app = CachetuiApp(requests, config=config, read_only=read_only, clock=clock,
+                      registry_settings=registry_settings)
     if demo:
         app.sub_title = "demo"
     return app

@@ -36,7 +36,12 @@ class ScreenAction:
     """Key(s) in Textual syntax (``"c"``, ``"d,delete"``); ``None`` for palette only."""
     help: str = ""
     destructive: bool = False
-    """Hidden (not just disabled) in read-only mode or on a read-only source."""
+    """Hidden (not just disabled) in read-only mode (``--read-only``, ``read_only`` at the top of
+    the config)."""
+    modifies_source: bool = False
+    """The action changes the stores of the rows it acts on (prune), not some destination: a
+    destructive one is then also hidden when every row it would act on (the marked rows, else
+    the current one) is on a read-only source, and should leave read-only rows out of its plan."""
     show: bool = True
     """Show the key in the footer."""
     available: Callable[[Any], bool] | None = None

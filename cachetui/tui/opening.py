@@ -82,6 +82,10 @@ class RegistryAccess:
         names: list[str] = await self._open().catalog(host)
         return names
 
+    def host_read_only(self, host: str) -> bool:
+        """``read_only = true`` in the config's ``[registries."HOST"]``."""
+        return self._config.registry(host).read_only
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.aclose()

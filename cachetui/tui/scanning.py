@@ -64,6 +64,8 @@ async def open_request(request: SourceRequest, registry: RegistryAccess,
                                      read_only=request.read_only, status=SourceStatus.FAILED,
                                      error=exc.args[0] if exc.args else str(exc))))
         return []
+    host = spec.host if spec.kind == "host" else spec.ref.registry if spec.ref else None
+    read_only = request.read_only or (host is not None and registry.host_read_only(host))
     grouped = spec.kind == "host" or (spec.kind == "directory" and (
         len(targets) != 1 or targets[0].store.location != str(spec.path)))
     parent = None
@@ -71,7 +73,7 @@ async def open_request(request: SourceRequest, registry: RegistryAccess,
         parent = f"group:{request.text}"
         kind = "host" if spec.kind == "host" else "folder"
         post(SourceAdded(SourceState(parent, label, kind, accent=request.accent,
-                                     read_only=request.read_only, status=SourceStatus.DONE,
+                                     read_only=read_only, status=SourceStatus.DONE,
                                      total=None)))
     out = []
     for target in targets:
@@ -82,7 +84,7 @@ async def open_request(request: SourceRequest, registry: RegistryAccess,
         else:
             child_label = label
         post(SourceAdded(SourceState(location, child_label, target.store.kind, parent=parent,
-                                     accent=request.accent, read_only=request.read_only,
+                                     accent=request.accent, read_only=read_only,
                                      status=SourceStatus.LOADING)))
         out.append((location, target))
     return out

@@ -293,5 +293,6 @@ extensions.register_action(extensions.ScreenAction(
     key="d",
     help="Delete the marked caches (or the current one): shows the plan first",
     destructive=True,
+    modifies_source=True,
     available=available,
 ))

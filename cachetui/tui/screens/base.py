@@ -38,13 +38,22 @@ class ExtensibleScreen(Screen[None]):
         return cast("CachetuiApp", self.app)
 
     def is_read_only(self) -> bool:
-        """Read-only app, or (screens that know one) a read-only source."""
+        """The whole app is read-only."""
         return self.cachetui.read_only
+
+    def sources_read_only(self) -> bool:
+        """Every row an action would act on is on a read-only source (screens with rows say)."""
+        return False
+
+    def hides(self, ext: extensions.ScreenAction) -> bool:
+        """Destructive actions are hidden, not just disabled, where they may not run."""
+        return ext.destructive and (self.is_read_only() or (
+            ext.modifies_source and self.sources_read_only()))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "ext" and parameters:
             ext = extensions.get_action(str(parameters[0]))
-            if ext is None or (ext.destructive and self.is_read_only()):
+            if ext is None or self.hides(ext):
                 return False
             if ext.available is not None and not ext.available(self):
                 return None

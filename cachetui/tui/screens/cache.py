@@ -60,9 +60,12 @@ class CacheScreen(ExtensibleScreen):
         self._raw_loaded: set[str] = set()
         self.measuring = False
 
-    def is_read_only(self) -> bool:
-        source = getattr(self.app.screen_stack[0], "sources", {}).get(self.row.source_id)
-        return super().is_read_only() or bool(source is not None and source.read_only)
+    def sources_read_only(self) -> bool:
+        for screen in self.app.screen_stack:
+            source = getattr(screen, "sources", {}).get(self.row.source_id)
+            if source is not None:
+                return bool(source.read_only)
+        return False
 
     def compose(self) -> ComposeResult:
         yield Static(self.crumbs("summary"), id="breadcrumbs")

@@ -22,6 +22,7 @@ from cachetui.ops.inventory import (
 )
 from cachetui.store.base import StoreKind
 from cachetui.tui.messages import JobEnded, ScanBatch, SourceAdded
+from cachetui.tui.modals.prune_plan import freed_estimate
 from cachetui.tui.model import (
     Marks,
     Row,
@@ -48,6 +49,11 @@ class MainScreen(ExtensibleScreen):
     SCREEN_NAME = "main"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "mark", "Mark"),
+        Binding("shift+down", "mark_range(1)", "Mark down", show=False),
+        Binding("shift+up", "mark_range(-1)", "Mark up", show=False),
+        Binding("ctrl+a", "mark_all", "Mark all shown", show=False),
+        Binding("ctrl+backslash", "clear_marks", "Clear marks", key_display="^\\",
+                show=False),
         Binding("equals_sign", "compare", "Compare", key_display="="),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
@@ -71,6 +77,10 @@ class MainScreen(ExtensibleScreen):
         self.query_text = ""
         self.source_filter: set[str] | None = None
         self._render_pending = False
+        self._rows_version = 0
+        self._freed: tuple[tuple[str, ...], int, int] | None = None
+        """(marked keys, rows version, bytes) of the last freed-bytes estimate."""
+        self._sources_read_only = False
 
     def compose(self) -> ComposeResult:
         yield Static("cachetui", id="breadcrumbs")
@@ -110,6 +120,7 @@ class MainScreen(ExtensibleScreen):
             for key in [k for k, r in self.rows.items() if r.source_id == sid]:
                 del self.rows[key]
                 self.marks.discard(key)
+            self._rows_version += 1
             state = self.sources[sid]
             state.status, state.done, state.total, state.error = SourceStatus.LOADING, 0, None, None
             state.failed_tags = 0
@@ -133,12 +144,14 @@ class MainScreen(ExtensibleScreen):
         entry = CacheEntry(state.id, kind, "(source)", None, state.error or "failed")
         key = f"{state.id}\t"
         self.rows[key] = Row(key, state.id, entry)
+        self._rows_version += 1
 
     @on(ScanBatch)
     def scan_batch(self, message: ScanBatch) -> None:
         state = self.sources.get(message.source_id)
         if state is None:
             return
+        self._rows_version += 1
         for event in message.events:
             if isinstance(event, ScanStarted):
                 state.total, state.status = event.total, SourceStatus.LOADING
@@ -212,20 +225,62 @@ class MainScreen(ExtensibleScreen):
         if failed:
             parts.append(f"[red]{failed} failed[/]")
         if marked:
-            total = sum(max(r.size, 0) for r in marked)
-            parts.append(f"[b yellow]{len(marked)} marked, {size(total)}[/]")
+            parts.append(self.marked_text(marked))
         arrow = "↓" if self.sort_reverse else "↑"
         parts.append(f"sort {self.sort_key} {arrow}")
         if self.query_text:
             parts.append(f"filter [b]{self.query_text}[/]")
+        hidden = self.sources_read_only()
         if self.cachetui.read_only:
             parts.append("read-only")
+        elif hidden:
+            parts.append("read-only source")
         current = table.current()
         if current is not None and current.entry.error:
             # The message of the row under the cursor first: it is what the user is looking at.
             message = current.entry.error.replace(current.entry.source + "/", "")
             parts.insert(0, f"[red]✗ {escape(message)}[/]")
         self.query_one("#status", Static).update(" · ".join(parts))
+        if hidden != self._sources_read_only:
+            self._sources_read_only = hidden
+            self.refresh_bindings()
+
+    def marked_text(self, marked: list[Row]) -> str:
+        """``3 marked, 1.2 MiB, frees 800 KiB``: what pruning them would give back (blobs no
+        unmarked cache of the same source uses; read-only sources are left out of prunes)."""
+        total = sum(max(r.size, 0) for r in marked)
+        writable = [r for r in marked if not self.on_read_only_source(r)]
+        text = f"[b yellow]{len(marked)} marked, {size(total)}"
+        if writable:
+            text += f", frees {size(self.freed_bytes(writable))}"
+        if len(writable) < len(marked):
+            text += f" ({len(marked) - len(writable)} read-only)"
+        return text + "[/]"
+
+    def freed_bytes(self, writable: list[Row]) -> int:
+        """:func:`freed_estimate`, remembered until the marks or the rows change."""
+        keys = tuple(row.key for row in writable)
+        if self._freed is None or self._freed[:2] != (keys, self._rows_version):
+            freed: int = freed_estimate(writable, self.rows.values())
+            self._freed = (keys, self._rows_version, freed)
+            return freed
+        return self._freed[2]
+
+    def on_read_only_source(self, row: Row) -> bool:
+        state = self.sources.get(row.source_id)
+        return state is not None and state.read_only
+
+    def candidate_rows(self) -> list[Row]:
+        """The rows an action acts on: the marked ones, else the one under the cursor."""
+        marked = self.marked_rows()
+        if marked:
+            return marked
+        current = self.query_one(CacheTable).current()
+        return [current] if current is not None else []
+
+    def sources_read_only(self) -> bool:
+        candidates = self.candidate_rows()
+        return bool(candidates) and all(self.on_read_only_source(r) for r in candidates)
 
     # ---- events and actions -----------------------------------------------------------------
 
@@ -292,6 +347,30 @@ class MainScreen(ExtensibleScreen):
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)
 
+    def action_mark_range(self, step: int) -> None:
+        """Extend the marks: the current row and the next one up or down (shift+arrows)."""
+        table = self.query_one(CacheTable)
+        row = table.current()
+        if row is None:
+            return
+        target = table.cursor_row + step
+        if 0 <= target < table.row_count:
+            table.move_cursor(row=target)
+        for key in (row.key, table.rows_shown[table.cursor_row].key):
+            if key not in self.marks.keys:
+                self.marks.keys.append(key)
+        self.render_table()
+
+    def action_mark_all(self) -> None:
+        """Mark every cache the filter shows (source error rows are not caches)."""
+        marked = set(self.marks.keys)
+        self.marks.keys.extend(row.key for row in self.query_one(CacheTable).rows_shown
+                               if row.entry.tag != "(source)" and row.key not in marked)
+        self.render_table()
+
+    def action_clear_marks(self) -> None:
+        self.clear_marks()
+
     def action_compare(self) -> None:
         marked = [r for r in self.marked_rows() if r.entry.analysis is not None]
         if len(marked) < 2:
@@ -347,6 +426,8 @@ class MainScreen(ExtensibleScreen):
                            self.action_refresh),
             PaletteCommand("Compare marked caches", "Shared and unique layers of two marked caches",
                            self.action_compare),
+            PaletteCommand("Mark all shown", "Mark every cache the filter shows",
+                           self.action_mark_all),
             PaletteCommand("Clear marks", "Unmark every cache", self.clear_marks),
             *[PaletteCommand(f"Sort by {title}", f"Sort the cache table by {title.lower()}",
                              partial(self.action_sort, str(key))) for title, key, _ in COLUMNS],
