@@ -1,0 +1,94 @@
+"""Tables that are updated in place: the cache table keeps its displayed order equal to the model
+after sorts, filters and marks; a large cache's layers table fills in batches after the first
+paint and measures uncompressed sizes only when asked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.text import Text
+
+from cachetui.demo.generator import CacheShape, write_cache
+from cachetui.tui.app import CachetuiApp
+from cachetui.tui.screens.cache import AUTO_MEASURE_LAYERS, CacheScreen
+from cachetui.tui.screens.main import MainScreen
+from cachetui.tui.widgets.cache_table import CacheTable
+from cachetui.tui.widgets.layers_table import FIRST_ROWS, LayersTable
+from tests.tui.conftest import settle
+
+AppFactory = Callable[..., CachetuiApp]
+SIZE = (120, 36)
+
+
+def main_screen(app: CachetuiApp) -> MainScreen:
+    screen = app.screen_stack[1]
+    assert isinstance(screen, MainScreen)
+    return screen
+
+
+def displayed(table: CacheTable) -> list[tuple[str, str]]:
+    """(ref, where) of each displayed row, in display order."""
+    out = []
+    for index in range(table.row_count):
+        cells = table.get_row_at(index)
+        name = cells[0].plain if isinstance(cells[0], Text) else str(cells[0])
+        out.append((name[2:], str(cells[1])))
+    return out
+
+
+def expected(main: MainScreen, table: CacheTable) -> list[tuple[str, str]]:
+    labels = {sid: s.label for sid, s in main.sources.items()}
+    return [(table.cells(row, False, {}, labels, main.cachetui.now())[0].plain[2:],  # type: ignore[union-attr]
+             str(table.cells(row, False, {}, labels, main.cachetui.now())[1]))
+            for row in table.rows_shown]
+
+
+async def test_displayed_order_follows_sorts_filters_and_marks(app_factory: AppFactory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_screen(app)
+        table = main.query_one(CacheTable)
+        assert displayed(table) == expected(main, table)
+        await pilot.press("j", "j")  # off the top row (the top row stays on top while loading)
+        for keys in (("S",), ("S",), ("A",), ("N",), ("slash", *"app", "enter"), ("escape",),
+                     ("space", "space"), ("slash", *"!min", "enter"), ("escape",)):
+            before = table.current_key()
+            await pilot.press(*keys)
+            await settle(pilot)
+            assert displayed(table) == expected(main, table), keys
+            if keys[0] in ("S", "A", "N") and before is not None:
+                assert table.current_key() == before  # the cursor stays on its row
+        assert len(main.marks.keys) == 2
+        marked = [index for index in range(table.row_count)
+                  if str(table.get_row_at(index)[0]).startswith("●")]
+        assert sorted(table.rows_shown[i].key for i in marked) == sorted(main.marks.keys)
+
+
+async def test_large_cache_layers_fill_in_batches_and_measure_on_request(
+        app_factory: AppFactory, tmp_path: Path) -> None:
+    shape = CacheShape(stages=16, steps_per_stage=19, final_steps=4, layer_bytes=64, seed=3)
+    write_cache(tmp_path / "large", "large", shape)
+    app = app_factory([str(tmp_path / "large")])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        [row] = main_screen(app).rows.values()
+        assert row.entry.analysis is not None
+        count = row.entry.analysis.layer_count
+        assert count > max(AUTO_MEASURE_LAYERS, FIRST_ROWS)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, CacheScreen)
+        table = screen.query_one(LayersTable)
+        await settle(pilot)
+        assert table.complete and table.row_count == count
+        assert [str(k.value) for k in table.rows] == [layer.digest for layer in
+                                                     row.entry.analysis.layers]
+        # Too many layers to read on open: nothing measured until u.
+        assert {str(table.get_cell(d, "usize")) for d in table.rows} == {"-"}
+        assert not screen.measuring
+        await pilot.press("u")
+        await settle(pilot)
+        values = {str(table.get_cell(d, "usize")) for d in table.rows}
+        assert not values & {"-", "…", "error"}
