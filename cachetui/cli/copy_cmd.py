@@ -7,15 +7,13 @@ manifest bytes are copied unchanged, so the digest is the same on both sides.
 from __future__ import annotations
 
 import argparse
-import time
 
 from cachetui.cli import humanfmt
-from cachetui.cli.common import EXIT_OK, print_json
-from cachetui.cli.endpoints import ProgressLine, open_destination, open_source, source_references
+from cachetui.cli.endpoints import open_destination, open_source, source_references
+from cachetui.cli.planned import show_then_apply
 from cachetui.cli.registry_args import add_registry_arguments, close_sessions
 from cachetui.errors import InvalidInput
 from cachetui.ops.copy import CopyPlan, CopyResult, apply_copy, plan_copy
-from cachetui.ops.progress import CancelToken
 from cachetui.ops.transfer import BlobAction
 
 
@@ -63,7 +61,6 @@ def describe_result(result: CopyResult, seconds: float) -> str:
 
 
 async def run(args: argparse.Namespace) -> int:
-    progress = ProgressLine(enabled=None if not args.json else False)
     try:
         source, spec = open_source(args.source, args)
         destination = open_destination(args.destination, args)
@@ -71,22 +68,10 @@ async def run(args: argparse.Namespace) -> int:
         if destination.tag is not None and len(references) > 1:
             raise InvalidInput("--all-tags keeps tag names; do not name a destination tag")
         plan = await plan_copy(source, references, destination.store, destination.tag)
-        if not args.json:
-            print(describe_plan(plan), flush=True)
-        if args.dry_run:
-            if args.json:
-                print_json({"plan": plan.to_json()})
-            return EXIT_OK
-        started = time.monotonic()
-        try:
-            result = await apply_copy(plan, source, destination.store, sink=progress,
-                                      cancel=CancelToken())
-        finally:
-            progress.close()
-        if args.json:
-            print_json(result.to_json())
-        else:
-            print(describe_result(result, time.monotonic() - started))
-        return EXIT_OK
+        return await show_then_apply(
+            args, plan, describe_plan,
+            lambda sink, cancel: apply_copy(plan, source, destination.store, sink=sink,
+                                            cancel=cancel),
+            describe_result)
     finally:
         await close_sessions(args)

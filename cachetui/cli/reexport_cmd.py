@@ -8,15 +8,13 @@ every layer keeps its diffID) before the destination tag moves.
 from __future__ import annotations
 
 import argparse
-import time
 
 from cachetui.cli import humanfmt
-from cachetui.cli.common import EXIT_OK, print_json
-from cachetui.cli.endpoints import ProgressLine, open_destination, open_source, source_references
+from cachetui.cli.endpoints import open_destination, open_source, source_references
+from cachetui.cli.planned import show_then_apply
 from cachetui.cli.registry_args import add_registry_arguments, close_sessions
 from cachetui.errors import InvalidInput
 from cachetui.oci.mediatypes import Compression
-from cachetui.ops.progress import CancelToken
 from cachetui.ops.reexport import (
     ReexportPlan,
     ReexportResult,
@@ -107,7 +105,6 @@ def describe_result(result: ReexportResult, seconds: float) -> str:
 
 
 async def run(args: argparse.Namespace) -> int:
-    progress = ProgressLine(enabled=None if not args.json else False)
     try:
         settings = settings_from_args(args)
         source, spec = open_source(args.source, args)
@@ -115,22 +112,10 @@ async def run(args: argparse.Namespace) -> int:
         (reference,) = await source_references(source, spec, all_tags=False)
         plan = await plan_reexport(source, reference, destination.store, destination.tag,
                                    settings)
-        if not args.json:
-            print(describe_plan(plan), flush=True)
-        if args.dry_run:
-            if args.json:
-                print_json({"plan": plan.to_json()})
-            return EXIT_OK
-        started = time.monotonic()
-        try:
-            result = await apply_reexport(plan, source, destination.store, sink=progress,
-                                          cancel=CancelToken())
-        finally:
-            progress.close()
-        if args.json:
-            print_json(result.to_json())
-        else:
-            print(describe_result(result, time.monotonic() - started))
-        return EXIT_OK
+        return await show_then_apply(
+            args, plan, describe_plan,
+            lambda sink, cancel: apply_reexport(plan, source, destination.store, sink=sink,
+                                                cancel=cancel),
+            describe_result)
     finally:
         await close_sessions(args)
