@@ -25,6 +25,7 @@ SCENES: dict[str, tuple[str, ...]] = {
     "cache-records": ("enter", "3", "enter"),
     "cache-config": ("enter", "5"),
     "compare": ("space", "down", "space", "equals_sign"),
+    "marked": ("j", "space", "shift+down", "shift+down"),
     "help": ("question_mark",),
     "error": ("G",),
 }

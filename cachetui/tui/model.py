@@ -43,11 +43,18 @@ class SourceState:
     @property
     def progress_text(self) -> str:
         if self.status is SourceStatus.FAILED:
-            return "✗ " + (self.error or "failed")
+            message = self.error or "failed"
+            # The tree row already names the source: lead with what went wrong.
+            for where in (self.id, self.id.removeprefix("./")):
+                for sep in ("/", ": "):
+                    message = message.removeprefix(where + sep)
+            return "✗ " + message
         if self.total is None:
             return "…" if self.status is SourceStatus.LOADING else ""
         if self.status is SourceStatus.LOADING:
             return f"{self.done} of {self.total}"
+        if self.total == 1 and not self.failed_tags:
+            return ""  # a directory with its one tag: the name says enough in a narrow pane
         text = f"{self.total} tag{'s' if self.total != 1 else ''}"
         return f"{text}, {self.failed_tags} bad" if self.failed_tags else text
 

@@ -45,7 +45,7 @@ def test_cachetui_demo_in_tmux(tmp_path: Path) -> None:
         screen = _wait_for(session, "Min versus max")
         assert "intermediate only" in screen
         _tmux("send-keys", "-t", session, "Escape")
-        _wait_for(session, "Sort size")  # back on the main screen
+        _wait_for(session, "Refresh")  # back on the main screen (its footer)
         _tmux("send-keys", "-t", session, "q")
         _wait_for(session, "EXITED-0")
     finally:

@@ -57,7 +57,7 @@ class MainScreen(ExtensibleScreen):
         Binding("equals_sign", "compare", "Compare", key_display="="),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("S", "sort('size')", "Sort size", key_display="S"),
+        Binding("S", "sort('size')", "Sort size", key_display="S", show=False),
         Binding("A", "sort('age')", "Sort age", key_display="A", show=False),
         Binding("N", "sort('name')", "Sort name", key_display="N", show=False),
         Binding("ctrl+r", "refresh", "Refresh"),
@@ -80,7 +80,7 @@ class MainScreen(ExtensibleScreen):
         self._rows_version = 0
         self._freed: tuple[tuple[str, ...], int, int] | None = None
         """(marked keys, rows version, bytes) of the last freed-bytes estimate."""
-        self._sources_read_only = False
+        self._binding_state: tuple[bool, bool, int, bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("cachetui", id="breadcrumbs")
@@ -241,8 +241,12 @@ class MainScreen(ExtensibleScreen):
             message = current.entry.error.replace(current.entry.source + "/", "")
             parts.insert(0, f"[red]✗ {escape(message)}[/]")
         self.query_one("#status", Static).update(" · ".join(parts))
-        if hidden != self._sources_read_only:
-            self._sources_read_only = hidden
+        # The footer re-asks check_action only when told: tell it when what the keys depend on
+        # (a row under the cursor, how many marks, read-only candidates) changes.
+        state = (current is not None, current is not None and current.entry.analysis is not None,
+                 min(len(marked), 3), hidden)
+        if state != self._binding_state:
+            self._binding_state = state
             self.refresh_bindings()
 
     def marked_text(self, marked: list[Row]) -> str:
