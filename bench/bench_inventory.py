@@ -22,9 +22,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.fill import fill_registry  # noqa: E402
 from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
-from cachetui.store.layout import LayoutStore  # noqa: E402
-from cachetui.store.registry import RegistrySession  # noqa: E402
 from tests.registry_procs import start_registry  # noqa: E402
 
 DISTINCT = 30
@@ -34,15 +33,7 @@ FORMS = ("image-manifest", "index", "docker-list")
 
 
 async def fill(host: str, layout: Path) -> None:
-    source = LayoutStore(layout)
-    async with RegistrySession() as session:
-        store = session.store(host, REPO)
-        for i in range(DISTINCT):
-            top = await source.get_manifest(f"m{i:02d}")
-            for child in top.children():
-                await store.put_blob(child, source.open_blob(child))
-            await asyncio.gather(*(store.put_manifest(top, f"cache-{i:02d}-{j:02d}")
-                                   for j in range(COPIES)))
+    await fill_registry(host, REPO, layout, distinct=DISTINCT, copies=COPIES)
 
 
 def main() -> int:

@@ -20,10 +20,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.fill import fill_registry
 from cachetui.demo.generator import CacheShape, write_cache
 from cachetui.ops.policy import Policy
 from cachetui.ops.prune import plan_prune
-from cachetui.store.layout import LayoutStore
 from cachetui.store.registry import RegistrySession
 from tests.fixtures import REPO_ROOT
 from tests.registry_procs import start_registry
@@ -37,15 +37,7 @@ KEEP = 55
 
 
 async def fill(host: str, layout: Path) -> None:
-    source = LayoutStore(layout)
-    async with RegistrySession() as session:
-        store = session.store(host, REPO)
-        for i in range(DISTINCT):
-            top = await source.get_manifest(f"m{i:02d}")
-            for child in top.children():
-                await store.put_blob(child, source.open_blob(child))
-            await asyncio.gather(*(store.put_manifest(top, f"cache-{i:02d}-{j:02d}")
-                                   for j in range(COPIES)))
+    await fill_registry(host, REPO, layout, distinct=DISTINCT, copies=COPIES)
 
 
 async def plan_once(host: str) -> tuple[float, int, int, int]:
