@@ -19,6 +19,7 @@ from cachetui.oci.models import Descriptor
 from cachetui.store.base import CHUNK_SIZE
 from cachetui.store.registry import RegistrySession, RegistryStore
 from cachetui.store.registry.retry import RetryPolicy
+from cachetui.store.registry.wire import WireTransport
 from tests.fixtures import fixture_dir
 from tests.registry_procs import RunningRegistry, free_port
 from tests.registry_server import credentials, fast_settings, push_layout, unique_repo
@@ -40,7 +41,7 @@ class Faults(httpx.AsyncBaseTransport):
 
     rules: list[Rule] = field(default_factory=list)
     seen: list[httpx.Request] = field(default_factory=list)
-    inner: httpx.AsyncHTTPTransport = field(default_factory=httpx.AsyncHTTPTransport)
+    inner: httpx.AsyncBaseTransport = field(default_factory=WireTransport)
 
     def add(self, method: str, path_part: str, action: Action, times: int = 1) -> None:
         self.rules.append(Rule(method, path_part, action, times))

@@ -20,6 +20,7 @@ from cachetui.store.registry.client import RegistryClient
 from cachetui.store.registry.settings import RegistrySettings
 from cachetui.store.registry.store import RegistryStore
 from cachetui.store.registry.transport import attempts
+from cachetui.store.registry.wire import WireTransport
 
 _LOOPBACK_PATTERNS = ("all://localhost", "all://127.0.0.1", "all://[::1]")
 
@@ -32,7 +33,10 @@ def _ssl_context(ca_file: str) -> ssl.SSLContext:
 
 
 class RegistrySession:
-    """Owns the shared ``httpx.AsyncClient``; ``transport`` lets tests put faults in front of it."""
+    """Owns the shared ``httpx.AsyncClient``; ``transport`` lets tests put faults in front of it.
+
+    The real transport is :class:`WireTransport` (fault wrappers in tests wrap one too).
+    """
 
     def __init__(self, settings: RegistrySettings | None = None, *,
                  transport: httpx.AsyncBaseTransport | None = None,
@@ -46,10 +50,15 @@ class RegistrySession:
             pattern: None for pattern in _LOOPBACK_PATTERNS  # never via a proxy
         }
         for host, ca_file in self.settings.ca_files.items():
-            mounts[f"https://{host}"] = httpx.AsyncHTTPTransport(verify=_ssl_context(ca_file))
+            mounts[f"https://{host}"] = WireTransport(_ssl_context(ca_file))
         verify: ssl.SSLContext | bool = True
         if self.settings.default_ca_file:
             verify = _ssl_context(self.settings.default_ca_file)
+        if transport is None:
+            # URLs an environment proxy applies to still go through httpx's proxy transports
+            # (mounted by trust_env); everything else takes the lean transport.
+            context = verify if isinstance(verify, ssl.SSLContext) else None
+            transport = WireTransport(context)
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
         self.http = httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=True,
                                       verify=verify, transport=transport, mounts=mounts,
