@@ -7,7 +7,9 @@ what the wire carries: keep-alive, chunking, early closes, silence.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -190,10 +192,11 @@ async def test_server_closing_an_idle_connection_is_noticed() -> None:
         await seen.closed.wait()
         (pooled,) = transport._idle[("http", "127.0.0.1", int(base.rsplit(":", 1)[1]))]
         async with asyncio.timeout(5):
-            assert await pooled.reader.read(1) == b""  # the FIN has reached the idle connection
+            assert await pooled.read(1) == b""  # the FIN has reached the idle connection
         assert not pooled.usable()
         assert (await client.get(base + "/2")).content == b"bye"
-        assert pooled.writer.is_closing()  # dropped, not tried
+        assert pooled.transport is not None
+        assert pooled.transport.is_closing()  # dropped, not tried
     assert seen.connections == 2
     assert [target for target, _, _ in seen.requests] == ["/1", "/2"]
 
@@ -235,6 +238,21 @@ async def test_truncated_body_is_a_protocol_error() -> None:
     async with serve(short) as (base, _), httpx.AsyncClient(transport=WireTransport()) as client:
         with pytest.raises(httpx.RemoteProtocolError, match="500 bytes missing"):
             await client.get(base + "/short")
+
+
+async def test_connection_reset_mid_response_is_a_read_error() -> None:
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    seen: Seen) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"y" * 500)
+        await writer.drain()
+        sock = writer.get_extra_info("socket")  # now reset (RST, no FIN)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    async with serve(reset) as (base, _), httpx.AsyncClient(transport=WireTransport()) as client:
+        with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):  # both are retried
+            await client.get(base + "/reset")  # fails in the head or the body, as the RST lands
 
 
 async def test_head_and_no_content_have_no_body() -> None:
@@ -293,7 +311,7 @@ async def test_write_timeout() -> None:
     async with serve(not_reading) as (base, seen), \
             httpx.AsyncClient(transport=WireTransport()) as client:
         with pytest.raises(httpx.WriteTimeout):
-            await client.put(base + "/", content=b"z" * (256 * 1024 * 1024),
+            await client.put(base + "/", content=b"z" * (32 * 1024 * 1024),
                              timeout=httpx.Timeout(5.0, write=0.2))
         seen.closed.set()
 

@@ -1,26 +1,28 @@
-"""A lean HTTP/1.1 transport for httpx: asyncio streams plus ``h11``, kept-alive per origin.
+"""A lean HTTP/1.1 transport for httpx: an ``asyncio`` protocol plus ``h11``, kept-alive per origin.
 
 httpx's default stack (httpcore over anyio) spent most of a registry listing's CPU in per-request
 layers, and read bodies 64 KiB at a time. Here a request is one ``h11`` head parse on a pooled
-``asyncio`` connection, and a ``Content-Length`` body streams straight from the socket in reads of
-up to 1 MiB (``h11`` still frames chunked and close-delimited bodies). Failures map to the httpx
-exceptions the retry code already understands. Proxies are not handled here: the session keeps
-httpx's own transports for URLs an environment proxy applies to.
+``asyncio`` connection, and a ``Content-Length`` body is handed over in the pieces the socket gave
+(up to 256 KiB, never copied on the way); ``h11`` still frames chunked and close-delimited bodies.
+Failures map to the httpx exceptions the retry code already understands. Proxies are not handled
+here: the session keeps httpx's own transports for URLs an environment proxy applies to.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Final
 
 import h11
 import httpx
 
 READ_SIZE: Final = 1024 * 1024
-"""Largest body piece per read (and the stream buffer limit, so pieces can grow that big)."""
+"""Largest body piece handed over (asyncio's socket reads give at most 256 KiB anyway)."""
+BUFFER_LIMIT: Final = 2 * 1024 * 1024
+"""Received bytes held per connection before reading from the socket pauses."""
 HEAD_READ: Final = 64 * 1024
 MAX_HEAD: Final = 100 * 1024
 """Largest response head ``h11`` will buffer (as httpcore)."""
@@ -38,21 +40,110 @@ def _keep_alive(event: h11.Request | h11.Response) -> bool:
     return True
 
 
-@dataclass(eq=False)
-class _Connection:
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    uses: int = 0
+class _Connection(asyncio.Protocol):
+    """One socket: received ``bytes`` are queued and handed over as they came (no copies).
+
+    ``asyncio.StreamReader`` copies every piece into its buffer and again out of it; for a
+    600 MB copy that was two extra passes over the data. Reading pauses above ``BUFFER_LIMIT``.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._pieces: deque[bytes] = deque()
+        self._buffered = 0
+        self._eof = False
+        self._error: BaseException | None = None
+        self._paused = False
+        self._data_waiter: asyncio.Future[None] | None = None
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._pieces.append(data)
+        self._buffered += len(data)
+        self._wake()
+        if self._buffered > BUFFER_LIMIT and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake()
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        if exc is not None:
+            self._error = exc if isinstance(exc, OSError) else ConnectionResetError(str(exc))
+        self._wake()
+        waiter, self._drain_waiter = self._drain_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(self._error or ConnectionResetError("connection lost"))
+            waiter.exception()  # retrieved here when nobody waits any more
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiter, self._drain_waiter = self._drain_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _wake(self) -> None:
+        waiter, self._data_waiter = self._data_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- used by the transport -------------------------------------------------------------
+    async def read(self, limit: int) -> bytes:
+        """Up to ``limit`` bytes as soon as any are there; ``b""`` at a clean end."""
+        while not self._pieces:
+            if self._error is not None:
+                raise self._error
+            if self._eof:
+                return b""
+            self._data_waiter = asyncio.get_running_loop().create_future()
+            await self._data_waiter
+        # One received piece (at most 256 KiB from asyncio's socket reads), never joined:
+        # the registry client gathers pieces into its own 1 MiB chunks anyway.
+        first = self._pieces.popleft()
+        if len(first) > limit:
+            self._pieces.appendleft(first[limit:])
+            first = first[:limit]
+        self._buffered -= len(first)
+        if self._paused and self._buffered <= BUFFER_LIMIT and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return first
+
+    def write(self, data: bytes) -> None:
+        if self.transport is None or self.transport.is_closing():
+            raise ConnectionResetError("connection closed")
+        self.transport.write(data)
+
+    async def drain(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if self.transport is None or self.transport.is_closing():
+            raise ConnectionResetError("connection closed")
+        if self._write_paused:
+            self._drain_waiter = asyncio.get_running_loop().create_future()
+            await self._drain_waiter
 
     def usable(self) -> bool:
         """False when the server closed it (or sent something unasked) while it sat idle."""
-        reader = self.reader
-        return not (reader.at_eof() or getattr(reader, "_eof", False)
-                    or getattr(reader, "_buffer", b"") or reader.exception() is not None
-                    or self.writer.is_closing())
+        return not (self._eof or self._error is not None or self._pieces
+                    or self.transport is None or self.transport.is_closing())
 
     def close(self) -> None:
-        self.writer.close()
+        if self.transport is not None:
+            self.transport.close()
 
 
 class _Stale(Exception):
@@ -143,16 +234,17 @@ class WireTransport(httpx.AsyncBaseTransport):
             connection.close()
         scheme, host, port = origin
         context = self.ssl_context if scheme == "https" else None
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(seconds):
-                reader, writer = await asyncio.open_connection(
-                    host, port, ssl=context, server_hostname=host if context else None,
-                    limit=READ_SIZE)
+                _, connection = await loop.create_connection(
+                    _Connection, host, port, ssl=context,
+                    server_hostname=host if context else None)
         except TimeoutError:
             raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
         except (OSError, ssl.CertificateError) as exc:
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
-        return _Connection(reader, writer), False
+        return connection, False
 
     def _release(self, origin: Origin, connection: _Connection, reusable: bool) -> None:
         self._give_slot()
@@ -167,7 +259,6 @@ class WireTransport(httpx.AsyncBaseTransport):
                         request: httpx.Request, timeouts: dict[str, float | None]
                         ) -> httpx.Response:
         """Send ``request`` and read the response head; the body streams from the result."""
-        connection.uses += 1
         state = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
         try:
             write_error = await self._send(connection, state, request, timeouts.get("write"))
@@ -193,7 +284,7 @@ class WireTransport(httpx.AsyncBaseTransport):
     async def _send(self, connection: _Connection, state: h11.Connection,
                     request: httpx.Request, seconds: float | None) -> httpx.WriteError | None:
         """Write head and body; a broken pipe is returned (the server may have answered)."""
-        writer = connection.writer
+        writer = connection
         try:
             head = h11.Request(method=request.method, target=request.url.raw_path,
                                headers=list(request.headers.raw))
@@ -232,7 +323,7 @@ class WireTransport(httpx.AsyncBaseTransport):
             if event is h11.NEED_DATA:
                 try:
                     async with asyncio.timeout(seconds):
-                        data = await connection.reader.read(HEAD_READ)
+                        data = await connection.read(HEAD_READ)
                 except TimeoutError:
                     raise httpx.ReadTimeout("timed out waiting for the response") from None
                 except OSError as exc:
@@ -337,7 +428,7 @@ class _ResponseBody(httpx.AsyncByteStream):
     async def _read(self, size: int) -> bytes:
         try:
             async with asyncio.timeout(self._timeout):
-                return await self._connection.reader.read(size)
+                return await self._connection.read(size)
         except TimeoutError:
             raise httpx.ReadTimeout("timed out reading the response body") from None
         except OSError as exc:
