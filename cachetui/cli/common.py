@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TextIO
 
+import msgspec
+
 from cachetui.errors import CachetuiError
+from cachetui.oci.models import encode_json
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -41,8 +43,10 @@ def error(message: str) -> None:
 
 
 def print_json(value: Any, out: TextIO | None = None) -> None:
-    json.dump(value, out or sys.stdout, indent=2, sort_keys=False)
-    (out or sys.stdout).write("\n")
+    # Encoded in C and written once: json.dump with an indent runs a pure-Python encoder and
+    # issues one small write per token (tens of thousands for a large ``ls``).
+    text = msgspec.json.format(encode_json(value), indent=2).decode()
+    (out or sys.stdout).write(text + "\n")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,

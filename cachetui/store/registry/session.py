@@ -7,9 +7,11 @@ registry's limit. Close it once at the end (``async with`` or :meth:`aclose`).
 
 from __future__ import annotations
 
+import http.cookiejar
 import ssl
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -30,6 +32,13 @@ def _ssl_context(ca_file: str) -> ssl.SSLContext:
     context = ssl.create_default_context()
     context.load_verify_locations(cafile=ca_file)
     return context
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """The distribution API does not use cookies: skip parsing them on every response."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
 
 
 class RegistrySession:
@@ -62,7 +71,8 @@ class RegistrySession:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
         self.http = httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=True,
                                       verify=verify, transport=transport, mounts=mounts,
-                                      headers={"User-Agent": "cachetui"})
+                                      headers={"User-Agent": "cachetui"},
+                                      cookies=httpx.Cookies(_NoCookies()))
         self._explicit = self.settings.credentials
         self._lookup = credential_lookup or creds.lookup
         self.auth = RegistryAuth(self._credentials, self._fetch_token)
