@@ -106,15 +106,15 @@ async def scan_store(
     loading: dict[str, asyncio.Task[CacheDocument]] = {}
 
     async def one(tag: str) -> CacheEntry:
-        async with limit:
-            try:
+        try:
+            async with limit:  # only the reads hold a request slot
                 document = await _load_once(store, tag, memo, loading)
-                # Analysing a large cache is CPU work (tens of ms for 20,000 records): a thread
-                # keeps the caller's event loop (the TUI) responsive meanwhile.
-                analysis = await asyncio.to_thread(memo.analysis, document)
-                return CacheEntry(source, store.kind, tag, analysis)
-            except CachetuiError as exc:
-                return CacheEntry(source, store.kind, tag, None, str(exc))
+            # Analysing a large cache is CPU work (tens of ms for 20,000 records): it runs in a
+            # thread so the caller's event loop (the TUI) stays responsive.
+            analysis = await memo.analysis_off_loop(document)
+            return CacheEntry(source, store.kind, tag, analysis)
+        except CachetuiError as exc:
+            return CacheEntry(source, store.kind, tag, None, str(exc))
 
     tasks = [asyncio.create_task(one(tag)) for tag in names]
     try:

@@ -13,6 +13,10 @@ THREAD_PARSE_BYTES = 256 * 1024
 """Configs larger than this are parsed in a thread."""
 
 
+THREAD_THRESHOLD = 2000
+"""Records + layers above which analysing moves to a thread (a few ms of CPU or more)."""
+
+
 class DocumentMemo:
     """Parsed documents by manifest digest. Content-addressed, so it can never be stale."""
 
@@ -32,6 +36,19 @@ class DocumentMemo:
             cached = analyse(document)
             self._analyses[document.top.digest] = cached
         return cached
+
+    async def analysis_off_loop(self, document: CacheDocument) -> CacheAnalysis:
+        """The analysis, computed in a thread when it is new and large enough to stall a UI.
+
+        Tags sharing a manifest hit the memo and cost no thread hand-off.
+        """
+        cached = self._analyses.get(document.top.digest)
+        if cached is not None:
+            return cached
+        config = document.config
+        if config is None or len(config.records) + len(config.layers) < THREAD_THRESHOLD:
+            return self.analysis(document)
+        return await asyncio.to_thread(self.analysis, document)
 
     def __len__(self) -> int:
         return len(self._documents)
