@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.process import timed  # noqa: E402
 from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
 from cachetui.oci import mediatypes as mt  # noqa: E402
 from cachetui.oci.digest import Digest  # noqa: E402
@@ -32,17 +30,6 @@ from cachetui.ops.load import load_document  # noqa: E402
 from cachetui.store.layout import LayoutStore  # noqa: E402
 from cachetui.store.registry import RegistrySession  # noqa: E402
 from tests.registry_procs import start_registry  # noqa: E402
-
-
-def timed(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"{command[0]} failed: {process.stderr.read().decode() if process.stderr else ''}")
-    return elapsed, usage.ru_maxrss / 1024
 
 
 async def image_of(cache_dir: Path, image_dir: Path) -> None:

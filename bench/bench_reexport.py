@@ -22,22 +22,12 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.process import timed  # noqa: E402
 from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
 from cachetui.oci.mediatypes import Compression  # noqa: E402
 from cachetui.ops.load import load_document  # noqa: E402
 from cachetui.ops.reexport import ReexportSettings, apply_reexport, plan_reexport  # noqa: E402
 from cachetui.store.layout import LayoutStore  # noqa: E402
-
-
-def timed(command: list[str]) -> tuple[float, float]:
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"{command[:3]} failed: "
-                         f"{process.stderr.read().decode() if process.stderr else ''}")
-    return elapsed, usage.ru_maxrss / 1024
 
 
 async def layer_files(cache: Path) -> list[tuple[Path, int]]:
