@@ -84,12 +84,17 @@ def write_index(root: Path, tags: dict[str, tuple[str, int]]) -> None:
 
 
 def copy_fixture(name: str, destination: Path) -> Path:
-    """A writable copy of a real BuildKit fixture directory (the originals are read-only)."""
+    """A writable copy of a real BuildKit fixture directory (the originals are read-only).
+
+    Blob mtimes are set far in the past: the grace period counts from them, and a checkout's
+    fixtures may be minutes old on one machine and months old on another.
+    """
     shutil.copytree(fixture_dir("buildkit", name), destination)
     for directory, _, files in os.walk(destination):
         os.chmod(directory, 0o755)
         for file in files:
             os.chmod(os.path.join(directory, file), 0o644)
+    age_all_blobs(destination)
     return destination
 
 

@@ -63,9 +63,7 @@ def tagged_reach(root: Path, tag: str) -> set[str]:
 
 @pytest.fixture
 def multi(tmp_path: Path) -> Path:
-    root = copy_fixture("local-multi-tag", tmp_path / "multi")
-    age_all_blobs(root)
-    return root
+    return copy_fixture("local-multi-tag", tmp_path / "multi")
 
 
 def test_prune_one_tag_of_local_multi_tag_frees_only_its_own_blobs(multi: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cachetui.tui.app import CachetuiApp
-from tests.prune_support import age_all_blobs, copy_fixture
+from tests.prune_support import copy_fixture
 from tests.tui.test_snapshots import SIZE, keys
 
 AppFactory = Callable[..., CachetuiApp]
@@ -17,8 +17,8 @@ SnapCompare = Callable[..., bool]
 
 def test_prune_marked_rows(snap_compare: SnapCompare, app_factory: AppFactory, tmp_path: Path,
                            monkeypatch: pytest.MonkeyPatch) -> None:
-    age_all_blobs(copy_fixture("local-multi-tag", tmp_path / "multi"))
-    age_all_blobs(copy_fixture("local-max-twice", tmp_path / "twice"))
+    copy_fixture("local-multi-tag", tmp_path / "multi")
+    copy_fixture("local-max-twice", tmp_path / "twice")
     app = app_factory(["./multi", "./twice"])
     monkeypatch.chdir(tmp_path)
     assert snap_compare(app, terminal_size=SIZE, run_before=keys("space", "down", "space"))
@@ -27,7 +27,7 @@ def test_prune_marked_rows(snap_compare: SnapCompare, app_factory: AppFactory, t
 def test_prune_plan_modal(snap_compare: SnapCompare, app_factory: AppFactory, tmp_path: Path,
                           monkeypatch: pytest.MonkeyPatch) -> None:
     # Old blobs, so the figures do not depend on how long ago the directory was written.
-    age_all_blobs(copy_fixture("local-multi-tag", tmp_path / "multi"))
+    copy_fixture("local-multi-tag", tmp_path / "multi")
     app = app_factory(["./multi"])
     monkeypatch.chdir(tmp_path)
     assert snap_compare(app, terminal_size=SIZE, run_before=keys("space", "space", "d"))

@@ -71,7 +71,7 @@ async def test_d_shows_the_plan_with_focus_on_cancel_and_escape_deletes_nothing(
 
 async def test_marked_rows_are_pruned_by_a_job_and_the_table_refreshes(
         app_factory: AppFactory, tmp_path: Path) -> None:
-    multi = copy_fixture("local-multi-tag", tmp_path / "multi")  # blobs keep the fixture's old mtimes
+    multi = copy_fixture("local-multi-tag", tmp_path / "multi")  # blobs aged past the grace period
     app = app_factory([str(multi)])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -23,7 +23,7 @@ from cachetui.tui.jobs import JobState
 from cachetui.tui.modals.destination_input import DestinationInput
 from cachetui.tui.modals.prune_plan import PrunePlanModal
 from cachetui.tui.modals.reexport_dialog import ReexportDialog
-from tests.prune_support import age_all_blobs, copy_fixture
+from tests.prune_support import copy_fixture
 from tests.tui.conftest import settle
 from tests.tui.test_copy_tui import SIZE, fixed_clock, main_screen, paused_run
 
@@ -163,7 +163,7 @@ def test_reexport_dialog_snapshot(snap_compare: SnapCompare, app_factory: AppFac
 
 def test_running_prune_job_snapshot(snap_compare: SnapCompare, app_factory: AppFactory,
                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    age_all_blobs(copy_fixture("local-multi-tag", tmp_path / "multi"))
+    copy_fixture("local-multi-tag", tmp_path / "multi")
     app = app_factory(["./multi"])
     monkeypatch.chdir(tmp_path)
     started, release = asyncio.Event(), asyncio.Event()
