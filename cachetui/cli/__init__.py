@@ -16,7 +16,8 @@ from cachetui.cli import commands
 from cachetui.cli.common import EXIT_USAGE, run_command
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, with arguments for ``selected`` only (every command when None)."""
     parser = argparse.ArgumentParser(
         prog="cachetui",
         description="See inside, copy, prune and re-export BuildKit build caches.",
@@ -24,18 +25,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cachetui {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for register in commands.REGISTRY:
-        register(subparsers)
+    commands.add_commands(subparsers, selected)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    known = set(commands.names(parser))
-    if not args_list or (args_list[0] not in known and args_list[0] not in ("-h", "--help",
-                                                                            "--version")):
+    if not args_list or (args_list[0] not in commands.NAMES
+                         and args_list[0] not in ("-h", "--help", "--version")):
         args_list = ["open", *args_list]
+    parser = build_parser(args_list[0] if args_list[0] in commands.NAMES else None)
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:

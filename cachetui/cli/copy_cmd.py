@@ -17,18 +17,15 @@ from cachetui.ops.copy import CopyPlan, CopyResult, apply_copy, plan_copy
 from cachetui.ops.transfer import BlobAction
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "copy",
-        help="copy caches between directories and registries (digests preserved)",
-        description="Copy a cache from SRC to DST, any pair of directory and registry. SRC is a "
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Copy a cache from SRC to DST, any pair of directory and registry. SRC is a "
         "directory, DIR:TAG, type=local,src=DIR[,tag=T], HOST/REPO:TAG or type=registry,ref=.... "
         "DST is a directory (created if missing), DIR:TAG, type=local,dest=DIR[,tag=T], "
         "HOST/REPO[:TAG] or type=registry,ref=.... The destination tag defaults to the source "
         "tag. Blobs DST has are skipped, blobs in the same registry are mounted; an interrupted "
         "copy finishes on the next run without moving finished blobs again. Every cache form "
-        "copies (image-manifest, index, Docker list); an inline cache copies as its image.",
-    )
+        "copies (image-manifest, index, Docker list); an inline cache copies as its image.")
     parser.add_argument("source", metavar="SRC")
     parser.add_argument("destination", metavar="DST")
     parser.add_argument("--all-tags", action="store_true", help="copy every tag of SRC")

@@ -15,8 +15,7 @@ def default_dir() -> Path:
     return Path(base) / "cachetui" / "demo"
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("demo", help="open the terminal UI on built-in demo caches")
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", type=Path, default=None,
                         help="where to build the demo caches (default: $XDG_CACHE_HOME/cachetui/demo)")
     parser.add_argument("--read-only", action="store_true",

@@ -20,14 +20,11 @@ from cachetui.sources import parse_source
 from cachetui.store.layout import LayoutStore
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "gc",
-        help="delete unreferenced blobs of cache directories (dry run unless --yes)",
-        description="Delete the blobs no tag in index.json reaches, and stale ingest/ entries, "
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Delete the blobs no tag in index.json reaches, and stale ingest/ entries, "
         "sparing those younger than --grace. The plan is printed first; nothing is deleted "
-        "without --yes.",
-    )
+        "without --yes.")
     parser.add_argument("directories", nargs="+", metavar="DIR")
     parser.add_argument("--grace", metavar="AGE",
                         help="spare blobs younger than AGE (default 10m; 0s for none)")

@@ -19,13 +19,10 @@ ESTIMATE_NOTE = (
 )
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "inspect",
-        help="show one cache: format, layers, records, min versus max",
-        description="Inspect caches. SOURCE is a directory (every tag), DIR:TAG, "
-        "type=local,src=DIR[,tag=T], HOST/REPO:TAG or type=registry,ref=HOST/REPO:TAG.",
-    )
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Inspect caches. SOURCE is a directory (every tag), DIR:TAG, "
+        "type=local,src=DIR[,tag=T], HOST/REPO:TAG or type=registry,ref=HOST/REPO:TAG.")
     parser.add_argument("sources", nargs="+", metavar="SOURCE")
     parser.add_argument("--layers", action="store_true", help="list every layer")
     parser.add_argument("--uncompressed", action="store_true",

@@ -11,13 +11,10 @@ from cachetui.cli.registry_args import add_registry_arguments, close_sessions
 from cachetui.report import cache_json
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "ls",
-        help="list caches in directories and registries",
-        description="List cache tags. SOURCE is a cache directory (or a folder to search for "
-        "them), HOST/REPO for every tag of a repository, or HOST for a whole registry.",
-    )
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "List cache tags. SOURCE is a cache directory (or a folder to search for "
+        "them), HOST/REPO for every tag of a repository, or HOST for a whole registry.")
     parser.add_argument("sources", nargs="+", metavar="SOURCE")
     parser.add_argument("--json", action="store_true", help="print a JSON list")
     parser.add_argument("--depth", type=int, default=4,

@@ -12,8 +12,7 @@ from cachetui.config import load_config
 from cachetui.errors import InvalidInput
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("open", help="open the terminal UI (default)")
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sources", nargs="*", metavar="SOURCE")
     parser.add_argument("--read-only", action="store_true",
                         help="hide every destructive key and command")

@@ -30,15 +30,12 @@ from cachetui.sources import parse_source
 from cachetui.store.base import Store
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "prune",
-        help="delete caches by policy (dry run unless --yes)",
-        description="Delete cache tags from directories and registries. SOURCE is a cache "
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Delete cache tags from directories and registries. SOURCE is a cache "
         "directory, DIR:TAG, HOST/REPO or HOST/REPO:TAG (a named tag is selected as it is). "
         "--protect and --exclude always win. The plan is printed first; nothing is deleted "
-        "without --yes.",
-    )
+        "without --yes.")
     parser.add_argument("sources", nargs="+", metavar="SOURCE")
     parser.add_argument("--older-than", metavar="AGE",
                         help="select caches whose newest layer is older than AGE (14d, 12h)")

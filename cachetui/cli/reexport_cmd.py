@@ -33,18 +33,15 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "reexport",
-        help="re-encode a cache (compression, media types, form, min) keeping every cache hit",
-        description="Re-export the cache SRC into DST (any directory or registry; DST may be SRC "
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Re-export the cache SRC into DST (any directory or registry; DST may be SRC "
         "with another tag). Layers not in the target compression are re-encoded (--force: all), "
         "and the manifest AND the cache config are rewritten to name the new blobs, keeping "
         "diffIDs and buildkit/createdat. estargz layers are read as gzip; writing estargz is not "
         "supported. Output is deterministic: gzip has a fixed header (mtime 0, no name) and "
         "level, zstd is single-threaded at a fixed level. The result is re-read and checked "
-        "before the destination tag is moved.",
-    )
+        "before the destination tag is moved.")
     parser.add_argument("source", metavar="SRC")
     parser.add_argument("destination", metavar="DST")
     parser.add_argument("--compression", choices=[c.value for c in Compression],
