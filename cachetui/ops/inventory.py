@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 from cachetui.buildkit.analysis import CacheAnalysis
 from cachetui.buildkit.document import CacheDocument
 from cachetui.errors import CachetuiError
+from cachetui.oci.models import TopObject
 from cachetui.ops.load import DocumentMemo, document_from_top
 from cachetui.store.base import Store, StoreKind
 
@@ -107,8 +108,7 @@ async def scan_store(
 
     async def one(tag: str) -> CacheEntry:
         try:
-            async with limit:  # only the reads hold a request slot
-                document = await _load_once(store, tag, memo, loading)
+            document = await _load_once(store, tag, memo, loading, limit)
             # Analysing a large cache is CPU work (tens of ms for 20,000 records): it runs in a
             # thread so the caller's event loop (the TUI) stays responsive.
             analysis = await memo.analysis_off_loop(document)
@@ -132,21 +132,32 @@ async def scan_store(
 
 
 async def _load_once(store: Store, tag: str, memo: DocumentMemo,
-                     loading: dict[str, asyncio.Task[CacheDocument]]) -> CacheDocument:
+                     loading: dict[str, asyncio.Task[CacheDocument]],
+                     limit: asyncio.Semaphore) -> CacheDocument:
     """One manifest read per tag; the config read only once per manifest digest, even when
-    several tags that share a manifest are read at the same time."""
-    top = await store.get_manifest(tag)
+    several tags that share a manifest are read at the same time.
+
+    Only the reads hold a slot of ``limit``: a tag waiting for another tag's config read does not
+    keep a manifest read from starting.
+    """
+    async with limit:
+        top = await store.get_manifest(tag)
     cached = memo.get(top.digest)
     if cached is not None:
         return cached
     task = loading.get(top.digest)
     if task is None:
-        task = asyncio.create_task(
-            document_from_top(store, top, where=f"{store.location}:{tag}"))
+        task = asyncio.create_task(_read_document(store, top, f"{store.location}:{tag}", limit))
         loading[top.digest] = task
     document = await asyncio.shield(task)
     memo.put(document)
     return document
+
+
+async def _read_document(store: Store, top: TopObject, where: str,
+                         limit: asyncio.Semaphore) -> CacheDocument:
+    async with limit:
+        return await document_from_top(store, top, where=where)
 
 
 async def collect(events: AsyncIterator[ScanEvent]) -> tuple[list[CacheEntry], list[str],
