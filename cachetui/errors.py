@@ -73,5 +73,11 @@ class NetworkError(RegistryError):
     """The registry could not be reached, or the connection broke and retries ran out."""
 
 
+def is_transient(error: RegistryError) -> bool:
+    """Worth trying again later: a broken connection, 429, or a 5xx answer."""
+    return isinstance(error, NetworkError) or (
+        error.status is not None and (error.status == 429 or 500 <= error.status <= 599))
+
+
 class Cancelled(CachetuiError):
     """A long operation was cancelled by the user."""

@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from cachetui.errors import CachetuiError, Cancelled
+from cachetui.errors import CachetuiError, Cancelled, RegistryError, is_transient
 from cachetui.oci.models import Descriptor
 from cachetui.ops.progress import CancelToken, Progress, ProgressSink
 from cachetui.store.base import Store
 
 DEFAULT_CONCURRENCY: Final = 4
+BLOB_ATTEMPTS: Final = 3
+"""Tries of one blob whose upload broke (network, 429, 5xx), each from a re-opened source."""
+BLOB_RETRY_DELAY: Final = 1.0
 
 
 class BlobAction(StrEnum):
@@ -60,12 +63,29 @@ async def transfer_blob(source: Store, destination: Store, descriptor: Descripto
         return BlobAction.SKIP
     if same_registry(source, destination) and await destination.mount_blob(descriptor, source):
         return BlobAction.MOUNT
-    stream = counted(source.open_blob(descriptor), on_bytes, cancel)
-    try:
-        await destination.put_blob(descriptor, stream)
-    finally:
-        await stream.aclose()
-    return BlobAction.COPY
+    attempt = 1
+    while True:
+        moved = 0
+
+        def count(size: int) -> None:
+            nonlocal moved
+            moved += size
+            on_bytes(size)
+
+        stream = counted(source.open_blob(descriptor), count, cancel)
+        try:
+            await destination.put_blob(descriptor, stream)
+            return BlobAction.COPY
+        except RegistryError as exc:
+            if attempt >= BLOB_ATTEMPTS or not is_transient(exc):
+                raise
+        finally:
+            await stream.aclose()
+        # A streamed upload cannot replay a broken chunk: the whole blob goes again.
+        on_bytes(-moved)
+        await asyncio.sleep(BLOB_RETRY_DELAY * attempt)
+        cancel.check()
+        attempt += 1
 
 
 def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:

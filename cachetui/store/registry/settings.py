@@ -18,8 +18,12 @@ from cachetui.store.registry.retry import RetryPolicy
 DEFAULT_CONCURRENCY: Final = 8
 MONOLITHIC_LIMIT: Final = 8 * 1024 * 1024
 """Blobs up to this size go up in one PUT; larger ones in PATCH chunks."""
-UPLOAD_CHUNK: Final = 4 * 1024 * 1024
-"""PATCH chunk size (raised to the registry's ``OCI-Chunk-Min-Length`` when it asks for more)."""
+UPLOAD_CHUNK: Final = 64 * 1024 * 1024
+"""PATCH chunk size (raised to the registry's ``OCI-Chunk-Min-Length`` when it asks for more).
+
+Chunks stream from the source and are never held, so memory does not depend on this; few large
+PATCHes cost a registry less (each one saves and restores its hash state). 4 MiB chunks made
+distribution spend ~20% more CPU on a 600 MB copy."""
 
 
 def is_loopback(host: str) -> bool:
