@@ -5,16 +5,19 @@ instances on loopback), measured in the same run; skopeo copies an image made of
 (it cannot copy index-form caches). Reports seconds, MB/s, the ratio (skopeo time / cachetui
 time: >= 1 means cachetui is at least as fast) and cachetui's peak RSS (goal < 200 MiB).
 
-    .venv/bin/python bench/bench_copy.py [TOTAL_MIB]
+    .venv/bin/python -m bench.bench_copy [TOTAL_MIB [ROUNDS]]
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -66,29 +69,60 @@ async def prepare(work: Path, total_mib: int, host_a: str) -> int:
     return sum({d.digest: d.size for d in document.layers}.values())
 
 
+def timed_into_fresh_registry(work: Path, name: str, command: Callable[[str], list[str]]
+                              ) -> tuple[float, float]:
+    """One timed copy into a registry started for it (no blob of an earlier run to reuse or
+    mount, no earlier run's writeback in flight: ``sync`` first)."""
+    destination = start_registry(work / name)
+    try:
+        os.sync()
+        return timed(command(destination.host))
+    finally:
+        destination.stop()
+        shutil.rmtree(work / name, ignore_errors=True)
+
+
 def main() -> None:
     total_mib = int(sys.argv[1]) if len(sys.argv) > 1 else 600
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     with tempfile.TemporaryDirectory(prefix="bench-copy-") as tmp:
         work = Path(tmp)
         a = start_registry(work / "a")
-        b = start_registry(work / "b")
         try:
             size = asyncio.run(prepare(work, total_mib, a.host))
             mb = size / 1e6
-            print(f"cache: {mb:.0f} MB of layer blobs (9 layers), registries {a.host} -> {b.host}")
-            skopeo, _ = timed(["skopeo", "copy", "--src-tls-verify=false",
-                               "--dest-tls-verify=false", "-q",
-                               f"docker://{a.host}/bench/image:latest",
-                               f"docker://{b.host}/bench/image-skopeo:latest"])
-            ours, rss = timed([sys.executable, "-m", "cachetui", "copy",
-                               f"{a.host}/bench/cache:latest", f"{b.host}/bench/cache-ct:latest"])
-            print(f"skopeo copy:   {skopeo:6.2f} s  {mb / skopeo:7.1f} MB/s")
-            print(f"cachetui copy: {ours:6.2f} s  {mb / ours:7.1f} MB/s  peak RSS {rss:.0f} MiB")
-            print(f"ratio (skopeo time / cachetui time): {skopeo / ours:.2f}  (goal >= 1.0)")
-            print(f"peak RSS goal < 200 MiB: {'ok' if rss < 200 else 'MISSED'}")
+            print(f"cache: {mb:.0f} MB of layer blobs (9 layers) from {a.host}; each run copies "
+                  f"into a fresh registry; {rounds} rounds, the order alternating")
+
+            def skopeo(host: str) -> list[str]:
+                return ["skopeo", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+                        "-q", f"docker://{a.host}/bench/image:latest",
+                        f"docker://{host}/bench/image:latest"]
+
+            def cachetui(host: str) -> list[str]:
+                return [sys.executable, "-m", "cachetui", "copy", f"{a.host}/bench/cache:latest",
+                        f"{host}/bench/cache:latest"]
+
+            times: dict[str, list[float]] = {"skopeo": [], "cachetui": []}
+            peak = 0.0
+            for round_ in range(rounds):
+                order = ["skopeo", "cachetui"] if round_ % 2 == 0 else ["cachetui", "skopeo"]
+                for tool in order:
+                    seconds, rss = timed_into_fresh_registry(
+                        work, f"b{round_}-{tool}", skopeo if tool == "skopeo" else cachetui)
+                    times[tool].append(seconds)
+                    if tool == "cachetui":
+                        peak = max(peak, rss)
+            ours, theirs = statistics.median(times["cachetui"]), statistics.median(times["skopeo"])
+            runs = {tool: " ".join(f"{t:.2f}" for t in values) for tool, values in times.items()}
+            print(f"skopeo copy:   median {theirs:6.2f} s  {mb / theirs:7.1f} MB/s  "
+                  f"(runs: {runs['skopeo']})")
+            print(f"cachetui copy: median {ours:6.2f} s  {mb / ours:7.1f} MB/s  "
+                  f"(runs: {runs['cachetui']})  peak RSS {peak:.0f} MiB")
+            print(f"ratio (skopeo time / cachetui time): {theirs / ours:.2f}  (goal >= 1.0)")
+            print(f"peak RSS goal < 200 MiB: {'ok' if peak < 200 else 'MISSED'}")
         finally:
             a.stop()
-            b.stop()
 
 
 if __name__ == "__main__":

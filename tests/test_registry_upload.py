@@ -3,6 +3,7 @@ breaks (the upload is cancelled and the transfer re-sends the blob from a re-ope
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from cachetui.oci.digest import Digest
 from cachetui.oci.models import Descriptor
 from cachetui.ops import transfer
 from cachetui.ops.progress import CancelToken
-from cachetui.ops.transfer import BlobAction, transfer_blob
+from cachetui.ops.transfer import BlobAction, transfer_blob, transfer_blobs
 from cachetui.store.base import CHUNK_SIZE
 from cachetui.store.layout import LayoutStore
 from cachetui.store.registry import RegistrySession
@@ -149,3 +150,28 @@ async def test_a_refused_blob_is_not_tried_again(
             await transfer_blob(source, store, DESCRIPTOR, cancel=CancelToken(),
                                 on_bytes=lambda _: None)
         assert faults.count("PATCH", "/blobs/uploads/") == 1
+
+
+async def test_a_copy_within_one_registry_that_refuses_mounts_streams_under_a_tight_limit(
+        registry: RunningRegistry, source: LayoutStore) -> None:
+    """Downloads do not hold a request slot while their body is consumed, so uploads fed by
+    them always get one: 4 blobs at a time under a per-registry limit of 2 finish, not hang."""
+    blobs = [os.urandom(3 * CHUNK_SIZE + i) for i in range(4)]
+    descriptors = [Descriptor(media_type="application/octet-stream", digest=Digest.of(blob),
+                              size=len(blob)) for blob in blobs]
+    faults = Faults()
+    faults.add("POST", "mount=", status(405), times=100)  # no cross-repository mounts here
+    settings = fast_settings(monolithic_limit=CHUNK_SIZE // 2, upload_chunk=CHUNK_SIZE // 2,
+                             concurrency={registry.host: 2})
+    async with RegistrySession(settings, transport=faults) as session:
+        origin = session.store(registry.host, unique_repo("origin"))
+        for blob, descriptor in zip(blobs, descriptors, strict=True):
+            await origin.put_blob(descriptor, pieces(blob))
+        target = session.store(registry.host, unique_repo("target"))
+        actions = await asyncio.wait_for(transfer_blobs(
+            origin, target, descriptors, sink=lambda _: None, cancel=CancelToken(),
+            concurrency=4), timeout=30)
+        assert set(actions.values()) == {BlobAction.COPY}
+        assert faults.count("POST", "mount=") == 4
+        for blob, descriptor in zip(blobs, descriptors, strict=True):
+            assert b"".join([p async for p in target.open_blob(descriptor)]) == blob

@@ -18,7 +18,8 @@ from cachetui.oci.models import Descriptor
 from cachetui.ops.progress import CancelToken, Progress, ProgressSink
 from cachetui.store.base import Store
 
-DEFAULT_CONCURRENCY: Final = 4
+DEFAULT_CONCURRENCY: Final = 6
+"""Blobs moved at once: with 4, the last of 9 equal layers moved alone (measured in bench_copy)."""
 BLOB_ATTEMPTS: Final = 3
 """Tries of one blob whose upload broke (network, 429, 5xx), each from a re-opened source."""
 BLOB_RETRY_DELAY: Final = 1.0

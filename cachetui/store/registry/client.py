@@ -222,7 +222,10 @@ class RegistryClient:
         return int(length) if length.isdigit() else None
 
     async def stream_blob(self, repository: str, descriptor: Descriptor) -> AsyncIterator[bytes]:
-        """Verified chunks of >= 1 MiB (the last may be smaller); resumes with ``Range``."""
+        """Verified chunks of >= 1 MiB (the last may be smaller); resumes with ``Range``.
+
+        Only the request holds one of the registry's slots; the body streams outside it.
+        """
         digest = Digest(descriptor.digest)
         size = descriptor.size
         where = f"{self.host}/{repository}: blob {digest.short}"
@@ -236,29 +239,31 @@ class RegistryClient:
             offset = verifier.received + buffer.size  # everything received so far is kept
             headers = {"Range": f"bytes={offset}-"} if offset else None
             try:
+                # The request slot covers the request, not the body: a consumer that feeds an
+                # upload to this same registry must be able to get a slot for it (no deadlock).
                 async with self.limit:
                     response = await self._once("GET", url, where=where, action="download blob",
                                                 ok=(200, 206), headers=headers,
                                                 follow_redirects=True)
-                    try:
-                        skip = _resume_skip(response, offset, size, where)
-                        async for piece in response.aiter_bytes():
-                            if skip:
-                                dropped = min(skip, len(piece))
-                                piece, skip = piece[dropped:], skip - dropped
-                            buffer.add(piece)
-                            if verifier.received + buffer.size > size:
-                                raise DigestMismatch(f"more bytes than the declared size {size}",
-                                                     where=where)
-                            if buffer.size >= CHUNK_SIZE:
-                                full = buffer.take(buffer.size)
-                                await asyncio.to_thread(verifier.update, full)
-                                if pending is not None:
-                                    yield pending
-                                pending = full
-                                failures = 0
-                    finally:
-                        await response.aclose()
+                try:
+                    skip = _resume_skip(response, offset, size, where)
+                    async for piece in response.aiter_bytes():
+                        if skip:
+                            dropped = min(skip, len(piece))
+                            piece, skip = piece[dropped:], skip - dropped
+                        buffer.add(piece)
+                        if verifier.received + buffer.size > size:
+                            raise DigestMismatch(f"more bytes than the declared size {size}",
+                                                 where=where)
+                        if buffer.size >= CHUNK_SIZE:
+                            full = buffer.take(buffer.size)
+                            await asyncio.to_thread(verifier.update, full)
+                            if pending is not None:
+                                yield pending
+                            pending = full
+                            failures = 0
+                finally:
+                    await response.aclose()
                 if verifier.received + buffer.size < size:
                     raise ShortBody(f"got {verifier.received + buffer.size} of {size} bytes")
                 break
