@@ -14,7 +14,6 @@ from typing import Protocol, runtime_checkable
 from cachetui.buildkit.analysis import CacheAnalysis
 from cachetui.buildkit.document import CacheDocument
 from cachetui.errors import CachetuiError
-from cachetui.oci.models import TopObject
 from cachetui.ops.load import DocumentMemo, document_from_top
 from cachetui.store.base import Store, StoreKind
 
@@ -137,27 +136,26 @@ async def _load_once(store: Store, tag: str, memo: DocumentMemo,
     """One manifest read per tag; the config read only once per manifest digest, even when
     several tags that share a manifest are read at the same time.
 
-    Only the reads hold a slot of ``limit``: a tag waiting for another tag's config read does not
-    keep a manifest read from starting.
+    The tag that first meets a digest reads its config in its own slot of ``limit``, at once
+    (queued behind every waiting tag, the config reads all came last); a tag that waits for
+    another tag's config read holds no slot.
     """
     async with limit:
         top = await store.get_manifest(tag)
-    cached = memo.get(top.digest)
-    if cached is not None:
-        return cached
-    task = loading.get(top.digest)
-    if task is None:
-        task = asyncio.create_task(_read_document(store, top, f"{store.location}:{tag}", limit))
-        loading[top.digest] = task
+        cached = memo.get(top.digest)
+        if cached is not None:
+            return cached
+        task = loading.get(top.digest)
+        if task is None:
+            task = asyncio.create_task(
+                document_from_top(store, top, where=f"{store.location}:{tag}"))
+            loading[top.digest] = task
+            document = await asyncio.shield(task)
+            memo.put(document)
+            return document
     document = await asyncio.shield(task)
     memo.put(document)
     return document
-
-
-async def _read_document(store: Store, top: TopObject, where: str,
-                         limit: asyncio.Semaphore) -> CacheDocument:
-    async with limit:
-        return await document_from_top(store, top, where=where)
 
 
 async def collect(events: AsyncIterator[ScanEvent]) -> tuple[list[CacheEntry], list[str],
