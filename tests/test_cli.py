@@ -112,3 +112,12 @@ def test_python_dash_m_runs_the_cli() -> None:
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[0]["tag"] == "latest"
+
+
+def test_the_script_exit_code_and_messages_survive_the_fast_exit() -> None:
+    """``entry`` leaves with ``os._exit``: buffered output and the exit code must still get out."""
+    result = subprocess.run([sys.executable, "-m", "cachetui", "inspect",
+                             f"{fixture_dir('buildkit', 'local-min')}:nope"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert "no tag 'nope'" in result.stderr and "Traceback" not in result.stderr
