@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from dataclasses import dataclass, field
 
 from cachetui.errors import CachetuiError
-from cachetui.ops.inventory import CacheEntry, collect, scan_store
+from cachetui.ops.inventory import PARALLEL_STORES, CacheEntry, ScanResult, collect, scan_store
 from cachetui.ops.load import DocumentMemo
 from cachetui.sources import SourceSpec, open_store, parse_source
 from cachetui.store.base import Store
@@ -53,22 +54,31 @@ async def stores_for(spec: SourceSpec, args: argparse.Namespace, *, discover_dep
 
 async def gather(args: argparse.Namespace, sources: list[str], *,
                  discover_depth: int = 4) -> Gathered:
-    """Scan every source; failures are collected per source, never raised."""
+    """Scan every source; failures are collected per source, never raised.
+
+    Stores are scanned ``PARALLEL_STORES`` at a time (a registry's catalog of small repositories
+    would otherwise cost a round trip per repository in a row); the output keeps argument order.
+    """
     out = Gathered()
     memo = DocumentMemo()
+    targets: list[tuple[Store, list[str] | None]] = []
     for text in sources:
         try:
             spec = parse_source(text)
-            targets = await stores_for(spec, args, discover_depth=discover_depth,
-                                       errors=out.errors)
+            targets += await stores_for(spec, args, discover_depth=discover_depth,
+                                        errors=out.errors)
         except CachetuiError as exc:
             out.errors.append(str(exc))
-            continue
-        for store, tags in targets:
-            out.stores[store.location] = store
-            entries, errors, stats = await collect(scan_store(store, memo=memo, tags=tags))
-            entries.sort(key=lambda entry: entry.tag)
-            out.entries.extend(entries)
-            out.errors.extend(errors)
-            out.unreferenced.update(stats)
+    limit = asyncio.Semaphore(PARALLEL_STORES)
+
+    async def scan(store: Store, tags: list[str] | None) -> ScanResult:
+        async with limit:
+            return await collect(scan_store(store, memo=memo, tags=tags))
+
+    results = await asyncio.gather(*(scan(store, tags) for store, tags in targets))
+    for (store, _), (entries, errors, stats) in zip(targets, results, strict=True):
+        out.stores[store.location] = store
+        out.entries.extend(sorted(entries, key=lambda entry: entry.tag))
+        out.errors.extend(errors)
+        out.unreferenced.update(stats)
     return out

@@ -14,10 +14,14 @@ from typing import Protocol, runtime_checkable
 from cachetui.buildkit.analysis import CacheAnalysis
 from cachetui.buildkit.document import CacheDocument
 from cachetui.errors import CachetuiError
+from cachetui.oci.models import TopObject
 from cachetui.ops.load import DocumentMemo, document_from_top
 from cachetui.store.base import Store, StoreKind
 
 DEFAULT_CONCURRENCY = 8
+"""Reads in flight per store."""
+PARALLEL_STORES = 4
+"""Stores scanned at once (the repositories of a registry, the directories of a folder)."""
 
 
 @runtime_checkable
@@ -103,11 +107,10 @@ async def scan_store(
         return
     yield ScanStarted(source, len(names))
     limit = asyncio.Semaphore(max(1, concurrency))
-    loading: dict[str, asyncio.Task[CacheDocument]] = {}
 
     async def one(tag: str) -> CacheEntry:
         try:
-            document = await _load_once(store, tag, memo, loading, limit)
+            document = await _load_once(store, tag, memo, limit)
             # Analysing a large cache is CPU work (tens of ms for 20,000 records): it runs in a
             # thread so the caller's event loop (the TUI) stays responsive.
             analysis = await memo.analysis_off_loop(document)
@@ -131,35 +134,52 @@ async def scan_store(
 
 
 async def _load_once(store: Store, tag: str, memo: DocumentMemo,
-                     loading: dict[str, asyncio.Task[CacheDocument]],
                      limit: asyncio.Semaphore) -> CacheDocument:
     """One manifest read per tag; the config read only once per manifest digest, even when
-    several tags that share a manifest are read at the same time.
+    several tags (of this store or another scanned with the same memo) meet it at once.
 
     The tag that first meets a digest reads its config in its own slot of ``limit``, at once
     (queued behind every waiting tag, the config reads all came last); a tag that waits for
-    another tag's config read holds no slot.
+    another tag's read holds no slot. A read that failed in another store is done again here:
+    that store's blob may be missing where this one's is not.
     """
     async with limit:
         top = await store.get_manifest(tag)
         cached = memo.get(top.digest)
         if cached is not None:
             return cached
-        task = loading.get(top.digest)
-        if task is None:
-            task = asyncio.create_task(
-                document_from_top(store, top, where=f"{store.location}:{tag}"))
-            loading[top.digest] = task
-            document = await asyncio.shield(task)
-            memo.put(document)
-            return document
-    document = await asyncio.shield(task)
+        found = memo.loading.get(top.digest)
+        if found is None:
+            return await _read(store, top, tag, memo)
+    owner, task = found
+    try:
+        document = await asyncio.shield(task)
+    except CachetuiError:
+        if owner == store.location:
+            raise
+        async with limit:
+            return await _read(store, top, tag, memo)
     memo.put(document)
     return document
 
 
-async def collect(events: AsyncIterator[ScanEvent]) -> tuple[list[CacheEntry], list[str],
-                                                              dict[str, int | None]]:
+async def _read(store: Store, top: TopObject, tag: str, memo: DocumentMemo) -> CacheDocument:
+    task = asyncio.create_task(document_from_top(store, top, where=f"{store.location}:{tag}"))
+    memo.loading[top.digest] = (store.location, task)
+    try:
+        document = await asyncio.shield(task)
+    finally:
+        if memo.loading.get(top.digest, (None, None))[1] is task:
+            del memo.loading[top.digest]
+    memo.put(document)
+    return document
+
+
+ScanResult = tuple[list[CacheEntry], list[str], dict[str, int | None]]
+"""Entries, errors, and unreferenced bytes per source (see :func:`collect`)."""
+
+
+async def collect(events: AsyncIterator[ScanEvent]) -> ScanResult:
     """Drain a scan: entries in tag order per source, errors, unreferenced bytes per source."""
     entries: list[CacheEntry] = []
     errors: list[str] = []

@@ -23,6 +23,9 @@ class DocumentMemo:
     def __init__(self) -> None:
         self._documents: dict[str, CacheDocument] = {}
         self._analyses: dict[str, CacheAnalysis] = {}
+        self.loading: dict[str, tuple[str, asyncio.Task[CacheDocument]]] = {}
+        """Reads in flight by manifest digest, with the location of the store reading: scans
+        of several stores sharing this memo read each config once."""
 
     def get(self, digest: str) -> CacheDocument | None:
         return self._documents.get(digest)

@@ -6,12 +6,20 @@ details; the CLI and the TUI pass :class:`~cachetui.store.registry.RegistrySessi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from cachetui.errors import CachetuiError
-from cachetui.ops.inventory import DEFAULT_CONCURRENCY, ScanEvent, ScanFailed, scan_store
+from cachetui.ops.inventory import (
+    DEFAULT_CONCURRENCY,
+    PARALLEL_STORES,
+    ScanEvent,
+    ScanFailed,
+    scan_store,
+)
 from cachetui.ops.load import DocumentMemo
 from cachetui.ops.progress import CancelToken
+from cachetui.ops.transfer import run_all
 from cachetui.store.base import Store
 
 
@@ -22,9 +30,12 @@ async def scan_registry(
     *,
     memo: DocumentMemo | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
+    parallel: int = PARALLEL_STORES,
     cancel: CancelToken | None = None,
 ) -> AsyncIterator[ScanEvent]:
-    """Events of :func:`scan_store` for every repository the catalog lists, in catalog order.
+    """Events of :func:`scan_store` for every repository the catalog lists, ``parallel``
+    repositories at a time (events of different repositories interleave; each repository's own
+    events keep their order).
 
     A catalog the registry refuses (many hosted registries do) yields one :class:`ScanFailed`.
     One memo serves all repositories, so a manifest shared across them is classified once.
@@ -35,9 +46,27 @@ async def scan_registry(
     except CachetuiError as exc:
         yield ScanFailed(host, str(exc))
         return
-    for repository in repositories:
-        if cancel is not None:
-            cancel.check()
-        async for event in scan_store(open_store(repository), memo=memo,
-                                      concurrency=concurrency):
+    waiting = iter(repositories)
+    events: asyncio.Queue[ScanEvent | None] = asyncio.Queue(maxsize=256)
+
+    async def worker() -> None:
+        for repository in waiting:  # one shared iterator: each repository is taken once
+            if cancel is not None:
+                cancel.check()
+            async for event in scan_store(open_store(repository), memo=memo,
+                                          concurrency=concurrency):
+                await events.put(event)
+
+    async def run() -> None:
+        try:
+            await run_all(worker() for _ in range(max(1, min(parallel, len(repositories)))))
+        finally:
+            await events.put(None)
+
+    runner = asyncio.create_task(run())
+    try:
+        while (event := await events.get()) is not None:
             yield event
+        await runner  # a worker's error (a cancel) surfaces here
+    finally:
+        runner.cancel()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from textual.message import Message
 
 from cachetui.errors import CachetuiError
-from cachetui.ops.inventory import ScanEvent, ScanStarted, scan_store
+from cachetui.ops.inventory import PARALLEL_STORES, ScanEvent, ScanStarted, scan_store
 from cachetui.ops.load import DocumentMemo
 from cachetui.tui.messages import ScanBatch, SourceAdded
 from cachetui.tui.model import SourceState, SourceStatus
@@ -25,7 +25,6 @@ from cachetui.tui.opening import (
 
 BATCH_SECONDS = 0.05
 BATCH_EVENTS = 64
-PARALLEL_STORES = 4
 
 Post = Callable[[Message], object]
 
