@@ -174,3 +174,39 @@ def test_gc_cli_rejects_tags_and_bad_grace(twice: Path, tmp_path: Path) -> None:
     assert run_cli("gc", str(twice), "--grace", "soon")[0] == 1
     assert run_cli("gc", str(tmp_path / "missing"))[0] == 1
     assert run_cli("gc", str(twice), "--yes", "--dry-run")[0] == 2
+
+
+def test_gc_deletes_old_temp_files_of_interrupted_writes_and_nothing_else(twice: Path) -> None:
+    """A kill between write and rename leaves ``.cachetui-*.tmp`` files; gc sweeps the old ones."""
+    blobs = twice / "blobs" / "sha256"
+    old_blob_tmp = blobs / ".cachetui-0123456789abcdef-a1b2c3d4e5f6.tmp"
+    old_index_tmp = twice / ".cachetui-index.json-a1b2c3d4e5f6.tmp"
+    fresh_tmp = blobs / ".cachetui-fedcba9876543210-a1b2c3d4e5f6.tmp"
+    lookalike = blobs / "cachetui-not-ours.tmp"
+    for path in (old_blob_tmp, old_index_tmp, fresh_tmp, lookalike):
+        path.write_bytes(b"partial")
+    for path in (old_blob_tmp, old_index_tmp, lookalike):
+        os.utime(path, (OLD, OLD))
+    store = LayoutStore(twice)
+    plan = plan_gc(store, grace=timedelta(minutes=10))
+    assert sorted(entry.name for entry in plan.ingest) == [
+        old_index_tmp.name, f"blobs/sha256/{old_blob_tmp.name}"]
+    assert [entry.name for entry in plan.ingest_spared] == [f"blobs/sha256/{fresh_tmp.name}"]
+    result = asyncio.run(apply_gc(store, plan))
+    assert result.ok and sorted(result.ingest_deleted) == sorted(e.name for e in plan.ingest)
+    assert not old_blob_tmp.exists() and not old_index_tmp.exists()
+    assert fresh_tmp.exists() and lookalike.exists()
+    assert reachable_ok(twice) == []
+
+
+def test_gc_refuses_leftover_names_that_point_elsewhere(twice: Path) -> None:
+    outside = twice.parent / ".cachetui-victim.tmp"
+    outside.write_bytes(b"keep me")
+    os.utime(outside, (OLD, OLD))
+    store = LayoutStore(twice)
+    result = sweep_sync(store, [], ["../.cachetui-victim.tmp", "blobs/../../.cachetui-victim.tmp",
+                                    "blobs/sha256/x/.cachetui-a.tmp"], grace=timedelta(0))
+    assert [name for name, _ in result.ingest_failed] == [
+        "../.cachetui-victim.tmp", "blobs/../../.cachetui-victim.tmp",
+        "blobs/sha256/x/.cachetui-a.tmp"]
+    assert outside.exists()

@@ -22,7 +22,8 @@ from cachetui.store.layout import LayoutStore
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Delete the blobs no tag in index.json reaches, and stale ingest/ entries, "
+        "Delete the blobs no tag in index.json reaches, stale ingest/ entries and temp files of "
+        "interrupted cachetui writes, "
         "sparing those younger than --grace. The plan is printed first; nothing is deleted "
         "without --yes.")
     parser.add_argument("directories", nargs="+", metavar="DIR")
@@ -120,7 +121,7 @@ def _print_plan(plan: GcPlan) -> None:
         print(f"  spared: {len(plan.spared)} unreferenced blobs younger than "
               f"{format_duration(plan.grace)} ({humanfmt.size(sum(b.size for b in plan.spared))})")
     if plan.ingest:
-        print(f"  delete {len(plan.ingest)} stale ingest/ entries")
+        print(f"  delete {len(plan.ingest)} stale ingest/ entries and interrupted writes")
     if plan.ingest_spared:
         print(f"  spared: {len(plan.ingest_spared)} ingest/ entries in use or recent")
     if plan.missing:

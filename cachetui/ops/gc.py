@@ -176,10 +176,11 @@ def _sweep_one(store: LayoutStore, reach: Reachability, digest: str, cutoff: flo
 
 
 def _sweep_ingest(store: LayoutStore, name: str, cutoff: float, result: GcResult) -> None:
-    if "/" in name or name in ("", ".", ".."):
+    leftover = store.leftover_path(name)
+    if leftover is None and ("/" in name or name in ("", ".", "..")):
         result.ingest_failed.append((name, "not an ingest entry name"))
         return
-    path = store.root / "ingest" / name
+    path = leftover if leftover is not None else store.root / "ingest" / name
     try:
         newest = max((entry.stat(follow_symlinks=False).st_mtime
                       for entry in os.scandir(path)), default=path.lstat().st_mtime) \

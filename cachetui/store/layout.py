@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,9 +45,15 @@ MAX_INDEX_BYTES: Final = 16 * 1024 * 1024
 OCI_LAYOUT_BYTES: Final = b'{"imageLayoutVersion":"1.0.0"}'
 
 
+LEFTOVER: Final = re.compile(r"\A\.cachetui-[^/]+\.tmp\Z")
+"""Temp files of :func:`cachetui.store.fsutil.atomic_write` and blob writes."""
+LEFTOVER_DIRS: Final = ("", "blobs/sha256", "blobs/sha512")
+
+
 @dataclass(frozen=True, slots=True)
 class IngestEntry:
-    """A leftover in-progress write under ``ingest/`` (an aborted export leaves these)."""
+    """A leftover in-progress write: under ``ingest/`` (an aborted export leaves these), or a
+    cachetui temp file (``name`` is then its path from the layout root)."""
 
     name: str
     size: int
@@ -313,10 +320,11 @@ class LayoutStore(Store):
         return out
 
     def scan_ingest_sync(self) -> list[IngestEntry]:
+        """``ingest/`` entries, then the temp files of cachetui writes that were cut short."""
         ingest = self.root / "ingest"
         out: list[IngestEntry] = []
         if not ingest.is_dir():
-            return out
+            return sorted(self.scan_leftovers_sync(), key=lambda item: item.name)
         with os.scandir(ingest) as entries:
             for entry in entries:
                 data = Path(entry.path) / "data"
@@ -325,7 +333,33 @@ class LayoutStore(Store):
                 except OSError:
                     continue
                 out.append(IngestEntry(entry.name, stat.st_size, stat.st_mtime))
+        out.extend(self.scan_leftovers_sync())
         return sorted(out, key=lambda item: item.name)
+
+    def scan_leftovers_sync(self) -> list[IngestEntry]:
+        """Temp files of atomic writes killed between write and rename (named by root-relative
+        path): garbage once older than any write in progress could be."""
+        out: list[IngestEntry] = []
+        for relative in LEFTOVER_DIRS:
+            directory = self.root / relative
+            if not directory.is_dir():
+                continue
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if not LEFTOVER.match(entry.name) or not entry.is_file(follow_symlinks=False):
+                        continue
+                    stat = entry.stat(follow_symlinks=False)
+                    name = f"{relative}/{entry.name}" if relative else entry.name
+                    out.append(IngestEntry(name, stat.st_size, stat.st_mtime))
+        return out
+
+    def leftover_path(self, name: str) -> Path | None:
+        """The file a leftover name from :meth:`scan_leftovers_sync` means, or None if it is not
+        one (so a crafted name can never reach another file)."""
+        relative, _, base = name.rpartition("/")
+        if relative not in LEFTOVER_DIRS or not LEFTOVER.match(base):
+            return None
+        return self.root / relative / base if relative else self.root / base
 
     def reachability_sync(self, *, roots: list[Descriptor] | None = None,
                           locked: bool = False) -> Reachability:
