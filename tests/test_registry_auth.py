@@ -6,14 +6,16 @@ import base64
 import json
 import os
 import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from cachetui.errors import AuthError
-from cachetui.oci.models import TopObject
+from cachetui.oci.digest import Digest
+from cachetui.oci.models import Descriptor, TopObject
 from cachetui.store.registry import RegistrySession
-from cachetui.store.registry.auth import parse_challenge, request_scopes
+from cachetui.store.registry.auth import covers, merge_scopes, parse_challenge, request_scopes
 from cachetui.store.registry.credentials import Credentials, lookup
 from tests.fixtures import fixture_dir
 from tests.registry_procs import RunningRegistry
@@ -47,6 +49,19 @@ def test_challenge_parsing_and_scopes() -> None:
     assert request_scopes(httpx.Request("DELETE", "http://h/v2/a/manifests/x")) == [
         "repository:a:delete"]
     assert request_scopes(httpx.Request("GET", "http://h/v2/_catalog")) == ["registry:catalog:*"]
+
+
+def test_scopes_compare_whatever_order_the_registry_names_actions_in() -> None:
+    """distribution names a challenge's actions in map order: ``push,pull`` or ``pull,push``."""
+    ours = merge_scopes(["repository:a/b:pull,push"])
+    assert merge_scopes(["repository:a/b:push,pull"]) == ours
+    assert merge_scopes(["repository:a/b:pull", "repository:a/b:push,pull"]) == ours
+    assert merge_scopes(["repository:a/b:pull", "repository:c:pull"]) == frozenset(
+        {"repository:a/b:pull", "repository:c:pull"})
+    assert covers(ours, merge_scopes(["repository:a/b:pull"]))
+    assert not covers(merge_scopes(["repository:a/b:pull"]), ours)
+    assert not covers(ours, merge_scopes(["repository:a/b:pull", "repository:c:pull"]))
+    assert covers(merge_scopes(["registry:catalog:*"]), merge_scopes(["registry:catalog:*"]))
 
 
 async def test_basic_auth(registry_basic: RunningRegistry) -> None:
@@ -175,3 +190,24 @@ def test_credentials_never_show_secrets() -> None:
     creds = Credentials(username="u", password="hunter2", identity_token="tok2", source="x")
     assert "hunter2" not in repr(creds) and "tok2" not in repr(creds)
     assert "hunter2" not in str(creds)
+
+
+@pytest.mark.parametrize("server", ["registry_basic", "registry_token"])
+async def test_a_large_blob_streams_up_with_credentials(server: str,
+                                                        request: pytest.FixtureRequest) -> None:
+    """A streamed PATCH cannot be sent twice: the flow must have credentials on it up front."""
+    running: RunningRegistry = request.getfixturevalue(server)
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    descriptor = Descriptor(media_type="application/octet-stream", digest=Digest.of(data),
+                            size=len(data))
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 256 * 1024):
+            yield data[start:start + 256 * 1024]
+
+    settings = fast_settings(credentials=credentials("alice", "alice-secret"),
+                             monolithic_limit=1024 * 1024, upload_chunk=1024 * 1024)
+    async with RegistrySession(settings, credential_lookup=lambda _: None) as session:
+        store = session.store(running.host, unique_repo("streamed"))
+        await store.put_blob(descriptor, pieces())
+        assert b"".join([piece async for piece in store.open_blob(descriptor)]) == data

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -80,6 +80,38 @@ def request_scopes(request: httpx.Request) -> list[str]:
     return scopes
 
 
+def merge_scopes(scopes: Iterable[str]) -> frozenset[str]:
+    """Scopes in one canonical form: one entry per resource, its actions sorted.
+
+    distribution names a challenge's actions in map order, ``pull,push`` one time and
+    ``push,pull`` the next; compared as strings, a cached token would be missed at random.
+    """
+    actions: dict[str, set[str]] = {}
+    for scope in scopes:
+        resource, colon, names = scope.rpartition(":")
+        if not colon or not resource:
+            actions.setdefault(scope, set())
+            continue
+        actions.setdefault(resource, set()).update(name for name in names.split(",") if name)
+    return frozenset(f"{resource}:{','.join(sorted(names))}" if names else resource
+                     for resource, names in actions.items())
+
+
+def covers(granted: frozenset[str], needed: frozenset[str]) -> bool:
+    """Whether a token for ``granted`` serves a request that needs ``needed`` (both canonical):
+    a ``pull,push`` token also pulls."""
+    have: dict[str, set[str]] = {}
+    for scope in granted:
+        resource, _, names = scope.rpartition(":")
+        have[resource] = set(names.split(","))
+    for scope in needed:
+        resource, _, names = scope.rpartition(":")
+        held = have.get(resource)
+        if held is None or not ("*" in held or set(names.split(",")) <= held):
+            return False
+    return True
+
+
 @dataclass(slots=True)
 class _HostState:
     scheme: str
@@ -119,7 +151,7 @@ class RegistryAuth(httpx.Auth):
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         host = request.url.netloc.decode("ascii")
         credentials = await self.credentials_for(host)
-        scopes = request_scopes(request)
+        scopes = merge_scopes(request_scopes(request))
         sent = await self._apply_known(request, host, credentials, scopes)
         response = yield request
         if response.status_code != 401:
@@ -143,7 +175,7 @@ class RegistryAuth(httpx.Auth):
             return
         state = _HostState("bearer", challenge.params["realm"], challenge.params.get("service", ""))
         self._hosts[host] = state
-        wanted = frozenset(scopes) | frozenset(challenge.scopes)
+        wanted = merge_scopes([*scopes, *challenge.scopes])
         if sent == "bearer" and challenge.params.get("error") == "insufficient_scope":
             # the token we sent was issued for these scopes: ask once more, then give up
             self._tokens.pop((state.realm, state.service, wanted), None)
@@ -153,7 +185,7 @@ class RegistryAuth(httpx.Auth):
         yield request
 
     async def _apply_known(self, request: httpx.Request, host: str,
-                           credentials: Credentials | None, scopes: list[str]) -> str:
+                           credentials: Credentials | None, scopes: frozenset[str]) -> str:
         """Set the header we already know works for this host; which scheme was sent."""
         state = self._hosts.get(host)
         if state is None:
@@ -162,11 +194,23 @@ class RegistryAuth(httpx.Auth):
             request.headers["Authorization"] = credentials.basic()
             return "basic"
         if state.scheme == "bearer":
-            cached = self._tokens.get((state.realm, state.service, frozenset(scopes)))
-            if cached is not None and cached.expires > time.monotonic():
+            cached = self._cached_token(state, scopes)
+            if cached is not None:
                 request.headers["Authorization"] = f"Bearer {cached.value}"
                 return "bearer"
         return ""
+
+    def _cached_token(self, state: _HostState, scopes: frozenset[str]) -> _Token | None:
+        """A live token issued for these scopes, or for a wider set that covers them."""
+        now = time.monotonic()
+        exact = self._tokens.get((state.realm, state.service, scopes))
+        if exact is not None and exact.expires > now:
+            return exact
+        for (realm, service, granted), token in self._tokens.items():
+            if (realm, service) == (state.realm, state.service) and token.expires > now \
+                    and covers(granted, scopes):
+                return token
+        return None
 
     async def _token(self, host: str, state: _HostState, scopes: frozenset[str],
                      credentials: Credentials | None, *, force: bool) -> str:
