@@ -59,9 +59,12 @@ class RegistryError(CachetuiError):
         where: str | None = None,
         status: int | None = None,
         code: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
         self.code = code
+        self.retry_after = retry_after
+        """Seconds the registry asked to wait (``Retry-After``), if it did."""
         super().__init__(message, where=where)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -175,3 +176,26 @@ async def test_a_copy_within_one_registry_that_refuses_mounts_streams_under_a_ti
         assert faults.count("POST", "mount=") == 4
         for blob, descriptor in zip(blobs, descriptors, strict=True):
             assert b"".join([p async for p in target.open_blob(descriptor)]) == blob
+
+
+async def test_a_429_on_a_chunk_waits_as_long_as_the_registry_asks(
+        registry: RunningRegistry, source: LayoutStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transfer, "BLOB_RETRY_DELAY", 0.01)
+    faults = Faults()
+    faults.add("PATCH", "/blobs/uploads/", status(429, {"Retry-After": "1"}), times=1)
+    async with RegistrySession(fast_settings(**SETTINGS), transport=faults) as session:
+        store = session.store(registry.host, unique_repo("slow-down"))
+        started = time.monotonic()
+        done = await transfer_blob(source, store, DESCRIPTOR, cancel=CancelToken(),
+                                   on_bytes=lambda _: None)
+        assert done is BlobAction.COPY
+        assert time.monotonic() - started >= 1.0
+        assert faults.count("POST", "/blobs/uploads/") == 2
+
+
+def test_blob_retry_delays_back_off_with_jitter_and_cap_retry_after() -> None:
+    assert transfer.blob_retry_delay(1, 5.0) == 5.0
+    assert transfer.blob_retry_delay(1, 3600.0) == transfer.MAX_RETRY_AFTER
+    for attempt in (1, 2, 3):
+        base = transfer.BLOB_RETRY_DELAY * 2 ** (attempt - 1)
+        assert base / 2 <= transfer.blob_retry_delay(attempt, None) <= base

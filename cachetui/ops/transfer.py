@@ -8,6 +8,7 @@ number of connections grows with the cache.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,6 +24,14 @@ DEFAULT_CONCURRENCY: Final = 6
 BLOB_ATTEMPTS: Final = 3
 """Tries of one blob whose upload broke (network, 429, 5xx), each from a re-opened source."""
 BLOB_RETRY_DELAY: Final = 1.0
+MAX_RETRY_AFTER: Final = 60.0
+
+
+def blob_retry_delay(attempt: int, retry_after: float | None) -> float:
+    """The registry's ``Retry-After`` (at most a minute), else exponential backoff with jitter."""
+    if retry_after is not None:
+        return min(retry_after, MAX_RETRY_AFTER)
+    return BLOB_RETRY_DELAY * 2.0 ** (attempt - 1) * random.uniform(0.5, 1.0)
 
 
 class BlobAction(StrEnum):
@@ -77,14 +86,15 @@ async def transfer_blob(source: Store, destination: Store, descriptor: Descripto
         try:
             await destination.put_blob(descriptor, stream)
             return BlobAction.COPY
-        except RegistryError as exc:
-            if attempt >= BLOB_ATTEMPTS or not is_transient(exc):
+        except RegistryError as failure:
+            if attempt >= BLOB_ATTEMPTS or not is_transient(failure):
                 raise
+            delay = blob_retry_delay(attempt, failure.retry_after)
         finally:
             await stream.aclose()
         # A streamed upload cannot replay a broken chunk: the whole blob goes again.
         on_bytes(-moved)
-        await asyncio.sleep(BLOB_RETRY_DELAY * attempt)
+        await asyncio.sleep(delay)
         cancel.check()
         attempt += 1
 

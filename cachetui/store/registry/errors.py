@@ -12,6 +12,7 @@ from typing import Final
 import httpx
 
 from cachetui.errors import AuthError, CachetuiError, NotFound, RegistryError, UnsupportedOperation
+from cachetui.store.registry.retry import retry_after
 
 MAX_ERROR_BODY: Final = 64 * 1024
 
@@ -73,7 +74,8 @@ def from_response(response: httpx.Response, body: bytes, *, where: str,
     if status == 413:
         return RegistryError(f"{doing}too large for the registry (HTTP 413)", where=where,
                              status=status, code=code)
-    return RegistryError(shown, where=where, status=status, code=code)
+    return RegistryError(shown, where=where, status=status, code=code,
+                         retry_after=retry_after(response))
 
 
 def _auth_hint(response: httpx.Response, shown: str) -> str:
