@@ -124,33 +124,22 @@ async def test_a_broken_patch_sends_the_whole_blob_again(
         assert b"".join([p async for p in store.open_blob(DESCRIPTOR)]) == DATA
 
 
-async def test_a_blob_whose_upload_keeps_breaking_fails_after_three_tries(
-        registry: RunningRegistry, source: LayoutStore, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("code", "tries"), [(503, transfer.BLOB_ATTEMPTS), (400, 1)])
+async def test_a_blob_whose_chunks_keep_failing_is_tried_again_only_for_transient_errors(
+        registry: RunningRegistry, source: LayoutStore, monkeypatch: pytest.MonkeyPatch,
+        code: int, tries: int) -> None:
     monkeypatch.setattr(transfer, "BLOB_RETRY_DELAY", 0.01)
     faults = Faults()
-    faults.add("PATCH", "/blobs/uploads/", status(503), times=100)
+    faults.add("PATCH", "/blobs/uploads/", status(code), times=100)
     async with RegistrySession(fast_settings(**SETTINGS), transport=faults) as session:
-        store = session.store(registry.host, unique_repo("retry-gives-up"))
+        store = session.store(registry.host, unique_repo("keeps-failing"))
         with pytest.raises(RegistryError) as raised:
             await transfer_blob(source, store, DESCRIPTOR, cancel=CancelToken(),
                                 on_bytes=lambda _: None)
-        assert raised.value.status == 503
-        assert faults.count("PATCH", "/blobs/uploads/") == transfer.BLOB_ATTEMPTS
-        assert faults.count("DELETE", "/blobs/uploads/") == transfer.BLOB_ATTEMPTS
+        assert raised.value.status == code
+        assert faults.count("PATCH", "/blobs/uploads/") == tries
+        assert faults.count("DELETE", "/blobs/uploads/") == tries  # every session let go
         assert await store.blob_size(DESCRIPTOR.blob_digest) is None
-
-
-async def test_a_refused_blob_is_not_tried_again(
-        registry: RunningRegistry, source: LayoutStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transfer, "BLOB_RETRY_DELAY", 0.01)
-    faults = Faults()
-    faults.add("PATCH", "/blobs/uploads/", status(400), times=100)
-    async with RegistrySession(fast_settings(**SETTINGS), transport=faults) as session:
-        store = session.store(registry.host, unique_repo("refused"))
-        with pytest.raises(RegistryError):
-            await transfer_blob(source, store, DESCRIPTOR, cancel=CancelToken(),
-                                on_bytes=lambda _: None)
-        assert faults.count("PATCH", "/blobs/uploads/") == 1
 
 
 async def test_a_copy_within_one_registry_that_refuses_mounts_streams_under_a_tight_limit(
