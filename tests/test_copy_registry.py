@@ -85,3 +85,25 @@ def test_cli_copy_and_reexport_with_a_registry(tmp_path: Path, registry: Running
     assert layout.get_manifest_sync("ecr").digest == converted["digest"] != pushed["tags"][0]["digest"]
     gzip_top = LayoutStore(fixture_dir("buildkit-variants", "gzip")).get_manifest_sync("latest")
     assert converted["digest"] == gzip_top.digest
+
+
+async def test_reexport_into_a_registry_sends_a_layer_again_when_a_chunk_breaks(
+        tmp_path: Path, registry: RunningRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-encoded layers go up from their temp file, which is opened again after a 503."""
+    from cachetui.ops import transfer
+    from tests.fault_transport import Faults, status
+
+    monkeypatch.setattr(transfer, "BLOB_RETRY_DELAY", 0.01)
+    settings = ReexportSettings(compression=Compression.ZSTD, image_manifest=False)
+    local = LayoutStore(tmp_path / "local", create=True)
+    expected = await reexport_cache(LayoutStore(fixture_dir("buildkit-variants", "gzip")),
+                                    "latest", local, "z", settings)
+    faults = Faults()
+    faults.add("PATCH", "/blobs/uploads/", status(503), times=2)
+    tiny = fast_settings(monolithic_limit=16 * 1024, upload_chunk=16 * 1024)
+    async with RegistrySession(tiny, transport=faults) as session:
+        target = session.store(registry.host, unique_repo("rx-retry"))
+        result = await reexport_cache(LayoutStore(fixture_dir("buildkit-variants", "gzip")),
+                                      "latest", target, "z", settings)
+        assert result.top.digest == expected.top.digest and result.verified_layers == 9
+        assert faults.count("PATCH", "/blobs/uploads/") > 2  # the two refused, then the rest

@@ -29,7 +29,13 @@ from cachetui.oci.reference import validate_tag
 from cachetui.ops.load import load_document
 from cachetui.ops.progress import CancelToken, ProgressSink, no_progress
 from cachetui.ops.recompress import EncodedLayer, Encoding, file_chunks, recompress_layer
-from cachetui.ops.transfer import DEFAULT_CONCURRENCY, ByteCounter, run_all, transfer_blobs
+from cachetui.ops.transfer import (
+    DEFAULT_CONCURRENCY,
+    ByteCounter,
+    put_blob_retrying,
+    run_all,
+    transfer_blobs,
+)
 from cachetui.ops.uncompressed import measure
 from cachetui.store.base import Store
 
@@ -196,12 +202,13 @@ async def plan_reexport(source: Store, reference: str, destination: Store,
                         document, tuple(layers), survivors.dropped_results)
 
 
-async def _upload_file(destination: Store, layer: EncodedLayer) -> bool:
+async def _upload_file(destination: Store, layer: EncodedLayer, cancel: CancelToken) -> bool:
     """Put a re-encoded blob unless the destination has it; True if bytes were written."""
     try:
         if await destination.blob_size(layer.digest) == layer.size:
             return False
-        await destination.put_blob(layer.descriptor, file_chunks(layer.path))
+        await put_blob_retrying(destination, layer.descriptor, lambda: file_chunks(layer.path),
+                                cancel=cancel, on_bytes=lambda _: None)
         return True
     finally:
         await asyncio.to_thread(layer.path.unlink, True)
@@ -241,7 +248,7 @@ async def apply_reexport(plan: ReexportPlan, source: Store, destination: Store, 
                     f"decompressed content is {encoded.diff_id[7:19]} but the cache says "
                     f"{expected[7:19]} (containerd.io/uncompressed)",
                     where=f"{plan.source}: layer {layer.descriptor.digest[7:19]}")
-            if await _upload_file(destination, encoded):
+            if await _upload_file(destination, encoded, cancel):
                 written += encoded.size
             replacements[layer.descriptor.digest] = encoded.descriptor
 

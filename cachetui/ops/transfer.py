@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -73,6 +73,20 @@ async def transfer_blob(source: Store, destination: Store, descriptor: Descripto
         return BlobAction.SKIP
     if same_registry(source, destination) and await destination.mount_blob(descriptor, source):
         return BlobAction.MOUNT
+    await put_blob_retrying(destination, descriptor, lambda: source.open_blob(descriptor),
+                            cancel=cancel, on_bytes=on_bytes)
+    return BlobAction.COPY
+
+
+async def put_blob_retrying(destination: Store, descriptor: Descriptor,
+                            open_chunks: Callable[[], AsyncIterator[bytes]], *,
+                            cancel: CancelToken, on_bytes: Callable[[int], None]) -> None:
+    """``put_blob`` from a source that can be opened again (a store, a file).
+
+    A streamed upload cannot replay a broken chunk, so on a transient failure (network, 429,
+    5xx) the whole blob goes again from a re-opened source, up to ``BLOB_ATTEMPTS`` tries; the
+    bytes counted for a failed try are taken back from ``on_bytes``.
+    """
     attempt = 1
     while True:
         moved = 0
@@ -82,17 +96,16 @@ async def transfer_blob(source: Store, destination: Store, descriptor: Descripto
             moved += size
             on_bytes(size)
 
-        stream = counted(source.open_blob(descriptor), count, cancel)
+        stream = counted(open_chunks(), count, cancel)
         try:
             await destination.put_blob(descriptor, stream)
-            return BlobAction.COPY
+            return
         except RegistryError as failure:
             if attempt >= BLOB_ATTEMPTS or not is_transient(failure):
                 raise
             delay = blob_retry_delay(attempt, failure.retry_after)
         finally:
             await stream.aclose()
-        # A streamed upload cannot replay a broken chunk: the whole blob goes again.
         on_bytes(-moved)
         await asyncio.sleep(delay)
         cancel.check()
