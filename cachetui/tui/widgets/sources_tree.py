@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import BindingType
 from textual.widgets import Tree
@@ -30,6 +31,21 @@ class SourcesTree(Tree[str]):
 
     def on_mount(self) -> None:
         self._sync_groups()
+
+    def render_label(self, node: TreeNode[str], base_style: Style, style: Style) -> Text:
+        """The label, cut with an ellipsis where the panel ends (a silent cut hides that a
+        name or an error goes on)."""
+        text = super().render_label(node, base_style, style)
+        depth = 0
+        parent = node.parent
+        while parent is not None:
+            depth += 1
+            parent = parent.parent
+        # The hidden root takes no room; every level below the groups indents by the guides.
+        available = self.scrollable_content_region.width - max(0, depth - 1) * self.guide_depth
+        if 1 < available < text.cell_len:
+            text.truncate(available, overflow="ellipsis")
+        return text
 
     def _sync_groups(self) -> None:
         # Empty groups are removed from view by collapsing; labels say what they are.
