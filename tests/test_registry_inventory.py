@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
 from cachetui.ops.inventory import EntryScanned, ScanFailed, collect, scan_store
 from cachetui.ops.load import DocumentMemo
@@ -67,7 +70,7 @@ async def test_registry_wide_scan_streams_every_repository(registry: RunningRegi
     async with RegistrySession(fast_settings(), transport=counting) as session:
         events = [event async for event in scan_registry(
             registry.host, lambda: session.catalog(registry.host),
-            lambda name: session.store(registry.host, name), memo=memo)]
+            lambda name: session.store(registry.host, name, listed=True), memo=memo)]
     rows = {(e.entry.source, e.entry.tag) for e in events if isinstance(e, EntryScanned)}
     for repo in repos:
         assert {(f"{registry.host}/{repo}", tag) for tag in
@@ -82,6 +85,35 @@ async def test_registry_wide_scan_reports_a_refused_catalog() -> None:
     host = f"127.0.0.1:{free_port()}"
     async with RegistrySession(fast_settings()) as session:
         events = [event async for event in scan_registry(
-            host, lambda: session.catalog(host), lambda name: session.store(host, name))]
+            host, lambda: session.catalog(host), lambda name: session.store(host, name, listed=True))]
     assert len(events) == 1 and isinstance(events[0], ScanFailed)
     assert "cannot connect" in events[0].message
+
+
+def test_a_catalog_repository_without_tags_is_empty_not_an_error(
+        registry: RunningRegistry, capsys: pytest.CaptureFixture[str]) -> None:
+    """distribution answers NAME_UNKNOWN for a repository that has blobs but no tag."""
+    from cachetui.cli import main
+    from cachetui.errors import NotFound
+    from cachetui.oci.digest import Digest
+    from cachetui.oci.models import Descriptor
+
+    repo = unique_repo("tagless")
+    data = b"a blob and no manifest"
+    descriptor = Descriptor(media_type="application/octet-stream", digest=Digest.of(data),
+                            size=len(data))
+
+    async def setup_and_list() -> None:
+        async def once() -> AsyncIterator[bytes]:
+            yield data
+
+        async with RegistrySession(fast_settings()) as session:
+            await session.store(registry.host, repo).put_blob(descriptor, once())
+            assert repo in await session.catalog(registry.host)
+            assert await session.store(registry.host, repo, listed=True).list_tags() == []
+            with pytest.raises(NotFound):  # named by a user, there is nothing to list
+                await session.store(registry.host, repo).list_tags()
+
+    asyncio.run(setup_and_list())
+    main(["ls", "--json", registry.host])
+    assert repo not in capsys.readouterr().err

@@ -45,8 +45,8 @@ async def stores_for(spec: SourceSpec, args: argparse.Namespace, *, discover_dep
         assert spec.host is not None
         repositories = await catalog(spec.host, args)
         return [
-            (repository_store(parse_reference(f"{spec.host}/{repo}", default_tag=False), args),
-             None)
+            (repository_store(parse_reference(f"{spec.host}/{repo}", default_tag=False), args,
+                              listed=True), None)
             for repo in repositories
         ]
     return [(open_store(spec, args), tags)]

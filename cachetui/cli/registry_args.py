@@ -87,8 +87,8 @@ def session(args: argparse.Namespace) -> RegistrySession:
     return created
 
 
-def repository_store(ref: ImageRef, args: argparse.Namespace) -> Store:
-    return session(args).repository(ref)
+def repository_store(ref: ImageRef, args: argparse.Namespace, *, listed: bool = False) -> Store:
+    return session(args).repository(ref, listed=listed)
 
 
 async def catalog(host: str, args: argparse.Namespace) -> list[str]:

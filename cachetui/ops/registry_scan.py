@@ -37,7 +37,9 @@ async def scan_registry(
     repositories at a time (events of different repositories interleave; each repository's own
     events keep their order).
 
-    A catalog the registry refuses (many hosted registries do) yields one :class:`ScanFailed`.
+    ``open_store`` gets names from the catalog (a registry store should be opened ``listed``, so a
+    repository without tags is empty, not an error). A catalog the registry refuses (many hosted
+    registries do) yields one :class:`ScanFailed`.
     One memo serves all repositories, so a manifest shared across them is classified once.
     """
     memo = memo if memo is not None else DocumentMemo()

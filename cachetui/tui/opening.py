@@ -74,8 +74,9 @@ class RegistryAccess:
             self._session = RegistrySession(settings)
         return self._session
 
-    def repository(self, ref: ImageRef) -> Store:
-        store: Store = self._open().repository(ref)
+    def repository(self, ref: ImageRef, *, listed: bool = False) -> Store:
+        """``listed``: the name came from the catalog (an empty repository is no error)."""
+        store: Store = self._open().repository(ref, listed=listed)
         return store
 
     async def catalog(self, host: str) -> list[str]:
@@ -113,8 +114,8 @@ async def open_targets(spec: SourceSpec, registry: RegistryAccess) -> list[Targe
     if spec.kind == "host":
         assert spec.host is not None
         repositories = await registry.catalog(spec.host)
-        return [Target(registry.repository(parse_reference(f"{spec.host}/{name}", default_tag=False)),
-                       None) for name in repositories]
+        return [Target(registry.repository(parse_reference(f"{spec.host}/{name}", default_tag=False),
+                                           listed=True), None) for name in repositories]
     assert spec.ref is not None
     reference = spec.reference
     return [Target(registry.repository(spec.ref), [reference] if reference else None)]

@@ -122,11 +122,12 @@ class RegistrySession:
             self._clients[host] = found
         return found
 
-    def repository(self, ref: ImageRef) -> RegistryStore:
-        return RegistryStore(self.client(ref.api_host), ref.repository)
+    def repository(self, ref: ImageRef, *, listed: bool = False) -> RegistryStore:
+        """``listed``: the name came from the catalog (see :class:`RegistryStore`)."""
+        return RegistryStore(self.client(ref.api_host), ref.repository, listed=listed)
 
-    def store(self, host: str, repository: str) -> RegistryStore:
-        return RegistryStore(self.client(host), repository)
+    def store(self, host: str, repository: str, *, listed: bool = False) -> RegistryStore:
+        return RegistryStore(self.client(host), repository, listed=listed)
 
     async def catalog(self, host: str, page_size: int | None = None) -> list[str]:
         return await self.client(host).catalog(page_size)

@@ -10,14 +10,17 @@ from cachetui.oci.models import Descriptor, TopObject
 from cachetui.oci.reference import validate_tag
 from cachetui.store.base import MAX_CONFIG_BYTES, Store, StoreKind
 from cachetui.store.registry.client import RegistryClient
+from cachetui.store.registry.errors import RegistryNotFound
 
 
 class RegistryStore:
     """``host/repository`` on a registry; all I/O goes through the session's shared client."""
 
-    def __init__(self, client: RegistryClient, repository: str) -> None:
+    def __init__(self, client: RegistryClient, repository: str, *, listed: bool = False) -> None:
         self.client = client
         self.repository = repository
+        self.listed = listed
+        """Named by the registry's catalog: it exists, so ``NAME_UNKNOWN`` means "no tags"."""
 
     @property
     def kind(self) -> StoreKind:
@@ -35,7 +38,14 @@ class RegistryStore:
         return f"RegistryStore({self.location!r})"
 
     async def list_tags(self) -> list[str]:
-        return sorted(await self.client.list_tags(self.repository))
+        try:
+            return sorted(await self.client.list_tags(self.repository))
+        except RegistryNotFound as exc:
+            # distribution answers NAME_UNKNOWN for a repository whose every tag is gone (or
+            # that only ever got blobs); from the catalog, that is an empty repository.
+            if self.listed and exc.code == "NAME_UNKNOWN":
+                return []
+            raise
 
     async def resolve(self, tag: str) -> Descriptor:
         return await self.client.head_manifest(self.repository, tag)
