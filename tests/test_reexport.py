@@ -209,3 +209,34 @@ def test_encoding_levels_are_checked() -> None:
         Encoding.of(Compression.GZIP, 12)
     assert str(Encoding.of(Compression.ZSTD)) == "zstd-3"
     assert asyncio.iscoroutinefunction(reexport_cache)
+
+
+def test_abandoned_reexport_workdirs_are_swept_and_live_ones_kept(tmp_path: Path) -> None:
+    """A killed re-export leaves its re-encoded layers behind; the next one removes them."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from cachetui.ops.reexport import ABANDONED_AFTER, WORKDIR_PREFIX, sweep_abandoned_workdirs
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(gone.stdout)  # exited: nothing runs under this pid now (barring reuse)
+    old = time.time() - 2 * ABANDONED_AFTER
+
+    def workdir(name: str, *, mtime: float) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        (path / "layer.tmp").write_bytes(b"x" * 1000)
+        os.utime(path / "layer.tmp", (mtime, mtime))
+        os.utime(path, (mtime, mtime))
+        return path
+
+    abandoned = workdir(f"{WORKDIR_PREFIX}{dead_pid}-abc", mtime=old)
+    recent = workdir(f"{WORKDIR_PREFIX}{dead_pid}-def", mtime=time.time())  # still written to
+    live = workdir(f"{WORKDIR_PREFIX}{os.getppid()}-ghi", mtime=old)  # the test runner's parent
+    unrelated = workdir("cachetui-reexport-notapid", mtime=old)
+    assert sweep_abandoned_workdirs(tmp_path) == [abandoned]
+    assert not abandoned.exists()
+    assert recent.exists() and live.exists() and unrelated.exists()

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from cachetui.buildkit.document import CacheDocument
 from cachetui.buildkit.rewrite import Form, RewriteOptions, Rewritten, resolve_form, rewrite_document
@@ -202,6 +204,55 @@ async def plan_reexport(source: Store, reference: str, destination: Store,
                         document, tuple(layers), survivors.dropped_results)
 
 
+WORKDIR_PREFIX: Final = "cachetui-reexport-"
+"""Temp directories of re-encoded layers: ``cachetui-reexport-<pid>-<random>``."""
+
+
+ABANDONED_AFTER: Final = 3600.0
+"""Seconds without a write before a dead process's directory is swept (a process in another PID
+namespace sharing the temp directory looks dead, but it keeps writing)."""
+
+
+def sweep_abandoned_workdirs(parent: Path, *, now: float | None = None) -> list[Path]:
+    """Delete the temp directories of re-exports whose process is gone (killed before it could
+    clean up: re-encoded layers can be gigabytes). A live process's directory is never touched."""
+    removed: list[Path] = []
+    cutoff = (time.time() if now is None else now) - ABANDONED_AFTER
+    try:
+        candidates = list(parent.glob(f"{WORKDIR_PREFIX}*"))
+    except OSError:
+        return removed
+    for path in candidates:
+        pid_text = path.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit() or path.is_symlink() or not path.is_dir():
+            continue
+        pid = int(pid_text)
+        if pid == os.getpid() or _alive(pid) or _last_write(path) > cutoff:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _last_write(directory: Path) -> float:
+    try:
+        with os.scandir(directory) as entries:
+            return max([directory.stat().st_mtime,
+                        *(entry.stat(follow_symlinks=False).st_mtime for entry in entries)])
+    except OSError:
+        return float("inf")  # unreadable: leave it
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 async def _upload_file(destination: Store, layer: EncodedLayer, cancel: CancelToken) -> bool:
     """Put a re-encoded blob unless the destination has it; True if bytes were written."""
     try:
@@ -233,7 +284,8 @@ async def apply_reexport(plan: ReexportPlan, source: Store, destination: Store, 
     counter = ByteCounter(sink, "re-encode", plan.bytes_in)
     cpu_slots = asyncio.Semaphore(os.cpu_count() or 2)
 
-    with tempfile.TemporaryDirectory(prefix="cachetui-reexport-", dir=workdir) as tmp:
+    await asyncio.to_thread(sweep_abandoned_workdirs, Path(workdir or tempfile.gettempdir()))
+    with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=workdir) as tmp:
 
         async def encode(layer: LayerPlan) -> None:
             nonlocal written
