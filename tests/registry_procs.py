@@ -109,6 +109,9 @@ class TokenIssuer:
     """
 
     users: dict[str, tuple[str, frozenset[str]]]
+    refresh_tokens: dict[str, str] = field(default_factory=dict)
+    """Identity tokens (``docker login`` stores them as ``identitytoken``) → user name, for the
+    OAuth2 ``grant_type=refresh_token`` POST."""
     anonymous_actions: frozenset[str] = frozenset({"pull"})
     lifetime: int = 300
     pair: KeyPair = field(default_factory=lambda: self_signed("cachetui-token-signer"))
@@ -148,6 +151,8 @@ class TokenIssuer:
     def _user(self, authorization: str | None, form: dict[str, list[str]]) -> str | None:
         """The authenticated user, "" for anonymous, ``None`` for bad credentials."""
         user, password = "", ""
+        if form.get("grant_type") == ["refresh_token"]:
+            return self.refresh_tokens.get(form.get("refresh_token", [""])[0])
         if authorization and authorization.lower().startswith("basic "):
             decoded = base64.b64decode(authorization[6:]).decode("utf-8", "replace")
             user, _, password = decoded.partition(":")

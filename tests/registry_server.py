@@ -40,6 +40,8 @@ from cachetui.store.registry.settings import RegistrySettings
 from tests.registry_procs import RegistryStartError, RunningRegistry, TokenIssuer, start_registry
 
 BASIC_USERS = {"alice": "alice-secret", "bob": "bob-secret"}
+IDENTITY_TOKEN = "alice-identity-token"
+"""What ``docker login`` leaves in config.json as ``identitytoken`` for alice."""
 TOKEN_USERS = {
     "alice": ("alice-secret", frozenset({"*"})),
     "bob": ("bob-secret", frozenset({"pull", "push"})),
@@ -117,7 +119,8 @@ def registry_basic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
 @pytest.fixture(scope="session")
 def registry_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
     yield from _start(tmp_path_factory, "registry-token", delete=True,
-                      issuer=TokenIssuer(users=dict(TOKEN_USERS)))
+                      issuer=TokenIssuer(users=dict(TOKEN_USERS),
+                                         refresh_tokens={IDENTITY_TOKEN: "alice"}))
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from cachetui.store.registry.auth import covers, merge_scopes, parse_challenge, 
 from cachetui.store.registry.credentials import Credentials, lookup
 from tests.fixtures import fixture_dir
 from tests.registry_procs import RunningRegistry
-from tests.registry_server import credentials, fast_settings, push_layout, unique_repo
+from tests.registry_server import IDENTITY_TOKEN, credentials, fast_settings, push_layout, unique_repo
 
 LAYOUT = "app-buildcache-min"
 
@@ -211,3 +211,24 @@ async def test_a_large_blob_streams_up_with_credentials(server: str,
         store = session.store(running.host, unique_repo("streamed"))
         await store.put_blob(descriptor, pieces())
         assert b"".join([piece async for piece in store.open_blob(descriptor)]) == data
+
+
+async def test_identity_token_is_exchanged_with_a_refresh_token_post(
+        registry_token: RunningRegistry) -> None:
+    """``identitytoken`` from docker's config.json: OAuth2 ``grant_type=refresh_token``."""
+    issuer = registry_token.issuer
+    assert issuer is not None
+    identity = Credentials(username="<token>", identity_token=IDENTITY_TOKEN, source="test")
+    repo = unique_repo("identity")
+    async with RegistrySession(fast_settings(credentials=identity),
+                               credential_lookup=lambda _: None) as session:
+        top = await _push(session, registry_token.host, repo)
+        assert (await session.store(registry_token.host, repo).get_manifest("cache")).raw == top.raw
+    posts = [(user, scopes) for user, scopes, method in issuer.log if method == "POST"]
+    assert any(user == "alice" and f"repository:{repo}:pull,push" in scopes
+               for user, scopes in posts)
+    wrong = Credentials(username="<token>", identity_token="stale", source="test")
+    async with RegistrySession(fast_settings(credentials=wrong),
+                               credential_lookup=lambda _: None) as session:
+        with pytest.raises(AuthError):
+            await _push(session, registry_token.host, unique_repo("identity"))
