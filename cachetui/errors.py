@@ -45,6 +45,17 @@ class LayoutError(CachetuiError):
     """A local cache directory is unusable (missing index.json, escaping paths, ...)."""
 
 
+class BlobsMissing(LayoutError):
+    """A manifest was about to be tagged but blobs below it are gone (a concurrent gc took them):
+    the writer puts them back and tags again, so no tag ever names a missing blob."""
+
+    def __init__(self, digests: list[str], *, where: str | None = None) -> None:
+        self.digests = digests
+        super().__init__(f"{len(digests)} blob(s) below the manifest went missing while copying "
+                         f"(a concurrent gc?), first {digests[0][7:19] if digests else '-'}",
+                         where=where)
+
+
 class UnsupportedOperation(CachetuiError):
     """The store cannot do this (read-only store, registry refuses deletes, ...)."""
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cachetui.buildkit.document import CacheFormat
-from cachetui.errors import InvalidInput, NotFound
+from cachetui.errors import BlobsMissing, InvalidInput, NotFound
 from cachetui.oci import mediatypes as mt
 from cachetui.oci.models import Descriptor, Manifest, TopObject
 from cachetui.oci.reference import validate_tag
@@ -28,6 +28,9 @@ from cachetui.ops.transfer import (
 from cachetui.store.base import Store
 
 BlobRole = Literal["layer", "config", "manifest"]
+
+TAG_ATTEMPTS = 3
+"""Tries to tag a manifest when a concurrent gc took blobs below it (each puts them back)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,11 +219,30 @@ async def apply_copy(plan: CopyPlan, source: Store, destination: Store, *,
                                         task="configs", concurrency=concurrency))
     for tag in plan.tags:
         cancel.check()
-        for child in tag.children:
-            await destination.put_manifest(child, None)
-        await destination.put_manifest(tag.top, tag.destination_tag)
+        await _put_tag(tag, source, destination, actions, sink=sink, cancel=cancel)
         sink(Progress("manifests", 1, 1, unit="manifests", detail=tag.destination_tag))
     return CopyResult(plan, actions)
+
+
+async def _put_tag(tag: TagCopy, source: Store, destination: Store,
+                   actions: dict[str, BlobAction], *, sink: ProgressSink,
+                   cancel: CancelToken) -> None:
+    """Child manifests, then the tag. A store that finds blobs below the manifest gone when it
+    is about to tag it (a gc ran meanwhile) refuses with :class:`BlobsMissing`; the blobs are
+    then put back and the tag tried again, so the tag never names a missing blob."""
+    blobs = {b.descriptor.digest: b.descriptor for b in tag.blobs}
+    for attempt in range(1, TAG_ATTEMPTS + 1):
+        try:
+            for child in tag.children:
+                await destination.put_manifest(child, None)
+            await destination.put_manifest(tag.top, tag.destination_tag)
+            return
+        except BlobsMissing as gone:
+            if attempt == TAG_ATTEMPTS:
+                raise
+            again = [blobs[digest] for digest in gone.digests if digest in blobs]
+            actions.update(await transfer_blobs(source, destination, again, sink=sink,
+                                                cancel=cancel, task="blobs"))
 
 
 async def copy_cache(source: Store, references: list[str], destination: Store,

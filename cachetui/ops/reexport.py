@@ -34,6 +34,7 @@ from cachetui.ops.recompress import EncodedLayer, Encoding, file_chunks, recompr
 from cachetui.ops.transfer import (
     DEFAULT_CONCURRENCY,
     ByteCounter,
+    blob_present,
     put_blob_retrying,
     run_all,
     transfer_blobs,
@@ -256,7 +257,7 @@ def _alive(pid: int) -> bool:
 async def _upload_file(destination: Store, layer: EncodedLayer, cancel: CancelToken) -> bool:
     """Put a re-encoded blob unless the destination has it; True if bytes were written."""
     try:
-        if await destination.blob_size(layer.digest) == layer.size:
+        if await blob_present(destination, layer.descriptor):
             return False
         await put_blob_retrying(destination, layer.descriptor, lambda: file_chunks(layer.path),
                                 cancel=cancel, on_bytes=lambda _: None)
@@ -316,7 +317,7 @@ async def apply_reexport(plan: ReexportPlan, source: Store, destination: Store, 
     cancel.check()
     rewritten = rewrite_document(document, replacements, plan.settings.rewrite_options)
     config = rewritten.config_descriptor
-    if await destination.blob_size(config.blob_digest) != config.size:
+    if not await blob_present(destination, config):
         await destination.put_blob(config, _once(rewritten.config_raw))
     await destination.put_manifest(rewritten.top, None)
     verified = 0

@@ -17,7 +17,7 @@ from typing import Any, Final
 from cachetui.errors import CachetuiError, Cancelled, RegistryError, is_transient
 from cachetui.oci.models import Descriptor
 from cachetui.ops.progress import CancelToken, Progress, ProgressSink
-from cachetui.store.base import Store
+from cachetui.store.base import Store, VerifiesBlobs
 
 DEFAULT_CONCURRENCY: Final = 6
 """Blobs moved at once: with 4, the last of 9 equal layers moved alone (measured in bench_copy)."""
@@ -50,8 +50,19 @@ def same_registry(source: Store, destination: Store) -> bool:
     return source.location.split("/", 1)[0] == destination.location.split("/", 1)[0]
 
 
+async def blob_present(destination: Store, descriptor: Descriptor) -> bool:
+    """Whether ``destination`` already holds this blob intact, so it can be skipped.
+
+    A store that can verify (a directory: hash it) must; a file of the right size with the wrong
+    bytes is not there, and gets rewritten. Other stores are trusted by size.
+    """
+    if isinstance(destination, VerifiesBlobs):
+        return await destination.has_verified_blob(descriptor)
+    return await destination.blob_size(descriptor.blob_digest) == descriptor.size
+
+
 async def planned_action(source: Store, destination: Store, descriptor: Descriptor) -> BlobAction:
-    if await destination.blob_size(descriptor.blob_digest) == descriptor.size:
+    if await blob_present(destination, descriptor):
         return BlobAction.SKIP
     return BlobAction.MOUNT if same_registry(source, destination) else BlobAction.COPY
 
@@ -69,7 +80,7 @@ async def transfer_blob(source: Store, destination: Store, descriptor: Descripto
                         cancel: CancelToken, on_bytes: Callable[[int], None]) -> BlobAction:
     """Make one blob present in ``destination``; re-checks, so a re-run skips finished blobs."""
     cancel.check()
-    if await destination.blob_size(descriptor.blob_digest) == descriptor.size:
+    if await blob_present(destination, descriptor):
         return BlobAction.SKIP
     if same_registry(source, destination) and await destination.mount_blob(descriptor, source):
         return BlobAction.MOUNT

@@ -93,3 +93,15 @@ class Store(Protocol):
     async def aclose(self) -> None:
         """Release connections and locks."""
         ...
+
+
+@runtime_checkable
+class VerifiesBlobs(Protocol):
+    """A store that can cheaply prove a blob it holds is intact (a local directory hashes it).
+
+    Copy skips a blob only when this says yes; stores without it are trusted by size (a
+    registry verifies digests on upload)."""
+
+    async def has_verified_blob(self, descriptor: Descriptor) -> bool:
+        """Whether the blob is here with exactly the declared digest and size."""
+        ...

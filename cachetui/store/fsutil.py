@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import secrets
@@ -33,14 +34,23 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+NOFOLLOW: int = getattr(os, "O_NOFOLLOW", 0)
+"""Never open through a symlink: a planted link would make a write land outside the directory."""
+
+
 def temp_name(directory: Path, stem: str) -> Path:
     return directory / f".cachetui-{stem}-{secrets.token_hex(6)}.tmp"
+
+
+def create_new(path: Path, mode: int = 0o644) -> int:
+    """A new file for writing, never through a symlink (``O_EXCL`` + ``O_NOFOLLOW``)."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, mode)
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` through a temp file, fsync and rename: all or nothing."""
     tmp = temp_name(path.parent, path.name)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    fd = create_new(tmp, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -61,18 +71,28 @@ def flocked(lock_path: Path, *, exclusive: bool, required: bool) -> Iterator[Non
     Writers (``required=True``) create the lock file. Readers only take a shared lock on a lock
     file that already exists, and never create one, so looking at a directory never changes it;
     without it they rely on writers replacing index.json atomically.
+
+    The lock file is never opened through a symlink: a (dangling) ``index.json.lock`` link would
+    otherwise make every write create or lock a file outside the directory, so a layout whose
+    lock is a symlink is refused, for reads and writes alike.
     """
+    if lock_path.is_symlink():
+        raise symlinked_lock(lock_path)
     if required:
         try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise symlinked_lock(lock_path) from None
             raise LayoutError(f"cannot create lock file: {exc.strerror}",
                               where=str(lock_path)) from None
     else:
         # Readers never create the lock file: a directory we only look at stays untouched.
         try:
-            fd = os.open(lock_path, os.O_RDONLY)
-        except OSError:
+            fd = os.open(lock_path, os.O_RDONLY | NOFOLLOW)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise symlinked_lock(lock_path) from None
             yield
             return
     try:
@@ -82,3 +102,9 @@ def flocked(lock_path: Path, *, exclusive: bool, required: bool) -> Iterator[Non
         with contextlib.suppress(OSError):
             fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def symlinked_lock(lock_path: Path) -> LayoutError:
+    return LayoutError(
+        "refusing this directory: index.json.lock is a symlink (it could make writes land "
+        "outside the directory); remove the link", where=str(lock_path.parent))

@@ -19,11 +19,12 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 import msgspec
 
 from cachetui.errors import (
+    BlobsMissing,
     CachetuiError,
     DigestMismatch,
     FormatError,
@@ -36,7 +37,7 @@ from cachetui.oci.digest import Digest, Verifier, is_digest
 from cachetui.oci.models import Descriptor, Index, TopObject, encode_json, parse_top
 from cachetui.oci.reference import validate_tag
 from cachetui.store.base import CHUNK_SIZE, MAX_CONFIG_BYTES, Store, StoreKind
-from cachetui.store.fsutil import atomic_write, flocked, fsync_dir, inside, temp_name
+from cachetui.store.fsutil import atomic_write, create_new, flocked, fsync_dir, inside, temp_name
 
 IndexChange = Callable[[list[Descriptor]], list[Descriptor]]
 """Maps the old ``index.json`` entries to the new ones (run under the exclusive lock)."""
@@ -103,6 +104,9 @@ class LayoutStore(Store):
     def __init__(self, root: str | os.PathLike[str], *, create: bool = False) -> None:
         self.root = Path(root)
         self._create = create
+        self._verified: dict[str, tuple[int, int, int, int]] = {}
+        """digest → (device, inode, size, mtime_ns) of a file this process hashed: the same file,
+        unchanged since, needs no second hash (a rename or a write changes one of them)."""
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -268,6 +272,76 @@ class LayoutStore(Store):
         except FileNotFoundError:
             return None
 
+    def has_verified_blob_sync(self, descriptor: Descriptor) -> bool:
+        """Whether the blob's file holds exactly the declared content; refreshes its mtime first.
+
+        A writer that is about to reuse a blob touches it before checking it, so a concurrent gc
+        (which spares blobs younger than its grace period and re-checks mtimes under the lock)
+        leaves it alone; a corrupt file of the right size is reported absent, so it is rewritten.
+        """
+        digest = Digest(descriptor.digest)
+        path = self._checked_blob_path(digest)
+        try:
+            before = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        if before.st_size != descriptor.size:
+            return False
+        identity = (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
+        known = self._verified.get(digest) == identity
+        with contextlib.suppress(OSError):  # not ours to touch: the lock check still guards
+            os.utime(path)
+        if not known and not self._hash_matches(path, digest, descriptor.size):
+            self._verified.pop(digest, None)
+            return False
+        with contextlib.suppress(OSError):
+            after = os.stat(path)
+            self._verified[digest] = (after.st_dev, after.st_ino, after.st_size, after.st_mtime_ns)
+        return True
+
+    @staticmethod
+    def _hash_matches(path: Path, digest: Digest, size: int) -> bool:
+        verifier = Verifier(digest, size, where=str(path))
+        try:
+            with open(path, "rb") as handle:
+                while chunk := handle.read(CHUNK_SIZE):
+                    verifier.update(chunk)
+            verifier.verify()
+        except (OSError, DigestMismatch):
+            return False
+        return True
+
+    async def has_verified_blob(self, descriptor: Descriptor) -> bool:
+        return await asyncio.to_thread(self.has_verified_blob_sync, descriptor)
+
+    def missing_below_sync(self, top: Descriptor) -> list[str]:
+        """Blobs that ``top`` (a manifest or index) reaches and that are not here at their size.
+
+        Run under the exclusive lock just before a tag is written: gc decides and deletes under
+        that lock too, so what this finds present stays present once the tag names it.
+        """
+        missing: list[str] = []
+        seen: set[str] = set()
+        stack = [top]
+        while stack:
+            descriptor = stack.pop()
+            if descriptor.digest in seen:
+                continue
+            seen.add(descriptor.digest)
+            try:
+                size = self._checked_blob_path(descriptor.digest).stat().st_size
+            except (FileNotFoundError, NotADirectoryError):
+                size = -1
+            if size != descriptor.size:
+                missing.append(descriptor.digest)
+                continue
+            if descriptor.media_type in mt.TOP_LEVEL_TYPES:
+                raw = self._read_small_sync(descriptor, limit=4 * 1024 * 1024)
+                stack.extend(parse_top(raw, media_type=descriptor.media_type,
+                                       where=f"{self.root}: manifest {descriptor.digest[7:19]}")
+                             .children())
+        return sorted(missing)
+
     async def open_blob(self, descriptor: Descriptor) -> AsyncIterator[bytes]:
         digest = Digest(descriptor.digest)
         where = f"{self.root}: blob {digest.short}"
@@ -417,7 +491,7 @@ class LayoutStore(Store):
         final = self._checked_blob_path(digest)
         tmp = temp_name(final.parent, digest.hex[:16])
         verifier = Verifier(digest, descriptor.size, where=where)
-        handle = await asyncio.to_thread(open, tmp, "xb")
+        handle = await asyncio.to_thread(_open_new, tmp)
         try:
             async for chunk in chunks:
                 verifier.update(chunk)
@@ -468,6 +542,9 @@ class LayoutStore(Store):
         )
 
         def put(manifests: list[Descriptor]) -> list[Descriptor]:
+            missing = self.missing_below_sync(entry)
+            if missing:
+                raise BlobsMissing(missing, where=str(self.root))
             # As BuildKit's client: drop earlier entries of this ref name, then append.
             kept = [
                 d for d in manifests
@@ -498,6 +575,11 @@ class LayoutStore(Store):
 
     async def aclose(self) -> None:
         return None
+
+
+def _open_new(path: Path) -> BinaryIO:
+    """A new temp file opened without following symlinks (see :func:`create_new`)."""
+    return os.fdopen(create_new(path), "wb")
 
 
 def _flush_and_close(handle: object) -> None:
