@@ -1,5 +1,5 @@
 """``python -m cachetui`` runs the same entry point as the ``cachetui`` script."""
 
-from cachetui.cli import entry
+from cachetui.entry import entry
 
 entry()

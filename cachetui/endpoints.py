@@ -30,7 +30,7 @@ class DestinationSpec:
     ref: ImageRef | None = None
 
     def source_spec(self) -> SourceSpec:
-        """The registry repository as a source spec (for :func:`cachetui.sources.open_store`)."""
+        """The registry repository as a source spec (opened like a source)."""
         assert self.ref is not None
         return SourceSpec("registry", self.text, ref=self.ref, tag=self.tag)
 

@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from cachetui.errors import InvalidInput, NotFound
+from cachetui.errors import NotFound
 from cachetui.oci.cachespec import is_cache_spec, parse_cache_spec
 from cachetui.oci.digest import Digest, is_digest
 from cachetui.oci.reference import ImageRef, looks_like_host, parse_reference, validate_tag
-from cachetui.store.base import Store
 from cachetui.store.layout import LayoutStore
 
 
@@ -70,15 +68,3 @@ def parse_source(text: str) -> SourceSpec:
 def open_directory(spec: SourceSpec) -> LayoutStore:
     assert spec.path is not None
     return LayoutStore(spec.path)
-
-
-def open_store(spec: SourceSpec, args: argparse.Namespace) -> Store:
-    """A store for a directory or registry repository source (CLI: registry flags from ``args``)."""
-    if spec.kind == "directory":
-        return open_directory(spec)
-    if spec.kind == "registry":
-        from cachetui.cli.registry_args import repository_store
-
-        assert spec.ref is not None
-        return repository_store(spec.ref, args)
-    raise InvalidInput(f"{spec.text} is a registry host; name a repository (HOST/REPO)")

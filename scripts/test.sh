@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): make a virtualenv, install what the tests need
 # (Python packages, and Debian's docker-registry and skopeo/tmux when missing), then run
-# ruff, mypy (strict) and every test. Extra arguments go to pytest.
+# ruff, mypy (strict), the import-linter layer contracts and every test. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +32,8 @@ echo "== ruff" >&2
 "$VENV/bin/ruff" check cachetui tests bench scripts
 echo "== mypy --strict" >&2
 "$VENV/bin/mypy"
+echo "== lint-imports (layer contracts in pyproject.toml)" >&2
+"$VENV/bin/lint-imports"
 echo "== pytest" >&2
 set +e
 "$VENV/bin/python" -m pytest "$@"

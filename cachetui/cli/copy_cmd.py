@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from cachetui.cli import humanfmt
 from cachetui.cli.endpoints import open_destination, open_source, source_references
 from cachetui.cli.planned import show_then_apply
 from cachetui.cli.registry_args import add_registry_arguments, close_sessions
 from cachetui.errors import InvalidInput
-from cachetui.ops.copy import CopyPlan, CopyResult, apply_copy, plan_copy
-from cachetui.ops.transfer import BlobAction
+from cachetui.ops.copy import apply_copy, plan_copy
+from cachetui.present.plans import describe_copy_plan, describe_copy_result
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -35,28 +34,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
-def describe_plan(plan: CopyPlan) -> str:
-    lines = [f"copy {plan.source} -> {plan.destination}"]
-    for tag in plan.tags:
-        state = "  (already there)" if tag.already_there else ""
-        lines.append(f"  {tag.source_ref} -> {tag.destination_tag}  {tag.top.digest[:19]}  "
-                     f"{tag.format}{state}")
-    lines.append(
-        f"  {plan.blob_count} blobs, {humanfmt.size(plan.total_bytes)}: "
-        f"{plan.count_for(BlobAction.COPY)} to copy ({humanfmt.size(plan.bytes_for(BlobAction.COPY))}), "
-        f"{plan.count_for(BlobAction.MOUNT)} to mount, "
-        f"{plan.count_for(BlobAction.SKIP)} already there "
-        f"({humanfmt.size(plan.bytes_for(BlobAction.SKIP))})")
-    lines.extend(f"  note: {note}" for note in plan.notes)
-    return "\n".join(lines)
-
-
-def describe_result(result: CopyResult, seconds: float) -> str:
-    return (f"done in {seconds:.1f}s: copied {humanfmt.size(result.bytes_for(BlobAction.COPY))}, "
-            f"mounted {humanfmt.size(result.bytes_for(BlobAction.MOUNT))}, "
-            f"skipped {humanfmt.size(result.bytes_for(BlobAction.SKIP))}")
-
-
 async def run(args: argparse.Namespace) -> int:
     try:
         source, spec = open_source(args.source, args)
@@ -66,9 +43,9 @@ async def run(args: argparse.Namespace) -> int:
             raise InvalidInput("--all-tags keeps tag names; do not name a destination tag")
         plan = await plan_copy(source, references, destination.store, destination.tag)
         return await show_then_apply(
-            args, plan, describe_plan,
+            args, plan, describe_copy_plan,
             lambda sink, cancel: apply_copy(plan, source, destination.store, sink=sink,
                                             cancel=cancel),
-            describe_result)
+            describe_copy_result)
     finally:
         await close_sessions(args)

@@ -7,6 +7,7 @@ import asyncio
 import os
 from pathlib import Path
 
+from cachetui.cli import ui
 from cachetui.cli.common import EXIT_OK
 
 
@@ -28,10 +29,7 @@ async def run(args: argparse.Namespace) -> int:
 
     root = args.dir or default_dir()
     paths = await asyncio.to_thread(build_demo, root)
-    from cachetui.tui.app import make_app  # Textual loads only when the UI opens
-
     # The demo's dates are fixed, so its ages are shown against the same fixed "now".
-    app = make_app([str(path) for path in paths], read_only=args.read_only, demo=True,
-                   clock=lambda: FIXED_NOW, use_config_sources=False)
-    await app.run_async()
+    await ui.launch(ui.UiRequest([str(path) for path in paths], read_only=args.read_only,
+                                 demo=True, clock=lambda: FIXED_NOW, use_config_sources=False))
     return EXIT_OK

@@ -12,12 +12,13 @@ import time
 from dataclasses import dataclass
 from typing import TextIO
 
-from cachetui.cli import humanfmt
+from cachetui.cli.registry_args import open_store
 from cachetui.endpoints import parse_destination
 from cachetui.errors import InvalidInput, NotFound
 from cachetui.oci.reference import DEFAULT_TAG
 from cachetui.ops.progress import Progress
-from cachetui.sources import SourceSpec, open_store, parse_source
+from cachetui.present import units
+from cachetui.sources import SourceSpec, parse_source
 from cachetui.store.base import Store
 from cachetui.store.layout import LayoutStore
 
@@ -86,10 +87,10 @@ class ProgressLine:
             return
         self._last = now
         if progress.unit == "bytes":
-            done = humanfmt.size(progress.done)
-            total = humanfmt.size(progress.total) if progress.total is not None else "?"
+            done = units.size(progress.done)
+            total = units.size(progress.total) if progress.total is not None else "?"
             rate = progress.done / max(now - self._started, 1e-6)
-            text = f"{progress.task}: {done} / {total}  ({humanfmt.size(int(rate))}/s)"
+            text = f"{progress.task}: {done} / {total}  ({units.size(int(rate))}/s)"
         else:
             text = f"{progress.task}: {progress.done}/{progress.total} {progress.detail}"
         self._out.write("\r\x1b[2K" + text)

@@ -6,10 +6,11 @@ import argparse
 import asyncio
 from dataclasses import dataclass, field
 
+from cachetui.cli.registry_args import open_store
 from cachetui.errors import CachetuiError
 from cachetui.ops.inventory import PARALLEL_STORES, CacheEntry, ScanResult, collect, scan_store
 from cachetui.ops.load import DocumentMemo
-from cachetui.sources import SourceSpec, open_store, parse_source
+from cachetui.sources import SourceSpec, parse_source
 from cachetui.store.base import Store
 from cachetui.store.discovery import discover, is_layout
 from cachetui.store.layout import LayoutStore

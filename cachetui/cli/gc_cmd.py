@@ -11,11 +11,11 @@ import argparse
 import asyncio
 from typing import Any
 
-from cachetui.cli import humanfmt
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, print_json
 from cachetui.errors import CachetuiError, InvalidInput
 from cachetui.ops.gc import GcPlan, GcResult, apply_gc, plan_gc
 from cachetui.ops.policy import DEFAULT_GRACE, format_duration, parse_duration
+from cachetui.present import units
 from cachetui.sources import parse_source
 from cachetui.store.layout import LayoutStore
 
@@ -112,14 +112,14 @@ async def run(args: argparse.Namespace) -> int:
 
 def _print_plan(plan: GcPlan) -> None:
     print(f"{plan.location}: {len(plan.blobs)} unreferenced blobs "
-          f"({humanfmt.size(plan.bytes)}) to delete, {plan.reachable} reachable kept")
+          f"({units.size(plan.bytes)}) to delete, {plan.reachable} reachable kept")
     for blob in plan.blobs[:20]:
-        print(f"  delete {blob.digest}  {humanfmt.size(blob.size)}")
+        print(f"  delete {blob.digest}  {units.size(blob.size)}")
     if len(plan.blobs) > 20:
         print(f"  ... and {len(plan.blobs) - 20} more")
     if plan.spared:
         print(f"  spared: {len(plan.spared)} unreferenced blobs younger than "
-              f"{format_duration(plan.grace)} ({humanfmt.size(sum(b.size for b in plan.spared))})")
+              f"{format_duration(plan.grace)} ({units.size(sum(b.size for b in plan.spared))})")
     if plan.ingest:
         print(f"  delete {len(plan.ingest)} stale ingest/ entries and interrupted writes")
     if plan.ingest_spared:
@@ -129,7 +129,7 @@ def _print_plan(plan: GcPlan) -> None:
 
 
 def _print_result(result: GcResult) -> None:
-    print(f"{result.location}: deleted {len(result.deleted)} blobs ({humanfmt.size(result.bytes)})"
+    print(f"{result.location}: deleted {len(result.deleted)} blobs ({units.size(result.bytes)})"
           + (f", {len(result.ingest_deleted)} ingest entries" if result.ingest_deleted else ""))
     for digest, why in result.kept:
         print(f"  kept {digest[7:19]}: {why}")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 
 from cachetui.buildkit.analysis import CacheAnalysis
-from cachetui.cli import humanfmt
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, print_json, table
 from cachetui.cli.gather import gather
 from cachetui.cli.registry_args import add_registry_arguments, close_sessions
 from cachetui.errors import CachetuiError
 from cachetui.ops.inventory import CacheEntry
 from cachetui.ops.uncompressed import UncompressedSizes, fill
+from cachetui.present import units
 from cachetui.report import cache_json
 
 ESTIMATE_NOTE = (
@@ -45,30 +45,30 @@ def _describe(entry: CacheEntry, analysis: CacheAnalysis, unreferenced: int | No
         lines.append("  not a BuildKit cache (a plain image)")
     lines += [
         f"  compression   {', '.join(analysis.compression) or '-'}",
-        f"  layers        {analysis.layer_count}  ({humanfmt.size(analysis.size_bytes)})",
+        f"  layers        {analysis.layer_count}  ({units.size(analysis.size_bytes)})",
         f"  records       {analysis.record_count} ({analysis.records_with_results} with results)",
     ]
     if document.is_cache:
         final = len(minmax.min_digests)
         lines += [
-            f"  min estimate  {final} layers, {humanfmt.size(minmax.min_bytes)}",
+            f"  min estimate  {final} layers, {units.size(minmax.min_bytes)}",
             f"  max over min  {len(analysis.intermediate_layers)} intermediate-only layers, "
-            f"{humanfmt.size(minmax.delta_bytes)}",
+            f"{units.size(minmax.delta_bytes)}",
             f"                ({ESTIMATE_NOTE})",
         ]
     if unreferenced is not None:
-        lines.append(f"  unreferenced  {humanfmt.size(unreferenced)} in the directory")
-    lines.append(f"  newest        {humanfmt.age(analysis.created_newest)}")
+        lines.append(f"  unreferenced  {units.size(unreferenced)} in the directory")
+    lines.append(f"  newest        {units.age(analysis.created_newest)}")
     if show_layers:
         rows = [
             [
                 layer.digest.short,
                 layer.compression,
-                humanfmt.size(layer.size),
-                humanfmt.size(sizes.get(layer.digest)) if sizes is not None else "-",
+                units.size(layer.size),
+                units.size(sizes.get(layer.digest)) if sizes is not None else "-",
                 str(layer.role),
                 layer.diff_id[7:19] if layer.diff_id else "-",
-                humanfmt.age(layer.created_at),
+                units.age(layer.created_at),
             ]
             for layer in sorted(analysis.layers, key=lambda item: (str(item.role), -item.size))
         ]

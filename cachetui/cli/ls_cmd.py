@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from cachetui.cli import humanfmt
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, print_json, table
 from cachetui.cli.gather import gather
 from cachetui.cli.registry_args import add_registry_arguments, close_sessions
+from cachetui.present import units
 from cachetui.report import cache_json
 
 
@@ -46,11 +46,11 @@ async def run(args: argparse.Namespace) -> int:
                 str(analysis.document.format),
                 ",".join(analysis.compression) or "-",
                 str(analysis.layer_count),
-                humanfmt.size(analysis.size_bytes),
-                humanfmt.size(analysis.minmax.min_bytes) if analysis.document.is_cache else "-",
-                humanfmt.size(analysis.minmax.delta_bytes) if analysis.document.is_cache else "-",
-                humanfmt.size(found.unreferenced.get(entry.source)),
-                humanfmt.age(analysis.created_newest),
+                units.size(analysis.size_bytes),
+                units.size(analysis.minmax.min_bytes) if analysis.document.is_cache else "-",
+                units.size(analysis.minmax.delta_bytes) if analysis.document.is_cache else "-",
+                units.size(found.unreferenced.get(entry.source)),
+                units.age(analysis.created_newest),
                 "",
             ])
         if rows:

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from cachetui.cli import ui
 from cachetui.cli.common import EXIT_OK
 from cachetui.cli.registry_args import add_registry_arguments, registry_settings
 from cachetui.config import load_config
@@ -25,11 +26,8 @@ async def run(args: argparse.Namespace) -> int:
     settings = registry_settings(args, config)  # the same flags as every other command
     if args.password_stdin and not sys.stdin.isatty():
         _keyboard_from_terminal()
-    from cachetui.tui.app import make_app  # Textual loads only when the UI opens
-
-    app = make_app(list(args.sources), config=config, read_only=args.read_only,
-                   registry_settings=settings)
-    await app.run_async()
+    await ui.launch(ui.UiRequest(list(args.sources), config=config, read_only=args.read_only,
+                                 registry_settings=settings))
     return EXIT_OK
 
 

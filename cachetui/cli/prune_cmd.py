@@ -10,7 +10,6 @@ import argparse
 import sys
 from typing import TextIO
 
-from cachetui.cli import humanfmt
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, error, print_json, table
 from cachetui.cli.gather import stores_for
 from cachetui.cli.registry_args import add_registry_arguments, close_sessions
@@ -26,6 +25,7 @@ from cachetui.ops.policy import (
 )
 from cachetui.ops.prune import apply_prune, plan_prune
 from cachetui.ops.prune_model import PrunePlan, PruneResult, plan_json, result_json
+from cachetui.present import units
 from cachetui.sources import parse_source
 from cachetui.store.base import Store
 
@@ -141,7 +141,7 @@ def print_plan(plan: PrunePlan, out: TextIO | None = None) -> None:
         for item in source.items:
             state = "BLOCKED" if item.blocked else "delete"
             rows.append([state, item.tag, item.digest[7:19], item.rule,
-                         humanfmt.age(item.created), humanfmt.size(item.frees_bytes),
+                         units.age(item.created), units.size(item.frees_bytes),
                          ", ".join(item.collateral) or "-"])
         if rows:
             write(_indent(table(["ACTION", "TAG", "DIGEST", "RULE", "NEWEST", "FREES",
@@ -159,15 +159,15 @@ def print_plan(plan: PrunePlan, out: TextIO | None = None) -> None:
             write(f"  kept: {kept}{more}\n")
         if source.garbage_blobs:
             write(f"  also {source.garbage_blobs} unreferenced blobs "
-                  f"({humanfmt.size(source.garbage_bytes)})\n")
+                  f"({units.size(source.garbage_bytes)})\n")
         if source.stale_ingest:
             write(f"  also {len(source.stale_ingest)} stale ingest/ entries\n")
         for note in source.notes:
             write(f"  note: {note}\n")
         for problem in source.problems:
             write(f"  problem: {problem}\n")
-        write(f"  total: {len(source.active)} tags, frees {humanfmt.size(source.total_bytes)}\n")
-    write(f"\nTotal: {plan.item_count} tags, frees {humanfmt.size(plan.total_bytes)}\n")
+        write(f"  total: {len(source.active)} tags, frees {units.size(source.total_bytes)}\n")
+    write(f"\nTotal: {plan.item_count} tags, frees {units.size(plan.total_bytes)}\n")
 
 
 def print_result(result: PruneResult) -> None:
@@ -178,7 +178,7 @@ def print_result(result: PruneResult) -> None:
             tail = f": {item.message}" if item.message else ""
             print(f"  {item.status} {item.tag}{tail}")
         if source.blobs_deleted or source.blob_failures:
-            print(f"  {source.blobs_deleted} blobs deleted ({humanfmt.size(source.bytes_deleted)})"
+            print(f"  {source.blobs_deleted} blobs deleted ({units.size(source.bytes_deleted)})"
                   f", {len(source.blob_failures)} failed")
         for digest, why in source.blob_failures:
             print(f"  failed blob {digest[7:19]}: {why}")

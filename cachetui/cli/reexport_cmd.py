@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import argparse
 
-from cachetui.cli import humanfmt
 from cachetui.cli.endpoints import open_destination, open_source, source_references
 from cachetui.cli.planned import show_then_apply
 from cachetui.cli.registry_args import add_registry_arguments, close_sessions
 from cachetui.errors import InvalidInput
 from cachetui.oci.mediatypes import Compression
-from cachetui.ops.reexport import (
-    ReexportPlan,
-    ReexportResult,
-    ReexportSettings,
-    apply_reexport,
-    plan_reexport,
-)
+from cachetui.ops.reexport import ReexportSettings, apply_reexport, plan_reexport
+from cachetui.present.plans import describe_reexport_plan, describe_reexport_result
 
 
 def _bool(text: str) -> bool:
@@ -75,32 +69,6 @@ def settings_from_args(args: argparse.Namespace) -> ReexportSettings:
                             image_manifest=args.image_manifest, minimal=args.min)
 
 
-def describe_plan(plan: ReexportPlan) -> str:
-    encoding = plan.settings.encoding
-    estimate = "~" if plan.of("re-encode") else ""
-    lines = [
-        f"re-export {plan.source}:{plan.source_ref} -> {plan.destination}:{plan.destination_tag}",
-        f"  form         {plan.document.format} -> {plan.form.format} "
-        f"({'OCI' if plan.form.oci else 'Docker'} media types)",
-        f"  compression  {encoding if encoding else 'as is'}{' (forced)' if plan.settings.force else ''}",
-        f"  layers       {len(plan.of('re-encode'))} re-encode "
-        f"({humanfmt.size(plan.bytes_in)} in), {len(plan.of('keep'))} keep, "
-        f"{len(plan.of('drop'))} drop",
-        f"  size         {humanfmt.size(plan.source_bytes)} -> {estimate}"
-        f"{humanfmt.size(plan.expected_bytes_out)}",
-    ]
-    if plan.settings.minimal:
-        lines.append(f"  min          {plan.dropped_results} intermediate-only results dropped "
-                     "(estimate for a clean builder)")
-    return "\n".join(lines)
-
-
-def describe_result(result: ReexportResult, seconds: float) -> str:
-    return (f"done in {seconds:.1f}s: {result.top.digest} ({len(result.replaced)} layers "
-            f"re-encoded, {humanfmt.size(result.bytes_written)} written, "
-            f"{result.verified_layers} layers verified)")
-
-
 async def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args)
@@ -110,9 +78,9 @@ async def run(args: argparse.Namespace) -> int:
         plan = await plan_reexport(source, reference, destination.store, destination.tag,
                                    settings)
         return await show_then_apply(
-            args, plan, describe_plan,
+            args, plan, describe_reexport_plan,
             lambda sink, cancel: apply_reexport(plan, source, destination.store, sink=sink,
                                                 cancel=cancel),
-            describe_result)
+            describe_reexport_result)
     finally:
         await close_sessions(args)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from cachetui.errors import InvalidInput
 from cachetui.oci.reference import ImageRef, validate_host
+from cachetui.sources import SourceSpec, open_directory
 from cachetui.store.base import Store
 
 if TYPE_CHECKING:
@@ -85,6 +86,16 @@ def session(args: argparse.Namespace) -> RegistrySession:
     created = RegistrySession(registry_settings(args))
     setattr(args, _SESSION_ATTR, created)
     return created
+
+
+def open_store(spec: SourceSpec, args: argparse.Namespace) -> Store:
+    """A store for a directory or registry repository source, with this run's registry flags."""
+    if spec.kind == "directory":
+        return open_directory(spec)
+    if spec.kind == "registry":
+        assert spec.ref is not None
+        return repository_store(spec.ref, args)
+    raise InvalidInput(f"{spec.text} is a registry host; name a repository (HOST/REPO)")
 
 
 def repository_store(ref: ImageRef, args: argparse.Namespace, *, listed: bool = False) -> Store:

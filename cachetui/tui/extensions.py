@@ -17,7 +17,7 @@ ScreenName = str
 """``main``, ``cache`` or ``compare``."""
 
 EXTENSION_MODULES: list[str] = [
-    "cachetui.tui.modals.prune_plan",
+    "cachetui.tui.pruning",
     "cachetui.tui.copying",
 ]
 """Modules imported by :func:`load_extensions` (each calls :func:`register_action`)."""

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from cachetui.cli import humanfmt
 from cachetui.ops.inventory import CacheEntry
+from cachetui.present import units
 
 
 class SourceStatus(StrEnum):
@@ -170,11 +170,11 @@ def short_digest(digest: str | None, length: int = 12) -> str:
 
 
 def size(value: int | None) -> str:
-    return humanfmt.size(value)
+    return units.size(value)
 
 
 def age(value: datetime | None, now: datetime) -> str:
-    return humanfmt.age(value, now)
+    return units.age(value, now)
 
 
 def percent(part: int, whole: int) -> str:

@@ -173,7 +173,7 @@ def test_running_prune_job_snapshot(snap_compare: SnapCompare, app_factory: AppF
         await paused_run(started, release, Progress("delete", 1, 2, unit="tags",
                                                     detail="main"))(progress, cancel)
 
-    monkeypatch.setattr("cachetui.tui.modals.prune_plan.apply_prune", paused_prune)
+    monkeypatch.setattr("cachetui.tui.pruning.apply_prune", paused_prune)
 
     async def run_before(pilot: Pilot[None]) -> None:
         await settle(pilot)

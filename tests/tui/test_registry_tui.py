@@ -12,6 +12,7 @@ import pytest
 from cachetui.cli import build_parser, open_cmd
 from cachetui.cli.registry_args import registry_settings
 from cachetui.config import Config
+from cachetui.entry import install
 from cachetui.oci.reference import parse_reference
 from cachetui.store.registry import RegistrySession
 from cachetui.tui.app import CachetuiApp, make_app
@@ -107,6 +108,7 @@ async def test_open_command_hands_the_registry_flags_to_the_app(
         return FakeApp()
 
     monkeypatch.setattr("cachetui.tui.app.make_app", fake_make_app)
+    install()
     args = parse(["open", "--insecure", "registry.example:5000", "--concurrency", "3",
                   "--ca-file", "/etc/ca.pem", "registry.example:5000/app"])
     assert await open_cmd.run(args) == 0

@@ -20,10 +20,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from cachetui.cli.copy_cmd import describe_plan
 from cachetui.endpoints import DestinationSpec
 from cachetui.errors import CachetuiError
 from cachetui.ops.copy import CopyPlan, plan_copy
+from cachetui.present.plans import describe_copy_plan
 from cachetui.store.base import Store
 from cachetui.tui.destinations import DestinationRules
 from cachetui.tui.modals.destination_input import DestinationInput
@@ -130,7 +130,7 @@ class CopyDialog(ModalScreen[CopyOrder | None]):
             return  # the text changed while planning
         self.order = CopyOrder(spec, destination, tuple(plans))
         self.query_one("#copy-plan-text", Static).update(
-            "\n".join(describe_plan(plan) for _, plan in plans))
+            "\n".join(describe_copy_plan(plan) for _, plan in plans))
         self.query_one("#copy-apply", Button).disabled = False
 
     @on(Input.Submitted, "#copy-dest")

@@ -1,12 +1,10 @@
-"""``d`` on the main screen: the prune plan of the marked (or current) caches, then a job.
+"""The prune plan modal of the main screen's ``d`` (opened by :mod:`cachetui.tui.pruning`).
 
 The modal shows every item with the rule that selected it, the bytes it frees and its collateral
 tags (registry tags on the same manifest), totals per source and the notes of the plan. Focus
 starts on Cancel (peers.md §2.17: stray keys must not delete); more than
 :data:`TYPED_CONFIRM_OVER` items need the confirmation typed out. Shared tags are only deleted after
-the user ticks the box that re-plans with them. Applying runs :func:`apply_prune` as a job; the
-sources it touched are rescanned when it ends. Hidden in read-only mode; rows of read-only sources
-are left out.
+the user ticks the box that re-plans with them. The caller runs the approved plan as a job.
 """
 
 from __future__ import annotations
@@ -24,18 +22,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from cachetui.cli import humanfmt
 from cachetui.errors import CachetuiError
-from cachetui.ops.policy import Policy
-from cachetui.ops.progress import CancelToken, ProgressSink
-from cachetui.ops.prune import apply_prune, plan_prune
-from cachetui.ops.prune_model import PrunePlan, PruneResult
-from cachetui.store.base import Store
-from cachetui.tui import extensions
+from cachetui.ops.prune_model import PrunePlan
+from cachetui.present import units
 
 if TYPE_CHECKING:
     from cachetui.tui.model import Row
-    from cachetui.tui.screens.main import MainScreen
 
 TYPED_CONFIRM_OVER = 10
 Replan = Callable[[bool], Awaitable[PrunePlan]]
@@ -56,7 +48,7 @@ def plan_body(plan: PrunePlan) -> RenderableType:
             table.add_column(column, justify=justify)  # type: ignore[arg-type]
         for item in source.items:
             style = "dim strike" if item.blocked else ""
-            table.add_row(Text(item.tag, style=style), item.rule, humanfmt.size(item.frees_bytes),
+            table.add_row(Text(item.tag, style=style), item.rule, units.size(item.frees_bytes),
                           Text(", ".join(item.collateral) or "-",
                                style="bold red" if item.collateral and not item.blocked else ""))
         parts.append(table)
@@ -64,13 +56,13 @@ def plan_body(plan: PrunePlan) -> RenderableType:
             parts.append(Text(f"  kept {item.tag}: {item.blocked}", style="yellow"))
         if source.garbage_blobs:
             parts.append(Text(f"  + {source.garbage_blobs} unreferenced blobs "
-                              f"({humanfmt.size(source.garbage_bytes)})"))
+                              f"({units.size(source.garbage_bytes)})"))
         for note in source.notes:
             parts.append(Text(f"  note: {note}", style="dim"))
         for problem in source.problems:
             parts.append(Text(f"  problem: {problem}", style="red"))
         parts.append(Text(f"  {len(source.active)} to delete, frees "
-                          f"{humanfmt.size(source.total_bytes)}\n"))
+                          f"{units.size(source.total_bytes)}\n"))
     return Group(*parts)
 
 
@@ -121,7 +113,7 @@ class PrunePlanModal(ModalScreen[PrunePlan | None]):
         count = plan.item_count
         self.query_one("#prune-title", Label).update(
             f"Prune {count} cache{'s' if count != 1 else ''}, frees "
-            f"{humanfmt.size(plan.total_bytes)}")
+            f"{units.size(plan.total_bytes)}")
         self.query_one("#prune-plan", Static).update(plan_body(plan))
         typed = self.query_one("#prune-typed", Input)
         typed.display = self.needs_typing
@@ -198,101 +190,3 @@ def freed_estimate(marked: Iterable[Row], rows: Iterable[Row]) -> int:
             if digest not in kept.get(row.source_id, set()):
                 freed[(row.source_id, digest)] = size
     return sum(freed.values())
-
-
-# ---- the main screen's `d` ------------------------------------------------------------------
-
-
-def _chosen_rows(screen: MainScreen) -> list[Row]:
-    from cachetui.tui.widgets.cache_table import CacheTable
-
-    rows = screen.marked_rows()
-    if not rows:
-        current = screen.query_one(CacheTable).current()
-        rows = [current] if current is not None else []
-    return [row for row in rows if row.entry.tag != "(source)" and row.source_id in screen.targets]
-
-
-def _writable(screen: MainScreen, rows: list[Row]) -> list[Row]:
-    return [row for row in rows
-            if not (screen.sources.get(row.source_id) and screen.sources[row.source_id].read_only)]
-
-
-def available(screen: object) -> bool:
-    from cachetui.tui.screens.main import MainScreen
-
-    return isinstance(screen, MainScreen) and bool(_writable(screen, _chosen_rows(screen)))
-
-
-def selection(screen: MainScreen) -> tuple[dict[str, Store], list[tuple[Store, list[str]]]]:
-    """Stores by location, and each store with the tags chosen on it."""
-    stores: dict[str, Store] = {}
-    named: dict[str, list[str]] = {}
-    for row in _writable(screen, _chosen_rows(screen)):
-        store = screen.targets[row.source_id].store
-        stores[store.location] = store
-        named.setdefault(store.location, []).append(row.entry.tag)
-    return stores, [(stores[location], tags) for location, tags in named.items()]
-
-
-def open_prune(screen: object) -> None:
-    from cachetui.tui.screens.main import MainScreen
-
-    assert isinstance(screen, MainScreen)
-    rows = _chosen_rows(screen)
-    writable = _writable(screen, rows)
-    if len(writable) < len(rows):
-        screen.notify(f"{len(rows) - len(writable)} marked caches are on read-only sources and "
-                      "are left out", severity="warning")
-    if not writable:
-        return
-    stores, chosen = selection(screen)
-    source_ids = tuple(sorted({row.source_id for row in writable}))
-
-    async def replan(include_shared: bool) -> PrunePlan:
-        return await plan_prune(chosen, Policy(include_shared_tags=include_shared))
-
-    async def show() -> None:
-        try:
-            plan = await replan(False)
-        except CachetuiError as exc:
-            screen.notify(str(exc), title="Prune", severity="error")
-            return
-
-        def decided(approved: PrunePlan | None) -> None:
-            if approved is not None:
-                start_prune_job(screen, stores, approved, source_ids)
-
-        screen.app.push_screen(PrunePlanModal(plan, replan), decided)
-
-    screen.run_worker(show(), group="prune-plan", name="prune plan", exit_on_error=False)
-
-
-def start_prune_job(screen: MainScreen, stores: dict[str, Store], plan: PrunePlan,
-                    source_ids: tuple[str, ...]) -> None:
-    async def run(sink: ProgressSink, token: CancelToken) -> PruneResult:
-        result = await apply_prune(stores, plan, progress=sink, cancel=token)
-        failed = [item for item in result.items if item.status == "failed"]
-        if failed:
-            deleted = sum(1 for item in result.items if item.status == "deleted")
-            raise CachetuiError(f"{deleted} deleted, {len(failed)} failed: "
-                                f"{failed[0].tag}: {failed[0].message}")
-        return result
-
-    screen.marks.keys.clear()
-    count = plan.item_count
-    screen.cachetui.start_job(f"prune {count} cache{'s' if count != 1 else ''}", run,
-                              refresh=source_ids)
-
-
-extensions.register_action(extensions.ScreenAction(
-    name="prune.plan",
-    screen="main",
-    description="Prune",
-    run=open_prune,
-    key="d",
-    help="Delete the marked caches (or the current one): shows the plan first",
-    destructive=True,
-    modifies_source=True,
-    available=available,
-))

@@ -21,11 +21,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from cachetui.cli.reexport_cmd import describe_plan
 from cachetui.endpoints import DestinationSpec
 from cachetui.errors import CachetuiError, InvalidInput
 from cachetui.oci.mediatypes import Compression
 from cachetui.ops.reexport import ReexportPlan, ReexportSettings, plan_reexport
+from cachetui.present.plans import describe_reexport_plan
 from cachetui.store.base import Store
 from cachetui.tui.destinations import DestinationRules
 from cachetui.tui.modals.copy_dialog import PLAN_DELAY
@@ -177,7 +177,7 @@ class ReexportDialog(ModalScreen[ReexportOrder | None]):
             self.query_one("#reexport-error", Label).update(str(exc))
             self.query_one("#reexport-plan", Static).update("")
             return
-        self.query_one("#reexport-plan", Static).update(describe_plan(plan))
+        self.query_one("#reexport-plan", Static).update(describe_reexport_plan(plan))
         if spec is not None:
             self.order = ReexportOrder(plan, self.source, destination, spec)
             self.query_one("#reexport-apply", Button).disabled = False

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from cachetui.tui import extensions
 
 if TYPE_CHECKING:
-    from cachetui.tui.app import CachetuiApp
+    from cachetui.tui.context import AppContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +34,8 @@ class ExtensibleScreen(Screen[None]):
                                     show=action.show)
 
     @property
-    def cachetui(self) -> CachetuiApp:
-        return cast("CachetuiApp", self.app)
+    def cachetui(self) -> AppContext:
+        return cast("AppContext", self.app)
 
     def is_read_only(self) -> bool:
         """The whole app is read-only."""

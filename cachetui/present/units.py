@@ -1,4 +1,4 @@
-"""Human-readable sizes and ages for tables (humanize, with a fixed style)."""
+"""Human-readable sizes and ages (humanize, with one fixed style for the CLI and the TUI)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,56 @@
+"""Plan and result texts of copy and re-export: the CLI prints them, the TUI's dialogs show them."""
+
+from __future__ import annotations
+
+from cachetui.ops.copy import CopyPlan, CopyResult
+from cachetui.ops.reexport import ReexportPlan, ReexportResult
+from cachetui.ops.transfer import BlobAction
+from cachetui.present import units
+
+
+def describe_copy_plan(plan: CopyPlan) -> str:
+    lines = [f"copy {plan.source} -> {plan.destination}"]
+    for tag in plan.tags:
+        state = "  (already there)" if tag.already_there else ""
+        lines.append(f"  {tag.source_ref} -> {tag.destination_tag}  {tag.top.digest[:19]}  "
+                     f"{tag.format}{state}")
+    lines.append(
+        f"  {plan.blob_count} blobs, {units.size(plan.total_bytes)}: "
+        f"{plan.count_for(BlobAction.COPY)} to copy ({units.size(plan.bytes_for(BlobAction.COPY))}), "
+        f"{plan.count_for(BlobAction.MOUNT)} to mount, "
+        f"{plan.count_for(BlobAction.SKIP)} already there "
+        f"({units.size(plan.bytes_for(BlobAction.SKIP))})")
+    lines.extend(f"  note: {note}" for note in plan.notes)
+    return "\n".join(lines)
+
+
+def describe_copy_result(result: CopyResult, seconds: float) -> str:
+    return (f"done in {seconds:.1f}s: copied {units.size(result.bytes_for(BlobAction.COPY))}, "
+            f"mounted {units.size(result.bytes_for(BlobAction.MOUNT))}, "
+            f"skipped {units.size(result.bytes_for(BlobAction.SKIP))}")
+
+
+def describe_reexport_plan(plan: ReexportPlan) -> str:
+    encoding = plan.settings.encoding
+    estimate = "~" if plan.of("re-encode") else ""
+    lines = [
+        f"re-export {plan.source}:{plan.source_ref} -> {plan.destination}:{plan.destination_tag}",
+        f"  form         {plan.document.format} -> {plan.form.format} "
+        f"({'OCI' if plan.form.oci else 'Docker'} media types)",
+        f"  compression  {encoding if encoding else 'as is'}{' (forced)' if plan.settings.force else ''}",
+        f"  layers       {len(plan.of('re-encode'))} re-encode "
+        f"({units.size(plan.bytes_in)} in), {len(plan.of('keep'))} keep, "
+        f"{len(plan.of('drop'))} drop",
+        f"  size         {units.size(plan.source_bytes)} -> {estimate}"
+        f"{units.size(plan.expected_bytes_out)}",
+    ]
+    if plan.settings.minimal:
+        lines.append(f"  min          {plan.dropped_results} intermediate-only results dropped "
+                     "(estimate for a clean builder)")
+    return "\n".join(lines)
+
+
+def describe_reexport_result(result: ReexportResult, seconds: float) -> str:
+    return (f"done in {seconds:.1f}s: {result.top.digest} ({len(result.replaced)} layers "
+            f"re-encoded, {units.size(result.bytes_written)} written, "
+            f"{result.verified_layers} layers verified)")
