@@ -28,6 +28,19 @@ fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
     | { grep -v "^WARNING: Location" || true; }
 
+# Azurite (the Azure Blob emulator) from npm, pinned: later versions need a newer Node than
+# Debian's. Installed into the git-ignored .cache/node of this checkout.
+AZURITE_VERSION=3.35.0
+if ! grep -qs "\"version\": \"$AZURITE_VERSION\"" .cache/node/node_modules/azurite/package.json; then
+    if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        echo "installing nodejs and npm with apt-get" >&2
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    fi
+    mkdir -p .cache/node
+    npm install --prefix .cache/node --no-audit --no-fund --silent "azurite@$AZURITE_VERSION" >&2
+fi
+
 echo "== ruff" >&2
 "$VENV/bin/ruff" check cachetui tests bench scripts
 echo "== mypy --strict" >&2

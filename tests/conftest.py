@@ -6,7 +6,7 @@ import pytest
 
 from tests.fixtures import fixtures_root
 
-pytest_plugins = ["tests.registry_server", "tests.gha_emulator.fixture"]
+pytest_plugins = ["tests.registry_server", "tests.gha_emulator.fixture", "tests.objstore_servers"]
 
 
 _FIXTURE_STATE: dict[str, tuple[int, int]] = {}

@@ -1,0 +1,138 @@
+"""What the s3 and azblob clients share: retries with backoff, error lines, XML, chunked upload.
+
+Both speak plain HTTP through one ``httpx.AsyncClient`` (the project's HTTP stack), so neither
+needs a provider SDK with its own second stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Final
+
+import httpx
+
+from cachetui.errors import AuthError, FormatError, NetworkError, NotFound, RegistryError, TooLarge
+
+RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+MAX_ATTEMPTS: Final = 5
+PART_SIZE: Final = 8 * 1024 * 1024
+"""Upload part / block size: S3's minimum part is 5 MiB; memory is parts in flight x this."""
+MAX_XML: Final = 32 * 1024 * 1024
+UPLOAD_CONCURRENCY: Final = 2
+"""Parts of one blob in flight (blobs themselves are already copied a few at a time)."""
+
+
+def backoff(attempt: int, retry_after: float | None = None) -> float:
+    """Seconds before retry ``attempt`` (1-based): exponential with jitter, capped."""
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), 30.0)
+    return float(min(0.2 * 2.0 ** (attempt - 1), 5.0) * (0.5 + random.random() / 2))
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def xml_root(data: bytes, where: str) -> ET.Element:
+    if len(data) > MAX_XML:
+        raise TooLarge(f"XML answer over {MAX_XML} bytes", where=where)
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise FormatError("XML answer with a DTD refused", where=where)
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise FormatError(f"malformed XML answer: {exc}", where=where) from None
+
+
+def local(tag: str) -> str:
+    """An element name without its namespace."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def child_text(element: ET.Element, name: str) -> str | None:
+    for child in element:
+        if local(child.tag) == name:
+            return child.text or ""
+    return None
+
+
+def error_code(data: bytes) -> str | None:
+    """``<Error><Code>…</Code>`` of an S3 or Azure error body, if it has one."""
+    if not data.lstrip().startswith(b"<"):
+        return None
+    try:
+        root = ET.fromstring(data[:65536])
+    except ET.ParseError:
+        return None
+    return child_text(root, "Code")
+
+
+def http_time(value: str | None) -> datetime:
+    """RFC 1123 ``Last-Modified`` (or ISO 8601) as an aware UTC time."""
+    if not value:
+        return datetime.fromtimestamp(0, UTC)
+    try:
+        if value[:4].isdigit():
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+        return parsedate_to_datetime(value).astimezone(UTC)
+    except (ValueError, TypeError):
+        return datetime.fromtimestamp(0, UTC)
+
+
+def status_error(status: int, code: str | None, where: str, *, what: str) -> RegistryError:
+    """One clear line for an error answer; never echoes request headers (they hold secrets)."""
+    shown = f" ({code})" if code else ""
+    if status in (401, 403):
+        return AuthError(f"access denied{shown}: check the credentials and their permissions",
+                         where=where, status=status, code=code)
+    if status == 404:
+        return NotFound(f"{what} not found{shown}", where=where)  # type: ignore[return-value]
+    return RegistryError(f"HTTP {status}{shown}", where=where, status=status, code=code)
+
+
+async def with_retries(call: Callable[[], Awaitable[httpx.Response]], where: str,
+                       *, endpoint: str) -> httpx.Response:
+    """Run ``call`` until it answers something other than a transient error.
+
+    The response of a transient status is read and closed before the next attempt.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response = await call()
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            if attempt >= MAX_ATTEMPTS:
+                raise NetworkError(f"cannot reach {endpoint}: {type(exc).__name__}",
+                                   where=where) from None
+            await asyncio.sleep(backoff(attempt))
+            continue
+        if response.status_code in RETRY_STATUSES and attempt < MAX_ATTEMPTS:
+            await response.aread()
+            await response.aclose()
+            await asyncio.sleep(backoff(attempt, retry_after(response)))
+            continue
+        return response
+
+
+async def parts(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:
+    """Re-cut a chunk stream into pieces of exactly ``size`` bytes (the last may be shorter)."""
+    buffer = bytearray()
+    async for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= size:
+            yield bytes(buffer[:size])
+            del buffer[:size]
+    if buffer:
+        yield bytes(buffer)
