@@ -261,10 +261,8 @@ class AzblobBackend:
     async def head(self, key: str) -> ObjectInfo | None:
         try:
             response = await self._request("HEAD", key)
-        except NotFound as exc:
-            if "container" in exc.message:
-                raise
-            return None
+        except NotFound:
+            return None  # a missing container holds nothing; writing creates it
         size = response.headers.get("content-length", "0")
         return ObjectInfo(key, int(size) if size.isdigit() else 0,
                           http_time(response.headers.get("last-modified")))

@@ -145,6 +145,7 @@ class ObjectStore:
         self._forms: dict[str, tuple[bytes, OciForm]] = {}
         self._configs: dict[str, bytes] = {}
         self._present: set[str] = set()
+        self._staged: dict[str, TopObject] = {}
         self._semaphore = asyncio.Semaphore(concurrency)
 
     # -- identity ---------------------------------------------------------------------------
@@ -201,6 +202,8 @@ class ObjectStore:
 
     async def get_manifest(self, reference: str) -> TopObject:
         if is_digest(reference):
+            if reference in self._staged:
+                return self._staged[reference]
             for _, form in self._forms.values():
                 if form.top.digest == reference:
                     return form.top
@@ -213,14 +216,18 @@ class ObjectStore:
         return (await self._form(reference)).top
 
     async def put_manifest(self, top: TopObject, tag: str | None) -> None:
-        if tag is None:
-            raise UnsupportedOperation(
-                f"{self.location} holds caches only (a manifest needs a name)")
-        _check_name(tag)
         descriptor = _config_of(top)
         config_raw = self._configs.get(descriptor.digest) if descriptor is not None else None
-        document = build_document(top, config_raw, where=f"{self.location}: {tag}")
+        document = build_document(top, config_raw, where=f"{self.location}: {tag or top.digest}")
+        if top.is_index and not document.is_cache:
+            raise UnsupportedOperation(f"{self.location} holds caches only, not image indexes")
         raw = oci_to_annotated(document)
+        if tag is None:
+            # Nothing to write: an object store keeps manifests only under a name. Staged so a
+            # re-export can verify it by digest before naming it.
+            self._staged[top.digest] = top
+            return
+        _check_name(tag)
         blobs = list(dict.fromkeys(layer.blob for layer in parse_annotated(raw).layers))
         missing = [d for d, size in zip(blobs, await self._sizes(blobs), strict=True)
                    if size is None]
