@@ -25,7 +25,7 @@ CHUNK_SIZE: Final = 1024 * 1024
 MAX_CONFIG_BYTES: Final = 16 * 1024 * 1024
 """Largest cache config or image config we read into memory."""
 
-StoreKind = Literal["registry", "directory", "s3", "azblob"]
+StoreKind = Literal["registry", "directory", "s3", "azblob", "gha"]
 
 
 @runtime_checkable
