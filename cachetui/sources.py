@@ -1,5 +1,6 @@
 """Turn what users type (``./cache``, ``./cache:main``, ``type=local,src=...``,
-``ghcr.io/org/app:buildcache``, ``type=registry,ref=...``, ``localhost:5000``) into stores."""
+``ghcr.io/org/app:buildcache``, ``type=registry,ref=...``, ``localhost:5000``, ``gha://OWNER/REPO``,
+``type=gha,...``) into stores."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from cachetui.errors import NotFound
 from cachetui.oci.cachespec import is_cache_spec, parse_cache_spec
 from cachetui.oci.digest import Digest, is_digest
 from cachetui.oci.reference import ImageRef, looks_like_host, parse_reference, validate_tag
+from cachetui.store.gha.location import is_gha, parse_gha
 from cachetui.store.layout import LayoutStore
 
 
@@ -19,7 +21,7 @@ from cachetui.store.layout import LayoutStore
 class SourceSpec:
     """A parsed source argument: a directory, a registry repository, or a whole registry."""
 
-    kind: Literal["directory", "registry", "host"]
+    kind: Literal["directory", "registry", "host", "gha"]
     text: str
     path: Path | None = None
     ref: ImageRef | None = None
@@ -39,6 +41,9 @@ def _looks_like_path(text: str) -> bool:
 
 def parse_source(text: str) -> SourceSpec:
     """Classify one source argument. Paths win over registry names when they exist on disk."""
+    if is_gha(text):
+        parse_gha(text)  # bad input fails here, with its one line
+        return SourceSpec("gha", text)
     if is_cache_spec(text):
         spec = parse_cache_spec(text)
         if spec.type == "local":

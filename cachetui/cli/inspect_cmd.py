@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cachetui.buildkit.analysis import CacheAnalysis
+from cachetui.cli import gha_view
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, print_json, table
 from cachetui.cli.gather import gather
 from cachetui.cli.registry_args import add_registry_arguments, close_sessions
@@ -91,15 +92,25 @@ async def run(args: argparse.Namespace) -> int:
                     await fill(store, entry.analysis.document.layers, sizes_memo)
                 except CachetuiError as exc:
                     found.errors.append(f"{entry.ref}: uncompressed sizes: {exc}")
+        try:
+            gha = await gha_view.listings_of(list(found.stores.values()), found.entries)
+        except CachetuiError as exc:
+            gha = []
+            found.errors.append(str(exc))
     finally:
         await close_sessions(args)
     sizes = sizes_memo.sizes() if sizes_memo is not None else None
     if args.json:
-        print_json([
+        rows = [
             cache_json(entry, unreferenced_bytes=found.unreferenced.get(entry.source),
                        layers=args.layers or args.uncompressed, uncompressed=sizes)
             for entry in found.entries
-        ])
+        ]
+        for row in rows:
+            facts = gha_view.facts_for(gha, row["source"], row["tag"])
+            if facts is not None:
+                row["gha"] = facts
+        print_json(rows)
     else:
         blocks = []
         for entry in found.entries:
@@ -107,6 +118,7 @@ async def run(args: argparse.Namespace) -> int:
                 continue
             blocks.append(_describe(entry, entry.analysis, found.unreferenced.get(entry.source),
                                     args.layers or args.uncompressed, sizes))
+        blocks += ["\n".join(gha_view.summary(listing)) for listing in gha]
         if blocks:
             print("\n\n".join(blocks))
     for entry in found.entries:

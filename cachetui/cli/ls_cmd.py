@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+from cachetui.cli import gha_view
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, print_json, table
 from cachetui.cli.gather import gather
+from cachetui.cli.gha_view import gather_gha, listing_json
 from cachetui.cli.registry_args import add_registry_arguments, close_sessions
 from cachetui.present import units
 from cachetui.report import cache_json
+from cachetui.store.gha.location import is_gha
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "List cache tags. SOURCE is a cache directory (or a folder to search for "
-        "them), HOST/REPO for every tag of a repository, or HOST for a whole registry.")
+        "them), HOST/REPO for every tag of a repository, HOST for a whole registry, or "
+        "gha://OWNER/REPO (type=gha,...) for a GitHub Actions cache.")
     parser.add_argument("sources", nargs="+", metavar="SOURCE")
     parser.add_argument("--json", action="store_true", help="print a JSON list")
     parser.add_argument("--depth", type=int, default=4,
@@ -24,15 +28,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    gha_sources = [text for text in args.sources if is_gha(text)]
     try:
-        found = await gather(args, args.sources, discover_depth=args.depth)
+        found = await gather(args, [t for t in args.sources if not is_gha(t)],
+                             discover_depth=args.depth)
+        gha, gha_errors = await gather_gha(gha_sources, args)
     finally:
         await close_sessions(args)
+    found.errors.extend(gha_errors)
     if args.json:
         print_json([
             cache_json(entry, unreferenced_bytes=found.unreferenced.get(entry.source))
             for entry in found.entries
-        ])
+        ] + [row for listing in gha for row in listing_json(listing)])
     else:
         rows = []
         for entry in found.entries:
@@ -56,9 +64,16 @@ async def run(args: argparse.Namespace) -> int:
         if rows:
             print(table(["CACHE", "FORMAT", "COMPRESSION", "LAYERS", "SIZE", "MIN", "MAX-MIN",
                          "UNREFERENCED", "NEWEST", ""], rows, right=(3, 4, 5, 6, 7)))
+        for listing in gha:
+            if rows or listing is not gha[0]:
+                print()
+            if listing.inventory.caches:
+                print(table(gha_view.HEADERS, gha_view.rows(listing),
+                            right=(2, 3, 4, 5, 6, 7, 8)))
+            print("\n".join(gha_view.summary(listing)))
     for message in found.errors:
         error(message)
     failed = found.errors or any(entry.analysis is None for entry in found.entries)
-    if failed and not found.entries:
+    if failed and not found.entries and not gha:
         return EXIT_ERROR
     return EXIT_PARTIAL if failed else EXIT_OK

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, error, print_json, table
 from cachetui.cli.gather import stores_for
+from cachetui.cli.gha_prune_cmd import run_gha
 from cachetui.cli.registry_args import add_registry_arguments, close_sessions
 from cachetui.config import load_config
 from cachetui.errors import CachetuiError, InvalidInput
@@ -28,6 +29,7 @@ from cachetui.ops.prune_model import PrunePlan, PruneResult, plan_json, result_j
 from cachetui.present import units
 from cachetui.sources import parse_source
 from cachetui.store.base import Store
+from cachetui.store.gha.location import is_gha
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +56,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="registries: also delete other tags on the same manifest")
     parser.add_argument("--grace", metavar="AGE",
                         help="directories: spare blobs younger than AGE (default 10m)")
+    gha = parser.add_argument_group("GitHub Actions caches (gha://OWNER/REPO; --match and "
+                                    "--exclude take ref globs such as 'refs/pull/*')")
+    gha.add_argument("--superseded", action="store_true",
+                     help="gha: index generations an import no longer reads")
+    gha.add_argument("--orphans", action="store_true",
+                     help="gha: blob entries no index names (needs the runtime token)")
+    gha.add_argument("--evicted", action="store_true",
+                     help="gha: current indexes whose blobs were evicted (needs the runtime token)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="only print the plan (the default)")
     mode.add_argument("--yes", action="store_true", help="apply the plan")
@@ -97,6 +107,17 @@ async def _targets(args: argparse.Namespace) -> tuple[list[tuple[Store, list[str
 
 
 async def run(args: argparse.Namespace) -> int:
+    gha_sources = [text for text in args.sources if is_gha(text)]
+    if gha_sources:
+        try:
+            code = await run_gha(args, gha_sources)
+        finally:
+            await close_sessions(args)
+        args.sources = [text for text in args.sources if not is_gha(text)]
+        if not args.sources:
+            return code
+        rest = await run(args)
+        return max(code, rest) if EXIT_USAGE not in (code, rest) else EXIT_USAGE
     try:
         policy = policy_from_args(args)
         targets, errors = await _targets(args)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from cachetui.store.registry.settings import RegistrySettings
 
 _SESSION_ATTR = "_registry_session"
+_GHA_ATTR = "_gha_stores"
 
 
 def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,6 +96,14 @@ def open_store(spec: SourceSpec, args: argparse.Namespace) -> Store:
     if spec.kind == "registry":
         assert spec.ref is not None
         return repository_store(spec.ref, args)
+    if spec.kind == "gha":
+        from cachetui.store.gha.opener import open_gha_text
+
+        store = open_gha_text(spec.text)
+        opened: list[Store] = getattr(args, _GHA_ATTR, None) or []
+        opened.append(store)
+        setattr(args, _GHA_ATTR, opened)
+        return store
     raise InvalidInput(f"{spec.text} is a registry host; name a repository (HOST/REPO)")
 
 
@@ -110,7 +119,10 @@ async def catalog(host: str, args: argparse.Namespace) -> list[str]:
 
 
 async def close_sessions(args: argparse.Namespace) -> None:
-    """Close the shared HTTP client, if one was opened."""
+    """Close the shared HTTP client, if one was opened (and the gha stores' clients)."""
+    for store in getattr(args, _GHA_ATTR, None) or []:
+        await store.aclose()
+    setattr(args, _GHA_ATTR, [])
     existing: RegistrySession | None = getattr(args, _SESSION_ATTR, None)
     if existing is not None:
         setattr(args, _SESSION_ATTR, None)
