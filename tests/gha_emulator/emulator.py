@@ -81,6 +81,9 @@ class GitHubEmulator:
     def stop(self) -> None:
         self._server.stop()
 
+    def set_latency(self, seconds: float) -> None:
+        self._server.latency = seconds
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.port}"

@@ -70,6 +70,8 @@ class ThreadedServer:
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
+        self.latency = 0.0
+        """Seconds added before each answer (a round trip to api.github.com), for benchmarks."""
 
     def start(self) -> None:
         self._thread.start()
@@ -113,6 +115,8 @@ class ThreadedServer:
                     elif isinstance(part, h11.EndOfMessage):
                         break
                 request = _parse(event, bytes(body))
+                if self.latency:
+                    await asyncio.sleep(self.latency)
                 try:
                     response = self._handler(request)
                 except Exception as exc:  # an emulator bug must show, not hang the client

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from tests.gha_emulator import packages
 from tests.gha_emulator.http import Request, Response
-from tests.gha_emulator.state import Entry, iso_ms
+from tests.gha_emulator.state import Entry
 
 if TYPE_CHECKING:
     from tests.gha_emulator.emulator import GitHubEmulator, RestToken
@@ -150,11 +150,12 @@ def _list(emulator: GitHubEmulator, request: Request, full_name: str,
                if e.key.startswith(query.get("key", "")) and
                ("ref" not in query or e.ref == query["ref"])]
 
-    def sort_key(entry: Entry) -> tuple[str | int, int]:
+    def sort_key(entry: Entry) -> tuple[float, int]:
         if sort == "size_in_bytes":
             return (entry.size, entry.id)
         moment = entry.created_at if sort == "created_at" else entry.last_accessed_at
-        return (iso_ms(moment), entry.id)
+        # GitHub's timestamps have milliseconds: order as the listed text orders
+        return (int(moment.timestamp() * 1000), entry.id)
 
     entries.sort(key=sort_key, reverse=direction == "desc")
     chunk = entries[(page - 1) * per_page: page * per_page]
