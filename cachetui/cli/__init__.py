@@ -8,6 +8,7 @@ stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 from collections.abc import Sequence
@@ -15,7 +16,12 @@ from typing import NoReturn
 
 from cachetui import __version__
 from cachetui.cli import commands
-from cachetui.cli.common import EXIT_ERROR, EXIT_USAGE, run_command
+from cachetui.cli.common import (
+    EXIT_BROKEN_PIPE,
+    EXIT_USAGE,
+    run_command,
+    silence_stdout,
+)
 
 
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
@@ -31,10 +37,28 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def plausible_source(word: str) -> bool:
+    """Whether a first word that is no command could be a source for the UI: a path that exists,
+    or something shaped like DIR:TAG, HOST, HOST/REPO or a buildx spec. A bare word such as a
+    mistyped ``lsit`` is none of these (it would open a Docker Hub repository of that name)."""
+    return (word.startswith("-") or os.path.exists(word) or word == "localhost"
+            or any(mark in word for mark in "/:.=~"))
+
+
+def unknown_command(word: str) -> int:
+    close = difflib.get_close_matches(word, sorted(commands.NAMES), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    print(f"cachetui: error: unknown command {word!r}{hint}; see cachetui --help (a source "
+          "for the UI is a directory, HOST, HOST/REPO or a spec)", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list or (args_list[0] not in commands.NAMES
                          and args_list[0] not in ("-h", "--help", "--version")):
+        if args_list and not plausible_source(args_list[0]):
+            return unknown_command(args_list[0])
         args_list = ["open", *args_list]
     parser = build_parser(args_list[0] if args_list[0] in commands.NAMES else None)
     try:
@@ -53,7 +77,11 @@ def entry() -> NoReturn:
     code = main()
     try:
         sys.stdout.flush()
+    except BrokenPipeError:  # `cachetui ls | head`: the reader has all it wanted
+        silence_stdout()
+        code = code or EXIT_BROKEN_PIPE
+    try:
         sys.stderr.flush()
-    except BrokenPipeError:  # `cachetui ls | head`
-        code = code or EXIT_ERROR
+    except OSError:
+        pass
     os._exit(code)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import select
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TextIO
@@ -17,7 +19,9 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
-"""Some sources or items failed while others succeeded (the output says which)."""
+"""Some sources or items failed while others succeeded (stderr has one line per failure)."""
+EXIT_BROKEN_PIPE = 141
+"""The reader of stdout went away (``cachetui ls | head``): quiet, as if killed by SIGPIPE."""
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -30,16 +34,59 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         return asyncio.run(handler(args))
+    except NoTerminal as exc:
+        error(str(exc))
+        return EXIT_USAGE
     except CachetuiError as exc:
         error(str(exc))
         return EXIT_ERROR
     except KeyboardInterrupt:
         error("interrupted")
         return 130
+    except BrokenPipeError:
+        if not stdout_is_broken():
+            error("broken pipe")
+            return EXIT_ERROR
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def stdout_is_broken() -> bool:
+    """Whether stdout is a pipe whose reader has gone (not some other pipe that broke)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return True
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null so the buffered rest (flushed at exit) fails no more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def error(message: str) -> None:
-    print(f"cachetui: error: {message}", file=sys.stderr)
+    try:
+        print(f"cachetui: error: {message}", file=sys.stderr)
+    except BrokenPipeError:
+        pass
+
+
+def require_terminal(instead: str) -> None:
+    """The terminal UI needs a terminal: without one it would spin forever drawing to nowhere."""
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+        raise NoTerminal(f"the terminal UI needs a terminal (stdin and stdout); in scripts use "
+                         f"{instead}")
+
+
+class NoTerminal(CachetuiError):
+    """A command that needs a terminal ran without one (a usage error: exit 2)."""
 
 
 def print_json(value: Any, out: TextIO | None = None) -> None:

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from cachetui.cli import ui
-from cachetui.cli.common import EXIT_OK
+from cachetui.cli.common import EXIT_OK, require_terminal
 
 
 def default_dir() -> Path:
@@ -27,6 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 async def run(args: argparse.Namespace) -> int:
     from cachetui.demo.dataset import FIXED_NOW, build_demo
 
+    require_terminal("`cachetui ls DIR` on a cache directory")
     root = args.dir or default_dir()
     paths = await asyncio.to_thread(build_demo, root)
     # The demo's dates are fixed, so its ages are shown against the same fixed "now".

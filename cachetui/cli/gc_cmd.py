@@ -78,6 +78,7 @@ async def run(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     errors: list[str] = []
     failed = False
+    failures: list[str] = []
     for text in args.directories:
         try:
             store = _store(text)
@@ -96,6 +97,10 @@ async def run(args: argparse.Namespace) -> int:
             errors.append(str(exc))
             continue
         failed = failed or not result.ok
+        failures.extend(f"{result.location}: {name}: {why}"
+                        for name, why in result.failed + result.ingest_failed)
+        if result.cancelled:
+            failures.append(f"{result.location}: cancelled before the end; run gc again")
         results.append(result_json(result))
         if not args.json:
             _print_result(result)
@@ -105,6 +110,8 @@ async def run(args: argparse.Namespace) -> int:
         print("Dry run: nothing was deleted. Run again with --yes to delete.")
     for message in errors:
         error(message)
+    for failure in failures:
+        error(failure)
     if errors and not plans:
         return EXIT_ERROR
     return EXIT_PARTIAL if errors or failed else EXIT_OK

@@ -71,6 +71,9 @@ async def run(args: argparse.Namespace) -> int:
                 print(table(gha_view.HEADERS, gha_view.rows(listing),
                             right=(2, 3, 4, 5, 6, 7, 8)))
             print("\n".join(gha_view.summary(listing)))
+    for entry in found.entries:
+        if entry.analysis is None:
+            error(f"{entry.ref}: {entry.error or 'cannot be read'}")
     for message in found.errors:
         error(message)
     failed = found.errors or any(entry.analysis is None for entry in found.entries)

@@ -7,10 +7,12 @@ import os
 import sys
 
 from cachetui.cli import ui
-from cachetui.cli.common import EXIT_OK
+from cachetui.cli.common import EXIT_OK, require_terminal
 from cachetui.cli.registry_args import add_registry_arguments, registry_settings
 from cachetui.config import load_config
 from cachetui.errors import InvalidInput
+
+_HINT = "`cachetui ls SOURCE` (or inspect, copy, prune, gc)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +28,7 @@ async def run(args: argparse.Namespace) -> int:
     settings = registry_settings(args, config)  # the same flags as every other command
     if args.password_stdin and not sys.stdin.isatty():
         _keyboard_from_terminal()
+    require_terminal(_HINT)
     await ui.launch(ui.UiRequest(list(args.sources), config=config, read_only=args.read_only,
                                  registry_settings=settings))
     return EXIT_OK

@@ -144,6 +144,8 @@ async def run(args: argparse.Namespace) -> int:
             print("Dry run: nothing was deleted. Run again with --yes to apply this plan.")
     for message in errors:
         error(message)
+    for message in failure_lines(plan, result):
+        error(message)
     # Blocked items (unconfirmed collateral tags) were asked for and not deleted: not a clean run.
     problems = errors or any(source.problems or source.blocked for source in plan.sources)
     if result is not None and not result.ok:
@@ -151,6 +153,23 @@ async def run(args: argparse.Namespace) -> int:
     if errors and not plan.sources:
         return EXIT_ERROR
     return EXIT_PARTIAL if problems else EXIT_OK
+
+
+def failure_lines(plan: PrunePlan, result: PruneResult | None) -> list[str]:
+    """One line per thing that kept the run from being clean (the exit-3 reasons)."""
+    lines = [f"{source.location}: {problem}" for source in plan.sources
+             for problem in source.problems]
+    lines.extend(f"{source.location}: {item.tag} not deleted: {item.blocked}"
+                 for source in plan.sources for item in source.blocked)
+    if result is not None:
+        for outcome in result.sources:
+            lines.extend(f"{outcome.location}: {item.tag}: {item.status}"
+                         + (f": {item.message}" if item.message else "")
+                         for item in outcome.items if item.status != "deleted")
+            lines.extend(f"{outcome.location}: blob {digest[7:19]}: {why}"
+                         for digest, why in outcome.blob_failures)
+            lines.extend(f"{outcome.location}: {message}" for message in outcome.errors)
+    return lines
 
 
 def print_plan(plan: PrunePlan, out: TextIO | None = None) -> None:
