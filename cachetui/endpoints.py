@@ -17,13 +17,14 @@ from cachetui.errors import InvalidInput, NotFound
 from cachetui.oci.cachespec import is_cache_spec, parse_cache_spec
 from cachetui.oci.reference import ImageRef, looks_like_host, validate_tag
 from cachetui.sources import SourceSpec, parse_source
+from cachetui.store.gha.location import is_gha, parse_gha
 
 
 @dataclass(frozen=True, slots=True)
 class DestinationSpec:
     """A directory (created on first write) or a registry repository, and the tag to write."""
 
-    kind: Literal["directory", "registry"]
+    kind: Literal["directory", "registry", "gha"]
     text: str
     tag: str | None
     path: Path | None = None
@@ -31,6 +32,8 @@ class DestinationSpec:
 
     def source_spec(self) -> SourceSpec:
         """The registry repository as a source spec (opened like a source)."""
+        if self.kind == "gha":
+            return SourceSpec("gha", self.text, tag=self.tag)
         assert self.ref is not None
         return SourceSpec("registry", self.text, ref=self.ref, tag=self.tag)
 
@@ -50,6 +53,8 @@ def parse_destination(text: str) -> DestinationSpec:
     """Classify a destination argument; raises a one-line :class:`CachetuiError` when it is wrong."""
     if not text.strip():
         raise InvalidInput("name a directory, DIR:TAG or HOST/REPO[:TAG]")
+    if is_gha(text):
+        return DestinationSpec("gha", text, parse_gha(text).scope)
     if is_cache_spec(text):
         cache = parse_cache_spec(text)
         if cache.type == "local":

@@ -42,8 +42,7 @@ def _looks_like_path(text: str) -> bool:
 def parse_source(text: str) -> SourceSpec:
     """Classify one source argument. Paths win over registry names when they exist on disk."""
     if is_gha(text):
-        parse_gha(text)  # bad input fails here, with its one line
-        return SourceSpec("gha", text)
+        return SourceSpec("gha", text, tag=parse_gha(text).cache_name)
     if is_cache_spec(text):
         spec = parse_cache_spec(text)
         if spec.type == "local":

@@ -4,10 +4,12 @@ one clear line for missing scopes and rate limits, and no token ever in the outp
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from cachetui.cli import main
+from cachetui.store.layout import LayoutStore
 from tests.gha_emulator.emulator import GitHubEmulator
 from tests.gha_emulator.fixture import (
     MAIN,
@@ -140,3 +142,14 @@ def test_inspect_names_evicted_blobs_per_index(rest_env: GitHubEmulator,
     assert main(["inspect", "--json", f"gha://{REPOSITORY}"]) in (0, 3)
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["gha"]["evicted_blobs"] == [f"sha256:{gone}"]
+
+
+def test_cli_copy_from_gha_into_a_directory(rest_env: GitHubEmulator, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    load_dump(rest_env, "v2-min")
+    _runtime(monkeypatch, rest_env)
+    code = main(["copy", f"gha://{REPOSITORY}?scope=buildkit&ref={MAIN}", f"{tmp_path}/d:c"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert LayoutStore(tmp_path / "d").get_manifest_sync("c").digest

@@ -1,5 +1,6 @@
 """What users type for the Actions cache: buildx's ``type=gha,...`` spec (``scope``, ``url``,
-``url_v2``, ``token``, ``version``, ``repository``, ``ghtoken``) or ``gha://OWNER/REPO[?scope=S]``,
+``url_v2``, ``token``, ``version``, ``repository``, ``ghtoken``) or
+``gha://OWNER/REPO[?scope=S[&ref=R]]`` (scope and ref name one cache, ``S@R``),
 completed from the environment the runner sets, as buildx and BuildKit read it."""
 
 from __future__ import annotations
@@ -23,12 +24,18 @@ class GhaLocation:
     repository: str
     scope: str | None
     """Only this scope's caches; ``None`` for every scope."""
+    ref: str | None
     api_url: str
     cache_url: str | None
     """The runtime cache service (v2: ``ACTIONS_RESULTS_URL``, v1: ``ACTIONS_CACHE_URL``)."""
     version: int
     ghtoken: str | None = field(default=None, repr=False)
     runtime_token: str | None = field(default=None, repr=False)
+
+    @property
+    def cache_name(self) -> str | None:
+        """``SCOPE@REF`` when both are named: one cache, as a tag."""
+        return f"{self.scope}@{self.ref}" if self.scope and self.ref else None
 
     @property
     def display(self) -> str:
@@ -66,9 +73,10 @@ def parse_gha(text: str, env: Mapping[str, str] | None = None) -> GhaLocation:
         parts = urlsplit(text)
         repository = (parts.netloc + parts.path).strip("/")
         attrs.update(parse_qsl(parts.query))
-        unknown = set(attrs) - {"scope"}
+        unknown = set(attrs) - {"scope", "ref"}
         if unknown:
-            raise InvalidInput(f"gha:// takes only ?scope=, not {', '.join(sorted(unknown))}")
+            raise InvalidInput(f"gha:// takes only ?scope= and &ref=, not "
+                               f"{', '.join(sorted(unknown))}")
     else:
         for part in text.split(","):
             key, sep, value = part.partition("=")
@@ -101,7 +109,8 @@ def parse_gha(text: str, env: Mapping[str, str] | None = None) -> GhaLocation:
         if version == 0:
             version = 2 if "results-receiver.actions.githubusercontent.com" in url_v1 else 1
     scope = attrs.get("scope") or None
-    return GhaLocation(repository=repository, scope=scope, api_url=api_url(env=environ),
+    return GhaLocation(repository=repository, scope=scope, ref=attrs.get("ref") or None,
+                       api_url=api_url(env=environ),
                        cache_url=cache_url, version=version or 2,
                        ghtoken=attrs.get("ghtoken") or None,
                        runtime_token=attrs.get("token") or environ.get("ACTIONS_RUNTIME_TOKEN")
