@@ -62,6 +62,7 @@ class PolicyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     protect: list[str] = msgspec.field(default_factory=list)
     grace: str | None = None
     include_shared_tags: bool = False
+    include_inline_images: bool = False
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -54,6 +54,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", metavar="NAME", help="a named policy from the config file")
     parser.add_argument("--include-shared-tags", action="store_true", default=None,
                         help="registries: also delete other tags on the same manifest")
+    parser.add_argument("--include-inline-images", action="store_true", default=None,
+                        help="also prune images that carry inline cache (--cache-to "
+                             "type=inline): these are application images, kept by default")
     parser.add_argument("--grace", metavar="AGE",
                         help="directories: spare blobs younger than AGE (default 10m)")
     gha = parser.add_argument_group("GitHub Actions caches (gha://OWNER/REPO; --match and "
@@ -84,6 +87,7 @@ def policy_from_args(args: argparse.Namespace) -> Policy:
         protect=tuple(args.protect),
         grace=parse_duration(args.grace, option="--grace") if args.grace else None,
         include_shared_tags=args.include_shared_tags,
+        include_inline_images=args.include_inline_images,
     )
 
 

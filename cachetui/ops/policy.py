@@ -92,6 +92,9 @@ class Policy:
     protect: tuple[str, ...] = ()
     grace: timedelta = DEFAULT_GRACE
     include_shared_tags: bool = False
+    include_inline_images: bool = False
+    """Let rules select images that carry inline cache. They are the shipped application images
+    (``--cache-to type=inline``), so by default they are kept like any other image."""
 
     def __post_init__(self) -> None:
         if self.keep is not None and self.keep < 0:
@@ -119,6 +122,8 @@ class Policy:
         if self.max_size is not None:
             parts.append(f"max-size {format_size(self.max_size)}")
         parts += [f"protect {tag}" for tag in self.protect]
+        if self.include_inline_images:
+            parts.append("including images with inline cache")
         return ", ".join(parts) or "named tags only"
 
 
@@ -142,6 +147,7 @@ def _from_policy_config(found: PolicyConfig, *, where: str) -> Policy:
         protect=tuple(found.protect),
         grace=parse_duration(found.grace, option=f"{where}.grace") if found.grace else DEFAULT_GRACE,
         include_shared_tags=found.include_shared_tags,
+        include_inline_images=found.include_inline_images,
     )
 
 

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
+from cachetui.buildkit.document import CacheFormat
 from cachetui.errors import CachetuiError
 from cachetui.oci import mediatypes as mt
 from cachetui.oci.models import TopObject
@@ -88,7 +89,8 @@ async def plan_source(store: Store, policy: Policy, *, named: Iterable[str] = ()
         if entry.analysis is not None and entry.digest not in blob_sets:
             blob_sets[str(entry.digest)] = await blobs_of(store, entry.analysis.document.top)
 
-    candidates, not_candidates = _candidates(entries, blob_sets, named)
+    candidates, not_candidates = _candidates(entries, blob_sets, named,
+                                             inline_images=policy.include_inline_images)
     decisions = evaluate(policy, candidates, named=named, now=now)
     plan.kept = [d for d in decisions if not d.selected] + not_candidates
     by_tag = {entry.tag: entry for entry in entries}
@@ -98,6 +100,9 @@ async def plan_source(store: Store, policy: Policy, *, named: Iterable[str] = ()
             plan.items.append(PruneItem(
                 decision.tag, plan.tags.get(decision.tag, ""), decision.rule, decision.reason,
                 created=entry.analysis.created_newest if entry.analysis else None))
+            if _is_inline_image(entry):
+                plan.notes.append(f"{decision.tag} is an application image with inline cache, "
+                                  "selected because of --include-inline-images")
     missing_named = sorted(named - set(by_tag))
     plan.problems += [f"no tag {tag!r}" for tag in missing_named]
 
@@ -107,14 +112,27 @@ async def plan_source(store: Store, policy: Policy, *, named: Iterable[str] = ()
     return plan
 
 
+def _is_inline_image(entry: CacheEntry) -> bool:
+    return entry.analysis is not None and entry.analysis.document.format is CacheFormat.INLINE
+
+
 def _candidates(entries: Sequence[CacheEntry], blob_sets: Mapping[str, dict[str, int]],
-                named: set[str]) -> tuple[list[Candidate], list[Decision]]:
-    """Caches are candidates; images and unreadable tags are kept unless named explicitly."""
+                named: set[str], *, inline_images: bool = False,
+                ) -> tuple[list[Candidate], list[Decision]]:
+    """Caches are candidates; images and unreadable tags are kept unless named explicitly.
+
+    An image with inline cache is an image first (the one a deploy pulls): kept like any image
+    unless ``inline_images`` opts in.
+    """
     candidates: list[Candidate] = []
     kept: list[Decision] = []
     for entry in entries:
         analysis = entry.analysis
-        if analysis is not None and analysis.document.is_cache:
+        if _is_inline_image(entry) and not inline_images:
+            kept.append(Decision(entry.tag, False, "inline image",
+                                 "an application image with inline cache: never pruned without "
+                                 "--include-inline-images"))
+        elif analysis is not None and analysis.document.is_cache:
             candidates.append(Candidate(entry.tag, analysis.created_newest,
                                         blob_sets.get(str(entry.digest), {})))
         elif analysis is not None:

@@ -151,6 +151,7 @@ def _policy_json(policy: Policy) -> dict[str, object]:
         "protect": list(policy.protect),
         "grace_seconds": policy.grace.total_seconds(),
         "include_shared_tags": policy.include_shared_tags,
+        "include_inline_images": policy.include_inline_images,
         "description": policy.describe(),
     }
 
