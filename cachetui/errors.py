@@ -93,5 +93,9 @@ def is_transient(error: RegistryError) -> bool:
         error.status is not None and (error.status == 429 or 500 <= error.status <= 599))
 
 
+class NoSpace(CachetuiError):
+    """Not enough free disk space to start (or go on with) an operation."""
+
+
 class Cancelled(CachetuiError):
     """A long operation was cancelled by the user."""

@@ -16,21 +16,27 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from cachetui.buildkit.document import CacheDocument
 from cachetui.buildkit.rewrite import Form, RewriteOptions, Rewritten, resolve_form, rewrite_document
-from cachetui.errors import DigestMismatch, InvalidInput
+from cachetui.errors import DigestMismatch, InvalidInput, NoSpace
 from cachetui.oci import mediatypes as mt
 from cachetui.oci.mediatypes import Compression
 from cachetui.oci.models import Descriptor, TopObject
 from cachetui.oci.reference import validate_tag
 from cachetui.ops.load import load_document
 from cachetui.ops.progress import CancelToken, ProgressSink, no_progress
-from cachetui.ops.recompress import EncodedLayer, Encoding, file_chunks, recompress_layer
+from cachetui.ops.recompress import (
+    EncodedLayer,
+    Encoding,
+    OutputLimitExceeded,
+    file_chunks,
+    recompress_layer,
+)
 from cachetui.ops.transfer import (
     DEFAULT_CONCURRENCY,
     ByteCounter,
@@ -43,6 +49,8 @@ from cachetui.ops.uncompressed import measure
 from cachetui.store.base import Store
 
 LayerAction = Literal["re-encode", "keep", "drop"]
+
+ESTARGZ_UNCOMPRESSED_SIZE: Final = "io.containers.estargz.uncompressed-size"
 
 _RATIO_TO_PLAIN = 1.6
 """Typical tar/gzip ratio for estimating ``uncompressed`` output when sizes are not measured."""
@@ -76,6 +84,8 @@ class LayerPlan:
     """The source blob's compression."""
     expected_size: int
     """Estimated output size (exact for kept layers)."""
+    plain_size: int | None = None
+    """Uncompressed size when known (measured, or declared by an estargz annotation)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +183,15 @@ def _estimate(descriptor: Descriptor, target: Compression, plain: int | None) ->
     return descriptor.size
 
 
+def _known_plain_size(descriptor: Descriptor, measured: dict[str, int]) -> int | None:
+    if descriptor.digest in measured:
+        return measured[descriptor.digest]
+    declared = descriptor.annotation(ESTARGZ_UNCOMPRESSED_SIZE)
+    if declared is not None and declared.isdigit():
+        return int(declared)
+    return None
+
+
 async def plan_reexport(source: Store, reference: str, destination: Store,
                         destination_tag: str | None, settings: ReexportSettings, *,
                         uncompressed_sizes: dict[str, int] | None = None) -> ReexportPlan:
@@ -197,8 +216,9 @@ async def plan_reexport(source: Store, reference: str, destination: Store,
             layers.append(LayerPlan(descriptor, "drop", compression, 0))
         elif _needs_encoding(descriptor, settings):
             assert settings.compression is not None
-            expected = _estimate(descriptor, settings.compression, sizes.get(descriptor.digest))
-            layers.append(LayerPlan(descriptor, "re-encode", compression, expected))
+            plain = _known_plain_size(descriptor, sizes)
+            expected = _estimate(descriptor, settings.compression, plain)
+            layers.append(LayerPlan(descriptor, "re-encode", compression, expected, plain))
         else:
             layers.append(LayerPlan(descriptor, "keep", compression, descriptor.size))
     return ReexportPlan(source.location, reference, destination.location, tag, settings, form,
@@ -254,6 +274,93 @@ def _alive(pid: int) -> bool:
     return True
 
 
+TEMP_FILES_PER_CPU: Final = 2
+"""Re-encoded layers waiting in the temp directory at once, per core (encoding or uploading)."""
+
+_SOFT_BOUND_FACTOR: Final = 2
+_SOFT_BOUND_SLACK: Final = 16 * 1024 * 1024
+
+
+def worst_case_output(plain: int, target: Compression) -> int:
+    """Most bytes an encoder can emit for ``plain`` input: stored/raw blocks plus their headers
+    (deflate: 5 bytes per 64 KiB; zstd: 3 per 128 KiB) and the container."""
+    if target is Compression.UNCOMPRESSED:
+        return plain
+    return plain + plain // 8192 + 4096
+
+
+def temp_bound(layer: LayerPlan, target: Compression) -> int | None:
+    """Temp bytes one re-encoded layer may take before it is checked further; None: measure
+    first. Known plain size: its worst case. Unknown, compressed target: twice the blob plus
+    16 MiB (re-encoding compressed data rarely grows it; a layer that passes this is measured,
+    which checks its diffID, and re-encoded with the exact bound). Unknown, uncompressed target:
+    nothing is written before the layer is measured."""
+    if layer.plain_size is not None:
+        return worst_case_output(layer.plain_size, target)
+    if target is Compression.UNCOMPRESSED:
+        return None
+    return _SOFT_BOUND_FACTOR * layer.descriptor.size + _SOFT_BOUND_SLACK
+
+
+def temp_space_needed(layers: list[LayerPlan], at_once: int) -> int:
+    """Temp space for the largest layers that can wait in the temp directory at once."""
+    sizes = sorted((max(layer.expected_size, layer.plain_size or 0) for layer in layers),
+                   reverse=True)
+    return sum(sizes[:at_once])
+
+
+def check_free_space(directory: Path, needed: int) -> None:
+    """Refuse to start when the temp directory cannot hold what re-encoding will write there."""
+    directory.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(directory).free
+    if free < needed:
+        raise NoSpace(f"re-encoding needs about {needed} bytes of temporary space but only "
+                      f"{free} are free (set TMPDIR to a larger file system)", where=str(directory))
+
+
+async def _encode_bounded(source: Store, layer: LayerPlan, encoding: Encoding, workdir: Path,
+                          where: str, *, cancel: CancelToken, on_bytes: Callable[[int], None],
+                          cpu_slots: asyncio.Semaphore) -> EncodedLayer:
+    """Re-encode one layer without letting its temp file grow unbounded; wrong diffID: an error.
+
+    A layer whose output would pass :func:`temp_bound` (or whose bound is unknown) is first
+    decoded without writing anything: that checks its diffID (a wrong one fails here, having
+    written nothing) and gives its exact size, for a free-space check and an exact bound."""
+    descriptor = layer.descriptor
+    annotated = descriptor.annotation(mt.ANNOTATION_UNCOMPRESSED)
+    here = f"{where}: layer {descriptor.digest[7:19]}"
+
+    def wrong_diff_id(actual: str) -> DigestMismatch:
+        return DigestMismatch(
+            f"decompressed content is {actual[7:19]} but the cache says "
+            f"{(annotated or '?')[7:19]} (containerd.io/uncompressed)", where=here)
+
+    bound = temp_bound(layer, encoding.compression)
+    for attempt in range(2):
+        if bound is None:
+            async with cpu_slots:
+                plain, diff_id = await measure(source, descriptor, cancel)
+            if annotated is not None and annotated != diff_id:
+                raise wrong_diff_id(diff_id)
+            bound = worst_case_output(plain, encoding.compression)
+            await asyncio.to_thread(check_free_space, workdir, bound)
+        try:
+            async with cpu_slots:
+                encoded = await recompress_layer(source, descriptor, encoding, workdir,
+                                                 cancel=cancel, on_bytes=on_bytes if not attempt
+                                                 else None, max_output=bound)
+        except OutputLimitExceeded:
+            if attempt:
+                raise
+            bound = None
+            continue
+        if annotated is not None and annotated != encoded.diff_id:
+            encoded.path.unlink(missing_ok=True)
+            raise wrong_diff_id(encoded.diff_id)
+        return encoded
+    raise AssertionError("unreachable")
+
+
 async def _upload_file(destination: Store, layer: EncodedLayer, cancel: CancelToken) -> bool:
     """Put a re-encoded blob unless the destination has it; True if bytes were written."""
     try:
@@ -281,29 +388,32 @@ async def apply_reexport(plan: ReexportPlan, source: Store, destination: Store, 
     to_encode = plan.of("re-encode")
     to_keep = [layer.descriptor for layer in plan.of("keep")]
     replacements: dict[str, Descriptor] = {}
+    round_tripped: dict[str, str] = {}
+    """Digest of a re-encoded blob → the diffID its bytes were decoded to while encoding."""
     written = 0
     counter = ByteCounter(sink, "re-encode", plan.bytes_in)
-    cpu_slots = asyncio.Semaphore(os.cpu_count() or 2)
+    cpus = os.cpu_count() or 2
+    cpu_slots = asyncio.Semaphore(cpus)
+    temp_slots = asyncio.Semaphore(TEMP_FILES_PER_CPU * cpus)
+    parent = Path(workdir or tempfile.gettempdir())
 
-    await asyncio.to_thread(sweep_abandoned_workdirs, Path(workdir or tempfile.gettempdir()))
+    await asyncio.to_thread(sweep_abandoned_workdirs, parent)
+    if to_encode:
+        await asyncio.to_thread(check_free_space, parent, temp_space_needed(
+            to_encode, TEMP_FILES_PER_CPU * cpus))
     with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=workdir) as tmp:
 
         async def encode(layer: LayerPlan) -> None:
             nonlocal written
             assert encoding is not None
-            async with cpu_slots:
-                encoded = await recompress_layer(source, layer.descriptor, encoding, Path(tmp),
-                                                 cancel=cancel, on_bytes=counter.add)
-            expected = layer.descriptor.annotation(mt.ANNOTATION_UNCOMPRESSED)
-            if expected is not None and expected != encoded.diff_id:
-                encoded.path.unlink(missing_ok=True)
-                raise DigestMismatch(
-                    f"decompressed content is {encoded.diff_id[7:19]} but the cache says "
-                    f"{expected[7:19]} (containerd.io/uncompressed)",
-                    where=f"{plan.source}: layer {layer.descriptor.digest[7:19]}")
-            if await _upload_file(destination, encoded, cancel):
-                written += encoded.size
+            async with temp_slots:
+                encoded = await _encode_bounded(source, layer, encoding, Path(tmp), plan.source,
+                                                cancel=cancel, on_bytes=counter.add,
+                                                cpu_slots=cpu_slots)
+                if await _upload_file(destination, encoded, cancel):
+                    written += encoded.size
             replacements[layer.descriptor.digest] = encoded.descriptor
+            round_tripped[encoded.digest] = encoded.diff_id
 
         async def keep() -> None:
             nonlocal written
@@ -324,7 +434,7 @@ async def apply_reexport(plan: ReexportPlan, source: Store, destination: Store, 
     if verify:
         expected = _expected_diff_ids(document, replacements)
         verified = await verify_output(destination, rewritten, expected, cancel=cancel,
-                                       sink=sink)
+                                       sink=sink, already_decoded=round_tripped)
     cancel.check()
     await destination.put_manifest(rewritten.top, plan.destination_tag)
     return ReexportResult(plan, rewritten.top, config.digest,
@@ -343,8 +453,13 @@ def _expected_diff_ids(document: CacheDocument,
 
 
 async def verify_output(destination: Store, rewritten: Rewritten, expected: dict[str, str], *,
-                        cancel: CancelToken, sink: ProgressSink = no_progress) -> int:
-    """Re-read what was written; raise :class:`DigestMismatch` on the first inconsistency."""
+                        cancel: CancelToken, sink: ProgressSink = no_progress,
+                        already_decoded: dict[str, str] | None = None) -> int:
+    """Re-read what was written; raise :class:`DigestMismatch` on the first inconsistency.
+
+    ``already_decoded`` maps blobs that were decoded while they were encoded (the output compared
+    with the input, whose hash is the diffID, and stored under the digest of those very bytes)
+    to that diffID: it is checked like a measured one, without decoding the blob again."""
     where = f"{destination.location}: re-exported cache {rewritten.top.digest[7:19]}"
     document = await load_document(destination, rewritten.top.digest)
     if document.top.raw != rewritten.top.raw or document.config_raw != rewritten.config_raw:
@@ -364,8 +479,12 @@ async def verify_output(destination: Store, rewritten: Rewritten, expected: dict
     slots = asyncio.Semaphore(os.cpu_count() or 2)
 
     async def check(descriptor: Descriptor) -> None:
-        async with slots:
-            _, diff_id = await measure(destination, descriptor, cancel)
+        decoded = (already_decoded or {}).get(descriptor.digest)
+        if decoded is not None:
+            diff_id = decoded
+        else:
+            async with slots:
+                _, diff_id = await measure(destination, descriptor, cancel)
         counter.add(descriptor.size)
         annotated = descriptor.annotation(mt.ANNOTATION_UNCOMPRESSED)
         wanted = expected.get(descriptor.digest)

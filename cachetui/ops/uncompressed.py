@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 from cachetui.errors import FormatError
 from cachetui.oci.mediatypes import layer_compression
 from cachetui.oci.models import Descriptor
-from cachetui.ops.codecs import decoder_for
+from cachetui.ops.blobthread import run_on_blob
+from cachetui.ops.codecs import ChunkReader, digest_plain
 from cachetui.ops.progress import CancelToken
+from cachetui.ops.transfer import run_all
 from cachetui.store.base import Store
 
 
@@ -51,23 +53,19 @@ class UncompressedSizes:
 
 async def measure(store: Store, descriptor: Descriptor,
                   cancel: CancelToken | None = None) -> tuple[int, str]:
-    """(uncompressed size, sha256 of the uncompressed bytes) of one layer blob."""
+    """(uncompressed size, sha256 of the uncompressed bytes) of one layer blob.
+
+    Decoded in a codec thread through the bounded pipeline: memory stays flat whatever the
+    compression ratio."""
     try:
-        decoder = decoder_for(layer_compression(descriptor.media_type))
+        compression = layer_compression(descriptor.media_type)
     except KeyError:
         raise FormatError(f"not a layer media type: {descriptor.media_type}") from None
-    hasher = hashlib.sha256()
-    total = 0
-    async for chunk in store.open_blob(descriptor):
-        if cancel is not None:
-            cancel.check()
-        plain = await asyncio.to_thread(decoder.feed, chunk)
-        total += len(plain)
-        await asyncio.to_thread(hasher.update, plain)
-    tail = decoder.finish()
-    total += len(tail)
-    hasher.update(tail)
-    return total, f"sha256:{hasher.hexdigest()}"
+
+    def work(reader: ChunkReader, stop: threading.Event) -> tuple[int, str]:
+        return digest_plain(reader, compression, stop)
+
+    return await run_on_blob(store, descriptor, work, cancel=cancel)
 
 
 async def fill(store: Store, layers: Iterable[Descriptor], memo: UncompressedSizes, *,
@@ -81,6 +79,4 @@ async def fill(store: Store, layers: Iterable[Descriptor], memo: UncompressedSiz
             size, diff_id = await measure(store, layer, cancel)
             memo.put(layer.digest, size, diff_id)
 
-    async with asyncio.TaskGroup() as group:
-        for layer in pending.values():
-            group.create_task(one(layer))
+    await run_all(one(layer) for layer in pending.values())  # the first error, not a group
