@@ -108,7 +108,11 @@ def open_store(spec: SourceSpec, args: argparse.Namespace) -> Store:
 
 
 def repository_store(ref: ImageRef, args: argparse.Namespace, *, listed: bool = False) -> Store:
-    return session(args).repository(ref, listed=listed)
+    """A registry repository; on GHCR and Docker Hub refused deletes go through their APIs."""
+    from cachetui.store.vendor.opener import with_vendor_deletes
+
+    return with_vendor_deletes(session(args).repository(ref, listed=listed), ref.registry,
+                               ref.repository)
 
 
 async def catalog(host: str, args: argparse.Namespace) -> list[str]:

@@ -231,6 +231,9 @@ class GitHubEmulator:
             return cache_v2.handle(self, request)
         if path.startswith(f"/{ACCOUNT}/{CONTAINER}/"):
             return blob_service.handle(self, request, path[len(ACCOUNT) + len(CONTAINER) + 3:])
+        hub = packages.handle_hub(self, request)
+        if hub is not None:
+            return hub
         return rest.handle(self, request)
 
 

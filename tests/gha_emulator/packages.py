@@ -1,10 +1,21 @@
-"""GitHub Packages (container package versions) and Docker Hub endpoints: filled in with the
-vendor deletes; until then nothing matches and REST routing continues."""
+"""GitHub Packages (container package versions) and Docker Hub's tag API, for the vendor deletes.
+
+GitHub: ``GET /{orgs|users}/{owner}/packages/container/{name}/versions`` (``per_page``, ``page``;
+``read:packages``) and ``DELETE .../versions/{id}`` (``read:packages`` and ``delete:packages``).
+A version's ``name`` is the manifest digest, its tags in ``metadata.container.tags``.
+Docker Hub: ``POST /v2/auth/token`` (``identifier``, ``secret`` → ``access_token``),
+``GET`` / ``DELETE /v2/namespaces/{ns}/repositories/{repo}/tags[/{tag}]``; rate limits with
+``X-RateLimit-*`` and 429 + ``Retry-After``.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from tests.gha_emulator.http import Request, Response
 
@@ -15,8 +26,100 @@ if TYPE_CHECKING:
 @dataclass(slots=True)
 class PackagesState:
     versions: dict[tuple[str, str], list[dict[str, object]]] = field(default_factory=dict)
+    """(owner, package name) → version objects, newest first."""
+    owner_kind: dict[str, str] = field(default_factory=dict)
+    """owner → ``orgs`` or ``users``."""
+    hub_users: dict[str, str] = field(default_factory=dict)
+    hub_tokens: set[str] = field(default_factory=set)
+    hub_tags: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    """(namespace, repository) → tag → digest."""
+    next_id: int = 1000
+
+    def add_version(self, owner: str, package: str, digest: str, tags: list[str], *,
+                    kind: str = "orgs") -> int:
+        self.owner_kind[owner] = kind
+        version_id = self.next_id
+        self.next_id += 1
+        self.versions.setdefault((owner, package), []).insert(0, {
+            "id": version_id, "name": digest,
+            "url": f"https://api.github.com/{kind}/{owner}/packages/container/{package}/versions/"
+                   f"{version_id}",
+            "package_html_url": f"https://github.com/{owner}/packages/container/package/{package}",
+            "created_at": "2026-11-30T03:50:00Z", "updated_at": "2026-11-30T03:50:00Z",
+            "html_url": f"https://github.com/{owner}/packages/container/{package}/{version_id}",
+            "metadata": {"package_type": "container", "container": {"tags": list(tags)}},
+        })
+        return version_id
+
+
+def _json(status: int, payload: object, headers: list[tuple[str, str]]) -> Response:
+    return Response(status, [("Content-Type", "application/json; charset=utf-8"), *headers],
+                    json.dumps(payload).encode())
 
 
 def handle(emulator: GitHubEmulator, request: Request, token: RestToken,
            headers: list[tuple[str, str]]) -> Response | None:
-    return None
+    from tests.gha_emulator.rest import message, missing_scope
+
+    match = re.fullmatch(r"/(orgs|users)/([^/]+)/packages/container/([^/]+)/versions(?:/(\d+))?",
+                         request.path)
+    if match is None:
+        return None
+    kind, owner, package = match.group(1), match.group(2), unquote(match.group(3))
+    state = emulator.packages
+    versions = state.versions.get((owner, package))
+    if "read:packages" not in token.scopes:
+        return missing_scope(headers, "read:packages")
+    if versions is None or state.owner_kind.get(owner) != kind:
+        return message(404, "Package not found.", headers)
+    if request.method == "GET" and match.group(4) is None:
+        per_page = min(int(request.query.get("per_page", "30")), 100)
+        page = int(request.query.get("page", "1"))
+        return _json(200, versions[(page - 1) * per_page: page * per_page], headers)
+    if request.method == "DELETE" and match.group(4) is not None:
+        if "delete:packages" not in token.scopes:
+            return missing_scope(headers, "delete:packages, read:packages")
+        found = next((v for v in versions if v["id"] == int(match.group(4))), None)
+        if found is None:
+            return message(404, "Package version not found.", headers)
+        versions.remove(found)
+        return Response(204, headers)
+    return message(404, "Not Found", headers)
+
+
+def handle_hub(emulator: GitHubEmulator, request: Request) -> Response | None:
+    """Docker Hub's API under ``/v2/auth/token`` and ``/v2/namespaces/``; ``None`` otherwise."""
+    state = emulator.packages
+    limits = [("X-RateLimit-Limit", "180"), ("X-RateLimit-Remaining", "179"),
+              ("X-RateLimit-Reset", "1796000000")]
+    if request.path == "/v2/auth/token" and request.method == "POST":
+        try:
+            body = json.loads(request.body)
+            user, secret = str(body["identifier"]), str(body["secret"])
+        except (ValueError, KeyError, TypeError):
+            return _json(400, {"errinfo": None, "message": "bad request"}, limits)
+        if state.hub_users.get(user) != secret:
+            return _json(401, {"errinfo": None, "message": "unauthorized"}, limits)
+        access = "hub-jwt-" + secrets.token_hex(8)
+        state.hub_tokens.add(access)
+        return _json(200, {"access_token": access}, limits)
+    match = re.fullmatch(r"/v2/namespaces/([^/]+)/repositories/([^/]+)/tags(?:/([^/]+))?",
+                         request.path)
+    if match is None:
+        return None
+    auth = request.header("authorization") or ""
+    if not auth.startswith("Bearer ") or auth[7:] not in state.hub_tokens:
+        return _json(401, {"errinfo": None, "message": "unauthorized"}, limits)
+    tags = state.hub_tags.get((match.group(1), match.group(2)))
+    if tags is None:
+        return _json(404, {"errinfo": None, "message": "not found"}, limits)
+    if request.method == "GET" and match.group(3) is None:
+        results = [{"name": name, "digest": digest, "tag_status": "active"}
+                   for name, digest in sorted(tags.items())]
+        return _json(200, {"count": len(results), "next": None, "previous": None,
+                           "results": results}, limits)
+    if request.method == "DELETE" and match.group(3) is not None:
+        if tags.pop(unquote(match.group(3)), None) is None:
+            return _json(404, {"errinfo": None, "message": "not found"}, limits)
+        return Response(204, limits)
+    return _json(405, {"errinfo": None, "message": "method not allowed"}, limits)

@@ -67,7 +67,7 @@ class GitHubRest:
 
     def __init__(self, api_url: str, repository: str, token: Secret | None, *,
                  client: httpx.AsyncClient | None = None, max_wait: float = 60.0,
-                 attempts: int = 4) -> None:
+                 attempts: int = 4, where: str | None = None) -> None:
         self.api_url = api_url.rstrip("/")
         self.repository = repository
         self._token = token
@@ -76,10 +76,11 @@ class GitHubRest:
         self._max_wait = max_wait
         self._attempts = attempts
         self.requests = 0
+        self._where = where
 
     @property
     def where(self) -> str:
-        return f"gha://{self.repository}"
+        return self._where or f"gha://{self.repository}"
 
     async def aclose(self) -> None:
         if self._own_client:
@@ -214,12 +215,13 @@ class GitHubRest:
             accepted = [s.strip() for s in headers.get("x-accepted-oauth-scopes", "").split(",")
                         if s.strip()]
             held = {s.strip() for s in headers.get("x-oauth-scopes", "").split(",") if s.strip()}
-            if accepted and not held & set(accepted):
+            missing = [scope for scope in accepted if scope not in held]
+            if missing:
                 have = ", ".join(sorted(held)) or "none"
                 raise GitHubAuthError(
-                    f"the GitHub token lacks the {' or '.join(accepted)} scope that "
-                    f"{'deleting' if method == 'DELETE' else 'reading'} caches needs "
-                    f"(it has: {have})", where=self.where, scope=accepted[0])
+                    f"the GitHub token lacks the {' and '.join(missing)} scope that "
+                    f"{'deleting' if method == 'DELETE' else 'reading'} needs "
+                    f"(it has: {have})", where=self.where, scope=", ".join(missing))
             raise GitHubAuthError(f"GitHub refused: {message}", where=self.where)
         if status == 404:
             raise NotFound("not found (or the token cannot see this repository)",
