@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import zlib
-from collections import deque
 from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any, Final, Protocol, cast
@@ -300,7 +299,7 @@ class RoundTrip:
     This is re-export's verification of a re-encoded layer: the blob digest is computed over the
     same output bytes, and the destination verifies that digest when it stores them, so "the blob
     with this digest decodes to this diffID" holds without reading the output a second time.
-    Comparing bytes (memcmp) instead of hashing them again keeps it cheap. Memory: the plain blocks
+    Comparing bytes (memcmp) instead of hashing them again keeps it cheap. Memory: the plain bytes
     the encoder has not emitted yet (its internal buffer, a few MiB at most).
     """
 
@@ -312,14 +311,12 @@ class RoundTrip:
         elif compression is Compression.ZSTD:
             self._decoder = zstandard.ZstdDecompressor(
                 max_window_size=ZSTD_MAX_WINDOW).decompressobj()
-        self._pending: deque[memoryview] = deque()
-        self._pending_bytes = 0
+        self._pending = bytearray()  # deleting from the front is O(1) for a bytearray
 
     def plain(self, block: bytes) -> None:
         """A plain block handed to the encoder."""
-        if self._decoder is not None and block:
-            self._pending.append(memoryview(block))
-            self._pending_bytes += len(block)
+        if self._decoder is not None:
+            self._pending += block
 
     def encoded(self, data: bytes) -> None:
         """Bytes the encoder emitted (and that are written)."""
@@ -332,7 +329,6 @@ class RoundTrip:
                     self._match(out)
                     data = self._decoder.unconsumed_tail
                     if not data and len(out) == CHUNK_SIZE:
-                        data = b""
                         while True:
                             more = self._decoder.decompress(b"", CHUNK_SIZE)
                             self._match(more)
@@ -344,26 +340,19 @@ class RoundTrip:
             raise FormatError(f"re-encoded output does not decode: {exc}") from None
 
     def _match(self, out: bytes) -> None:
-        view = memoryview(out)
-        while view:
-            if not self._pending:
-                raise FormatError("re-encoded output decodes to more bytes than were encoded")
-            head = self._pending[0]
-            n = min(len(head), len(view))
-            if head[:n] != view[:n]:
-                raise FormatError("re-encoded output does not decode to the original bytes")
-            view = view[n:]
-            self._pending_bytes -= n
-            if n == len(head):
-                self._pending.popleft()
-            else:
-                self._pending[0] = head[n:]
+        if not out:
+            return
+        if len(out) > len(self._pending):
+            raise FormatError("re-encoded output decodes to more bytes than were encoded")
+        if not self._pending.startswith(out):
+            raise FormatError("re-encoded output does not decode to the original bytes")
+        del self._pending[:len(out)]
 
     def finish(self) -> None:
         """After the encoder's flush: every plain byte must have come back."""
         if self._decoder is None:
             return
-        if self._pending_bytes:
-            raise FormatError(f"re-encoded output is missing {self._pending_bytes} bytes")
+        if self._pending:
+            raise FormatError(f"re-encoded output is missing {len(self._pending)} bytes")
         if self._compression is Compression.GZIP and not self._decoder.eof:
             raise FormatError("re-encoded gzip output is truncated")
