@@ -14,6 +14,7 @@ import msgspec
 
 from cachetui.errors import CachetuiError
 from cachetui.oci.models import encode_json
+from cachetui.present.safe_text import safe
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -73,7 +74,7 @@ def silence_stdout() -> None:
 
 def error(message: str) -> None:
     try:
-        print(f"cachetui: error: {message}", file=sys.stderr)
+        print(f"cachetui: error: {safe(message)}", file=sys.stderr)
     except BrokenPipeError:
         pass
 
@@ -98,7 +99,11 @@ def print_json(value: Any, out: TextIO | None = None) -> None:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
           right: Sequence[int] = ()) -> str:
-    """A plain aligned text table; columns listed in ``right`` are right-aligned (numbers)."""
+    """A plain aligned text table; columns listed in ``right`` are right-aligned (numbers).
+
+    Cells are names from stores, too: control characters in them are escaped (:func:`safe`).
+    """
+    rows = [[safe(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):

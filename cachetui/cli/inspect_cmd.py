@@ -13,6 +13,7 @@ from cachetui.errors import CachetuiError
 from cachetui.ops.inventory import CacheEntry
 from cachetui.ops.uncompressed import UncompressedSizes, fill
 from cachetui.present import units
+from cachetui.present.safe_text import safe
 from cachetui.report import cache_json
 
 ESTIMATE_NOTE = (
@@ -38,9 +39,9 @@ def _describe(entry: CacheEntry, analysis: CacheAnalysis, unreferenced: int | No
     document = analysis.document
     minmax = analysis.minmax
     lines = [
-        f"{entry.ref}",
+        safe(entry.ref),
         f"  digest        {document.top.digest}",
-        f"  format        {document.format}  ({document.top.media_type})",
+        f"  format        {document.format}  ({safe(document.top.media_type)})",
     ]
     if not document.is_cache:
         lines.append("  not a BuildKit cache (a plain image)")

@@ -27,6 +27,7 @@ from cachetui.ops.policy import (
 from cachetui.ops.prune import apply_prune, plan_prune
 from cachetui.ops.prune_model import PrunePlan, PruneResult, plan_json, result_json
 from cachetui.present import units
+from cachetui.present.safe_text import safe
 from cachetui.sources import parse_source
 from cachetui.store.base import Store
 from cachetui.store.gha.location import is_gha
@@ -180,7 +181,7 @@ def print_plan(plan: PrunePlan, out: TextIO | None = None) -> None:
     write = (out or sys.stdout).write
     write(f"Prune plan ({plan.policy.describe()}; grace {format_duration(plan.policy.grace)})\n")
     for source in plan.sources:
-        write(f"\n{source.location} ({source.kind})\n")
+        write(f"\n{safe(source.location)} ({source.kind})\n")
         rows = []
         for item in source.items:
             state = "BLOCKED" if item.blocked else "delete"
@@ -194,22 +195,22 @@ def print_plan(plan: PrunePlan, out: TextIO | None = None) -> None:
             write("  nothing selected\n")
         for item in source.items:
             if item.blocked:
-                write(f"  blocked {item.tag}: {item.blocked}\n")
+                write(f"  blocked {safe(item.tag)}: {safe(item.blocked)}\n")
             elif item.same_manifest_as:
-                write(f"  {item.tag}: same manifest as {item.same_manifest_as}\n")
+                write(f"  {safe(item.tag)}: same manifest as {safe(item.same_manifest_as)}\n")
         if source.kept:
             kept = ", ".join(f"{d.tag} ({d.reason})" for d in source.kept[:8])
             more = f" and {len(source.kept) - 8} more" if len(source.kept) > 8 else ""
-            write(f"  kept: {kept}{more}\n")
+            write(f"  kept: {safe(kept)}{more}\n")
         if source.garbage_blobs:
             write(f"  also {source.garbage_blobs} unreferenced blobs "
                   f"({units.size(source.garbage_bytes)})\n")
         if source.stale_ingest:
             write(f"  also {len(source.stale_ingest)} stale ingest/ entries\n")
         for note in source.notes:
-            write(f"  note: {note}\n")
+            write(f"  note: {safe(note)}\n")
         for problem in source.problems:
-            write(f"  problem: {problem}\n")
+            write(f"  problem: {safe(problem)}\n")
         write(f"  total: {len(source.active)} tags, frees {units.size(source.total_bytes)}\n")
     write(f"\nTotal: {plan.item_count} tags, frees {units.size(plan.total_bytes)}\n")
 
@@ -217,21 +218,21 @@ def print_plan(plan: PrunePlan, out: TextIO | None = None) -> None:
 def print_result(result: PruneResult) -> None:
     print("\nResult:")
     for source in result.sources:
-        print(f"{source.location}")
+        print(safe(source.location))
         for item in source.items:
             tail = f": {item.message}" if item.message else ""
-            print(f"  {item.status} {item.tag}{tail}")
+            print(f"  {item.status} {safe(item.tag)}{safe(tail)}")
         if source.blobs_deleted or source.blob_failures:
             print(f"  {source.blobs_deleted} blobs deleted ({units.size(source.bytes_deleted)})"
                   f", {len(source.blob_failures)} failed")
         for digest, why in source.blob_failures:
-            print(f"  failed blob {digest[7:19]}: {why}")
+            print(f"  failed blob {digest[7:19]}: {safe(why)}")
         if source.ingest_deleted:
             print(f"  {source.ingest_deleted} stale ingest/ entries removed")
         for message in source.errors:
-            print(f"  error: {message}")
+            print(f"  error: {safe(message)}")
         for note in source.notes:
-            print(f"  note: {note}")
+            print(f"  note: {safe(note)}")
 
 
 def _indent(text: str) -> str:

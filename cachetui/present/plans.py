@@ -6,13 +6,14 @@ from cachetui.ops.copy import CopyPlan, CopyResult
 from cachetui.ops.reexport import ReexportPlan, ReexportResult
 from cachetui.ops.transfer import BlobAction
 from cachetui.present import units
+from cachetui.present.safe_text import safe
 
 
 def describe_copy_plan(plan: CopyPlan) -> str:
-    lines = [f"copy {plan.source} -> {plan.destination}"]
+    lines = [f"copy {safe(plan.source)} -> {safe(plan.destination)}"]
     for tag in plan.tags:
         state = "  (already there)" if tag.already_there else ""
-        lines.append(f"  {tag.source_ref} -> {tag.destination_tag}  {tag.top.digest[:19]}  "
+        lines.append(f"  {safe(tag.source_ref)} -> {safe(tag.destination_tag)}  {tag.top.digest[:19]}  "
                      f"{tag.format}{state}")
     lines.append(
         f"  {plan.blob_count} blobs, {units.size(plan.total_bytes)}: "
@@ -20,7 +21,7 @@ def describe_copy_plan(plan: CopyPlan) -> str:
         f"{plan.count_for(BlobAction.MOUNT)} to mount, "
         f"{plan.count_for(BlobAction.SKIP)} already there "
         f"({units.size(plan.bytes_for(BlobAction.SKIP))})")
-    lines.extend(f"  note: {note}" for note in plan.notes)
+    lines.extend(f"  note: {safe(note)}" for note in plan.notes)
     return "\n".join(lines)
 
 
@@ -34,7 +35,8 @@ def describe_reexport_plan(plan: ReexportPlan) -> str:
     encoding = plan.settings.encoding
     estimate = "~" if plan.of("re-encode") else ""
     lines = [
-        f"re-export {plan.source}:{plan.source_ref} -> {plan.destination}:{plan.destination_tag}",
+        f"re-export {safe(plan.source)}:{safe(plan.source_ref)} -> "
+        f"{safe(plan.destination)}:{safe(plan.destination_tag)}",
         f"  form         {plan.document.format} -> {plan.form.format} "
         f"({'OCI' if plan.form.oci else 'Docker'} media types)",
         f"  compression  {encoding if encoding else 'as is'}{' (forced)' if plan.settings.force else ''}",

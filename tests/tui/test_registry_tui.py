@@ -108,6 +108,8 @@ async def test_open_command_hands_the_registry_flags_to_the_app(
         return FakeApp()
 
     monkeypatch.setattr("cachetui.tui.app.make_app", fake_make_app)
+    # pytest has no terminal; the UI (faked here) would refuse to start without one.
+    monkeypatch.setattr("cachetui.cli.open_cmd.require_terminal", lambda instead: None)
     install()
     args = parse(["open", "--insecure", "registry.example:5000", "--concurrency", "3",
                   "--ca-file", "/etc/ca.pem", "registry.example:5000/app"])

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -24,6 +25,7 @@ from cachetui.endpoints import DestinationSpec
 from cachetui.errors import CachetuiError
 from cachetui.ops.copy import CopyPlan, plan_copy
 from cachetui.present.plans import describe_copy_plan
+from cachetui.present.safe_text import safe
 from cachetui.store.base import Store
 from cachetui.tui.destinations import DestinationRules
 from cachetui.tui.modals.destination_input import DestinationInput
@@ -86,7 +88,8 @@ class CopyDialog(ModalScreen[CopyOrder | None]):
         count = len(self.picks)
         with Vertical(classes="dialog"):
             yield Label(f"Copy {count} cache{'s' if count != 1 else ''}", classes="dialog-title")
-            yield Label(", ".join(f"{p.source_id}:{p.tag}" for p in self.picks), id="copy-what")
+            picked = ", ".join(f"{p.source_id}:{p.tag}" for p in self.picks)
+            yield Label(Text(safe(picked)), id="copy-what")
             yield Label("Destination (→ completes; a new directory is created):")
             yield DestinationInput(self.rules, self.known, value=self.initial, id="copy-dest")
             yield Label("", id="copy-error", classes="dialog-error")

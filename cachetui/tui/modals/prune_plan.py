@@ -25,6 +25,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 from cachetui.errors import CachetuiError
 from cachetui.ops.prune_model import PrunePlan
 from cachetui.present import units
+from cachetui.present.safe_text import safe
 
 if TYPE_CHECKING:
     from cachetui.tui.model import Row
@@ -41,26 +42,26 @@ def plan_body(plan: PrunePlan) -> RenderableType:
     """Every item, its rule, bytes freed and collateral; totals and notes per source."""
     parts: list[RenderableType] = []
     for source in plan.sources:
-        parts.append(Text(f"{source.location} ({source.kind})", style="bold"))
+        parts.append(Text(f"{safe(source.location)} ({source.kind})", style="bold"))
         table = Table(box=None, pad_edge=False, show_edge=False, expand=True)
         for column, justify in (("tag", "left"), ("rule", "left"), ("frees", "right"),
                                 ("also deletes", "left")):
             table.add_column(column, justify=justify)  # type: ignore[arg-type]
         for item in source.items:
             style = "dim strike" if item.blocked else ""
-            table.add_row(Text(item.tag, style=style), item.rule, units.size(item.frees_bytes),
-                          Text(", ".join(item.collateral) or "-",
+            table.add_row(Text(safe(item.tag), style=style), item.rule, units.size(item.frees_bytes),
+                          Text(safe(", ".join(item.collateral)) or "-",
                                style="bold red" if item.collateral and not item.blocked else ""))
         parts.append(table)
         for item in source.blocked:
-            parts.append(Text(f"  kept {item.tag}: {item.blocked}", style="yellow"))
+            parts.append(Text(f"  kept {safe(item.tag)}: {safe(item.blocked or '')}", style="yellow"))
         if source.garbage_blobs:
             parts.append(Text(f"  + {source.garbage_blobs} unreferenced blobs "
                               f"({units.size(source.garbage_bytes)})"))
         for note in source.notes:
-            parts.append(Text(f"  note: {note}", style="dim"))
+            parts.append(Text(f"  note: {safe(note)}", style="dim"))
         for problem in source.problems:
-            parts.append(Text(f"  problem: {problem}", style="red"))
+            parts.append(Text(f"  problem: {safe(problem)}", style="red"))
         parts.append(Text(f"  {len(source.active)} to delete, frees "
                           f"{units.size(source.total_bytes)}\n"))
     return Group(*parts)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -26,6 +27,7 @@ from cachetui.errors import CachetuiError, InvalidInput
 from cachetui.oci.mediatypes import Compression
 from cachetui.ops.reexport import ReexportPlan, ReexportSettings, plan_reexport
 from cachetui.present.plans import describe_reexport_plan
+from cachetui.present.safe_text import safe
 from cachetui.store.base import Store
 from cachetui.tui.destinations import DestinationRules
 from cachetui.tui.modals.copy_dialog import PLAN_DELAY
@@ -87,7 +89,8 @@ class ReexportDialog(ModalScreen[ReexportOrder | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"Re-export {self.source_id}:{self.tag}", classes="dialog-title")
+            yield Label(Text(f"Re-export {safe(self.source_id)}:{safe(self.tag)}"),
+                        classes="dialog-title")
             with Horizontal(classes="reexport-row"):
                 yield Label("Compression")
                 yield Select(COMPRESSIONS, value=COMPRESSIONS[0][1], allow_blank=False,

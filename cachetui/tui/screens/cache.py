@@ -19,6 +19,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from cachetui.buildkit.times import format_time
 from cachetui.errors import CachetuiError
 from cachetui.ops.uncompressed import measure
+from cachetui.present.safe_text import safe
 from cachetui.store.base import Store
 from cachetui.tui.messages import LayerSizesMeasured
 from cachetui.tui.model import Row, age, percent, short_digest, size
@@ -107,7 +108,7 @@ class CacheScreen(ExtensibleScreen):
         text = Text("cachetui", style="bold")
         for part in (self.source_label, self.row.entry.tag, tab):
             text.append(" › ", style="dim")
-            text.append(part)
+            text.append(safe(part))
         return text
 
     def summary_table(self) -> Table:
@@ -118,8 +119,8 @@ class CacheScreen(ExtensibleScreen):
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
         rows = [
-            ("Reference", self.row.entry.ref),
-            ("Form", f"{doc.format} ({doc.top.media_type})"),
+            ("Reference", safe(self.row.entry.ref)),
+            ("Form", f"{doc.format} ({safe(doc.top.media_type)})"),
             ("Manifest", doc.top.digest),
             ("Cache config", doc.config_descriptor.digest if doc.config_descriptor else "-"),
             ("Compression", ", ".join(a.compression) or "-"),
@@ -134,7 +135,7 @@ class CacheScreen(ExtensibleScreen):
                         f"{format_time(a.created_newest) or '-'} ({age(a.created_newest, now)})"),
         ]
         for name, value in rows:
-            table.add_row(name, value)
+            table.add_row(name, Text(value))  # plain text: names are no markup
         return table
 
     def notes(self) -> Text:

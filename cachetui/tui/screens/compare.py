@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Static
 
 from cachetui.buildkit.diff import CacheDiff, diff_caches
+from cachetui.present.safe_text import safe
 from cachetui.tui.model import Row, short_digest, size
 from cachetui.tui.screens.base import ExtensibleScreen
 
@@ -73,8 +74,8 @@ class CompareScreen(ExtensibleScreen):
     def summary(self, diff: CacheDiff) -> Table:
         table = Table(box=None, padding=(0, 2), expand=False)
         table.add_column("")
-        table.add_column(Text("left: " + self.left.entry.ref, style="cyan"), no_wrap=True)
-        table.add_column(Text("right: " + self.right.entry.ref, style="magenta"), no_wrap=True)
+        table.add_column(Text("left: " + safe(self.left.entry.ref), style="cyan"), no_wrap=True)
+        table.add_column(Text("right: " + safe(self.right.entry.ref), style="magenta"), no_wrap=True)
         left, right = self.left.entry.analysis, self.right.entry.analysis
         assert left is not None and right is not None
         table.add_row("Layers", f"{left.layer_count} ({size(left.size_bytes)})",

@@ -20,6 +20,7 @@ from cachetui.ops.inventory import (
     ScanStarted,
     SourceStats,
 )
+from cachetui.present.safe_text import safe
 from cachetui.store.base import StoreKind
 from cachetui.tui.messages import JobEnded, ScanBatch, SourceAdded
 from cachetui.tui.modals.prune_plan import freed_estimate
@@ -239,7 +240,7 @@ class MainScreen(ExtensibleScreen):
         if current is not None and current.entry.error:
             # The message of the row under the cursor first: it is what the user is looking at.
             message = current.entry.error.replace(current.entry.source + "/", "")
-            parts.insert(0, f"[red]✗ {escape(message)}[/]")
+            parts.insert(0, f"[red]✗ {escape(safe(message))}[/]")
         self.query_one("#status", Static).update(" · ".join(parts))
         # The footer re-asks check_action only when told: tell it when what the keys depend on
         # (a row under the cursor, how many marks, read-only candidates) changes.
@@ -389,7 +390,7 @@ class MainScreen(ExtensibleScreen):
         if row is None:
             return
         if row.entry.analysis is None:
-            self.notify(row.entry.error or "this tag cannot be read", title=row.entry.ref,
+            self.notify(safe(row.entry.error or "this tag cannot be read"), title=safe(row.entry.ref),
                         severity="error")
             return
         from cachetui.tui.screens.cache import CacheScreen

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
+from cachetui.present.safe_text import safe
 from cachetui.tui.model import (
     Row,
     SortKey,
@@ -130,8 +131,8 @@ class CacheTable(DataTable[Text | str]):
     def cells(self, row: Row, marked: bool, unreferenced: dict[str, int | None],
               labels: dict[str, str], now: datetime) -> list[Text | str]:
         entry = row.entry
-        name = Text.assemble(("● " if marked else "  ", "bold yellow"), _fit(entry.tag, 14))
-        where = _fit(labels.get(row.source_id, entry.source), 14)
+        name = Text.assemble(("● " if marked else "  ", "bold yellow"), _fit(safe(entry.tag), 14))
+        where = Text(_fit(safe(labels.get(row.source_id, entry.source)), 14))
         analysis = entry.analysis
         if analysis is None:
             problem = Text("✗ error", style="bold red")

@@ -10,6 +10,7 @@ from textual.binding import BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from cachetui.present.safe_text import safe
 from cachetui.tui.model import SourceState, SourceStatus
 
 ALL = ""
@@ -58,7 +59,7 @@ class SourcesTree(Tree[str]):
         return Text.assemble((name, "bold"), (f"  {count}" if count else "  none", "dim"))
 
     def label_for(self, state: SourceState) -> Text:
-        label = Text(state.label, style=state.accent or "")
+        label = Text(safe(state.label), style=state.accent or "")
         progress = state.progress_text
         if state.status is SourceStatus.FAILED:
             label.append("  ")
