@@ -18,22 +18,27 @@ from cachetui.oci.cachespec import is_cache_spec, parse_cache_spec
 from cachetui.oci.reference import ImageRef, looks_like_host, validate_tag
 from cachetui.sources import SourceSpec, parse_source
 from cachetui.store.gha.location import is_gha, parse_gha
+from cachetui.store.objspec import is_object_location
 
 
 @dataclass(frozen=True, slots=True)
 class DestinationSpec:
     """A directory (created on first write) or a registry repository, and the tag to write."""
 
-    kind: Literal["directory", "registry", "gha"]
+    kind: Literal["directory", "registry", "gha", "object"]
     text: str
     tag: str | None
     path: Path | None = None
     ref: ImageRef | None = None
+    objects: SourceSpec | None = None
+    """The s3/azblob location (``kind == "object"``), opened like a source."""
 
     def source_spec(self) -> SourceSpec:
-        """The registry repository as a source spec (opened like a source)."""
+        """The registry repository (or gha / s3 / azblob location) as a source spec."""
         if self.kind == "gha":
             return SourceSpec("gha", self.text, tag=self.tag)
+        if self.objects is not None:
+            return self.objects
         assert self.ref is not None
         return SourceSpec("registry", self.text, ref=self.ref, tag=self.tag)
 
@@ -55,6 +60,9 @@ def parse_destination(text: str) -> DestinationSpec:
         raise InvalidInput("name a directory, DIR:TAG or HOST/REPO[:TAG]")
     if is_gha(text):
         return DestinationSpec("gha", text, parse_gha(text).scope)
+    if is_object_location(text):
+        source = parse_source(text)
+        return DestinationSpec("object", source.text, source.tag, objects=source)
     if is_cache_spec(text):
         cache = parse_cache_spec(text)
         if cache.type == "local":

@@ -15,19 +15,22 @@ from cachetui.oci.digest import Digest, is_digest
 from cachetui.oci.reference import ImageRef, looks_like_host, parse_reference, validate_tag
 from cachetui.store.gha.location import is_gha, parse_gha
 from cachetui.store.layout import LayoutStore
+from cachetui.store.objspec import ObjectLocation, is_object_location, parse_object_location
 
 
 @dataclass(frozen=True, slots=True)
 class SourceSpec:
     """A parsed source argument: a directory, a registry repository, or a whole registry."""
 
-    kind: Literal["directory", "registry", "host", "gha"]
+    kind: Literal["directory", "registry", "host", "gha", "object"]
     text: str
     path: Path | None = None
     ref: ImageRef | None = None
     host: str | None = None
     tag: str | None = None
     digest: Digest | None = None
+    objects: ObjectLocation | None = None
+    """An s3/azblob location (``kind == "object"``)."""
 
     @property
     def reference(self) -> str | None:
@@ -43,6 +46,11 @@ def parse_source(text: str) -> SourceSpec:
     """Classify one source argument. Paths win over registry names when they exist on disk."""
     if is_gha(text):
         return SourceSpec("gha", text, tag=parse_gha(text).cache_name)
+    if is_object_location(text):
+        location = parse_object_location(text)
+        names = (location.s3 or location.azblob).names  # type: ignore[union-attr]
+        return SourceSpec("object", location.text, objects=location,
+                          tag=names[0] if len(names) == 1 else None)
     if is_cache_spec(text):
         spec = parse_cache_spec(text)
         if spec.type == "local":

@@ -18,6 +18,7 @@ from cachetui.ops.policy import DEFAULT_GRACE, format_duration, parse_duration
 from cachetui.present import units
 from cachetui.sources import parse_source
 from cachetui.store.layout import LayoutStore
+from cachetui.store.objspec import is_object_location
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -26,13 +27,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "interrupted cachetui writes, "
         "sparing those younger than --grace. The plan is printed first; nothing is deleted "
         "without --yes.")
-    parser.add_argument("directories", nargs="+", metavar="DIR")
+    parser.add_argument("directories", nargs="+", metavar="DIR",
+                        help="cache directories, or s3/azblob locations (grace default 1h)")
     parser.add_argument("--grace", metavar="AGE",
                         help="spare blobs younger than AGE (default 10m; 0s for none)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="only print the plan (the default)")
     mode.add_argument("--yes", action="store_true", help="delete the blobs the plan lists")
     parser.add_argument("--json", action="store_true", help="print the plan (and result) as JSON")
+    parser.add_argument("--repair", action="store_true",
+                        help="s3/azblob: delete manifests that reference missing blobs instead")
     parser.set_defaults(handler=run)
 
 
@@ -80,6 +84,23 @@ async def run(args: argparse.Namespace) -> int:
     failed = False
     failures: list[str] = []
     for text in args.directories:
+        if is_object_location(text):
+            from cachetui.cli.objects_cmd import object_gc
+
+            try:
+                object_plan, object_result = await object_gc(
+                    text, grace=grace if args.grace else None, yes=args.yes,
+                    repair=args.repair, as_json=args.json)
+            except CachetuiError as exc:
+                errors.append(str(exc))
+                continue
+            plans.append(object_plan)
+            if object_result is not None:
+                results.append(object_result)
+            continue
+        if args.repair:
+            errors.append(f"{text}: --repair is for s3/azblob locations")
+            continue
         try:
             store = _store(text)
             plan = await asyncio.to_thread(plan_gc, store, grace=grace)

@@ -93,6 +93,9 @@ def open_store(spec: SourceSpec, args: argparse.Namespace) -> Store:
     """A store for a directory or registry repository source, with this run's registry flags."""
     if spec.kind == "directory":
         return open_directory(spec)
+    if spec.kind == "object":
+        assert spec.objects is not None
+        return spec.objects.open()
     if spec.kind == "registry":
         assert spec.ref is not None
         return repository_store(spec.ref, args)

@@ -347,6 +347,18 @@ class ObjectStore:
                 out[digest] = info
         return out
 
+    async def unreferenced_bytes(self) -> int:
+        """Bytes of orphaned blobs: blob objects no manifest under the prefix names."""
+        blobs = await self.blob_objects()
+        referenced: set[str] = set()
+        directory = self.layout.manifests_dir
+        for info in await self.manifest_objects():
+            name = info.key[len(directory):]
+            raw = await self.read_annotated(name)
+            referenced.update(layer.blob for layer in
+                              parse_annotated(raw, where=f"{self.location}: {name}").layers)
+        return sum(info.size for digest, info in blobs.items() if digest not in referenced)
+
     async def aclose(self) -> None:
         await self.backend.aclose()
 

@@ -111,6 +111,10 @@ async def open_targets(spec: SourceSpec, registry: RegistryAccess) -> list[Targe
     """The stores one parsed source names. Raises :class:`CachetuiError` with a one-line reason."""
     if spec.kind == "directory":
         return directory_targets(spec)
+    if spec.kind == "object":
+        assert spec.objects is not None
+        reference = spec.reference
+        return [Target(spec.objects.open(), [reference] if reference else None)]
     if spec.kind == "host":
         assert spec.host is not None
         repositories = await registry.catalog(spec.host)
