@@ -186,7 +186,9 @@ class ObjectStore:
                 raise TooLarge(f"over {MAX_MANIFEST_OBJECT} bytes", where=where)
         return bytes(data)
 
-    async def _form(self, name: str) -> OciForm:
+    async def _form(self, name: str, *, fresh: bool = True) -> OciForm:
+        if not fresh and name in self._forms:
+            return self._forms[name][1]
         raw = await self.read_annotated(name)
         cached = self._forms.get(name)
         if cached is not None and cached[0] == raw:
@@ -213,7 +215,8 @@ class ObjectStore:
                     return form.top
             raise NotFound(f"no manifest with digest {Digest(reference).short}",
                            where=self.location)
-        return (await self._form(reference)).top
+        # Just resolved (inventory resolves, then reads): one GET per manifest, not two.
+        return (await self._form(reference, fresh=False)).top
 
     async def put_manifest(self, top: TopObject, tag: str | None) -> None:
         descriptor = _config_of(top)
