@@ -149,3 +149,19 @@ async def test_ls_shows_orphaned_bytes_of_an_azblob_prefix(azurite: Azurite) -> 
     store = await az_loaded(azurite, "two-builds")
     assert await store.unreferenced_bytes() == facts("azblob", "two-builds")["orphanedBytes"]
     await store.aclose()
+
+
+def test_inspect_reports_the_dangling_references_of_a_manifest(
+        moto: Moto, capsys: pytest.CaptureFixture[str]) -> None:
+    bucket = unique_name()
+    load_s3(moto, bucket, "dangling")
+    spec = s3_spec(moto, bucket, name="buildkit")
+    assert main(["inspect", spec, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    info = facts("s3", "dangling")
+    assert [d["key"] for d in row["objects"]["danglingReferences"]] \
+        == [d["key"] for d in info["danglingReferences"]]
+    assert all(d["records"] for d in row["objects"]["danglingReferences"])
+    assert main(["inspect", spec]) == 0
+    text = capsys.readouterr().out
+    assert "DANGLING      2 blobs" in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cachetui.buildkit.analysis import CacheAnalysis
-from cachetui.cli import gha_view
+from cachetui.cli import gha_view, objects_view
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, print_json, table
 from cachetui.cli.gather import gather
 from cachetui.cli.registry_args import add_registry_arguments, close_sessions
@@ -98,6 +98,7 @@ async def run(args: argparse.Namespace) -> int:
         except CachetuiError as exc:
             gha = []
             found.errors.append(str(exc))
+        prefixes = await objects_view.reports_of(list(found.stores.values()), found.errors)
     finally:
         await close_sessions(args)
     sizes = sizes_memo.sizes() if sizes_memo is not None else None
@@ -111,14 +112,20 @@ async def run(args: argparse.Namespace) -> int:
             facts = gha_view.facts_for(gha, row["source"], row["tag"])
             if facts is not None:
                 row["gha"] = facts
+        for row, entry in zip(rows, found.entries, strict=True):
+            objects = objects_view.facts_for(prefixes, entry)
+            if objects is not None:
+                row["objects"] = objects
         print_json(rows)
     else:
         blocks = []
         for entry in found.entries:
             if entry.analysis is None:
                 continue
-            blocks.append(_describe(entry, entry.analysis, found.unreferenced.get(entry.source),
-                                    args.layers or args.uncompressed, sizes))
+            blocks.append("\n".join([
+                _describe(entry, entry.analysis, found.unreferenced.get(entry.source),
+                          args.layers or args.uncompressed, sizes),
+                *objects_view.lines_for(prefixes, entry)]))
         blocks += ["\n".join(gha_view.summary(listing)) for listing in gha]
         if blocks:
             print("\n\n".join(blocks))
