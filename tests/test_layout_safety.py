@@ -143,3 +143,27 @@ def test_a_symlinked_lock_is_refused_and_nothing_is_written_outside(tmp_path: Pa
     if not dangling:
         assert target.read_bytes() == b"keep"
     assert sorted(p.name for p in outside.iterdir()) == ([] if dangling else ["planted"])
+
+
+def test_gc_leaves_the_temp_file_of_a_write_in_progress(tmp_path: Path) -> None:
+    """A temp file looks like the leftover of a killed write; while its writer holds it open
+    (flocked), gc with no grace period must not delete it from under the writer."""
+    from cachetui.store.fsutil import create_new, temp_name
+
+    source = _source(tmp_path)
+    destination = _stale_copy(tmp_path, source)
+    blobs = destination.root / "blobs" / "sha256"
+    busy = temp_name(blobs, "busy")
+    fd = create_new(busy)
+    abandoned = temp_name(blobs, "abandoned")
+    os.close(create_new(abandoned))
+    for path in (busy, abandoned):
+        os.utime(path, (OLD, OLD))
+    try:
+        gc_plan = plan_gc(destination, grace=timedelta(0))
+        assert {entry.name.rsplit("/", 1)[-1] for entry in gc_plan.ingest} >= {busy.name,
+                                                                              abandoned.name}
+        sweep_sync(destination, [], [entry.name for entry in gc_plan.ingest], grace=timedelta(0))
+        assert busy.exists() and not abandoned.exists()
+    finally:
+        os.close(fd)

@@ -27,7 +27,7 @@ from datetime import timedelta
 from cachetui.errors import Cancelled, LayoutError
 from cachetui.ops.policy import DEFAULT_GRACE
 from cachetui.ops.progress import CancelToken, Progress, ProgressSink, no_progress
-from cachetui.store.fsutil import flocked, fsync_dir
+from cachetui.store.fsutil import flocked, fsync_dir, in_use
 from cachetui.store.layout import BlobFile, IngestEntry, LayoutStore, Reachability
 
 
@@ -190,8 +190,8 @@ def _sweep_ingest(store: LayoutStore, name: str, cutoff: float, result: GcResult
     except OSError as exc:
         result.ingest_failed.append((name, exc.strerror or str(exc)))
         return
-    if newest > cutoff:
-        return
+    if newest > cutoff or (leftover is not None and in_use(path)):
+        return  # a write in progress holds its temp file: it is not a leftover
     try:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)

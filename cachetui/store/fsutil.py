@@ -43,8 +43,32 @@ def temp_name(directory: Path, stem: str) -> Path:
 
 
 def create_new(path: Path, mode: int = 0o644) -> int:
-    """A new file for writing, never through a symlink (``O_EXCL`` + ``O_NOFOLLOW``)."""
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, mode)
+    """A new file for writing, never through a symlink (``O_EXCL`` + ``O_NOFOLLOW``).
+
+    The file is flocked for as long as the descriptor is open: a concurrent gc that finds it
+    (a temp file looks like the leftover of a killed write) sees it is in use and leaves it.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, mode)
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def in_use(path: Path) -> bool:
+    """Whether a writer holds ``path`` open (see :func:`create_new`): never delete it then."""
+    try:
+        fd = os.open(path, os.O_RDONLY | NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
@@ -56,7 +80,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)  # still open, so still locked: no gc takes it first
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()

@@ -18,8 +18,9 @@ import os
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
+from io import BufferedWriter
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final
 
 import msgspec
 
@@ -497,9 +498,10 @@ class LayoutStore(Store):
                 verifier.update(chunk)
                 await asyncio.to_thread(handle.write, chunk)
             verifier.verify()
-            await asyncio.to_thread(_flush_and_close, handle)
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, final)
+            await asyncio.to_thread(_flush, handle)
+            os.fchmod(handle.fileno(), 0o444)
+            os.replace(tmp, final)  # still open, so still locked: no gc takes it first
+            handle.close()
             await asyncio.to_thread(fsync_dir, final.parent)
         except BaseException:
             handle.close()
@@ -577,15 +579,11 @@ class LayoutStore(Store):
         return None
 
 
-def _open_new(path: Path) -> BinaryIO:
+def _open_new(path: Path) -> BufferedWriter:
     """A new temp file opened without following symlinks (see :func:`create_new`)."""
     return os.fdopen(create_new(path), "wb")
 
 
-def _flush_and_close(handle: object) -> None:
-    from io import BufferedWriter
-
-    assert isinstance(handle, BufferedWriter)
+def _flush(handle: BufferedWriter) -> None:
     handle.flush()
     os.fsync(handle.fileno())
-    handle.close()
