@@ -29,7 +29,10 @@ from tests.prune_support import OLD, age_all_blobs
 pytestmark = pytest.mark.slow
 
 LOOPS = 10
-SHAPE = CacheShape(layer_bytes=1024 * 1024, stages=3)
+SHAPE = CacheShape(layer_bytes=4 * 1024 * 1024, stages=3)
+STALE = CacheShape(layer_bytes=4 * 1024 * 1024, stages=1)
+"""Shares its layers with ``SHAPE`` (same seed), so a copy finds them "already there" early and
+then spends a while moving the rest: the window in which a gc used to take the reused ones."""
 
 
 def _start(args: list[str]) -> subprocess.Popen[bytes]:
@@ -52,8 +55,9 @@ def _together(first: list[str], second: list[str], offset: float) -> list[tuple[
 
 
 def _destination(root: Path, source: LayoutStore, stale_tags: tuple[str, ...]) -> Path:
-    """A directory with a bystander tag ``other``, and the source's cache under ``stale_tags``
-    (or, with none, as untagged garbage), every blob old: what gc and prune may take."""
+    """A directory with a bystander tag ``other``, and an older cache sharing layers with the
+    one copied (``source``) under ``stale_tags`` (or, with none, as untagged garbage), every
+    blob old: what gc and prune may take."""
     if root.exists():
         shutil.rmtree(root)
     store = LayoutStore(root, create=True)
@@ -68,11 +72,13 @@ def _destination(root: Path, source: LayoutStore, stale_tags: tuple[str, ...]) -
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def sources(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """Two caches to copy (``a``, ``b``) and the older cache ``a`` shares layers with."""
     root = tmp_path_factory.mktemp("concurrency")
     write_cache(root / "a", "latest", SHAPE)
     write_cache(root / "b", "latest", CacheShape(layer_bytes=1024 * 1024, stages=3, seed=99))
-    return root / "a", root / "b"
+    write_cache(root / "stale", "latest", STALE)
+    return root / "a", root / "b", root / "stale"
 
 
 def _expected(source: Path) -> str:
@@ -89,16 +95,16 @@ def _check(destination: Path, expected: dict[str, str], gone: tuple[str, ...] = 
         assert tag not in state
 
 
-def test_gc_against_a_concurrent_copy(tmp_path: Path, sources: tuple[Path, Path]) -> None:
-    source, _ = sources
+def test_gc_against_a_concurrent_copy(tmp_path: Path, sources: tuple[Path, Path, Path]) -> None:
+    source, _, stale = sources
     before = tree_hash(source)
     expected = _expected(source)
     rng = random.Random(1)
     for loop in range(LOOPS):
-        destination = _destination(tmp_path / f"gc{loop % 2}", LayoutStore(source), ())
+        destination = _destination(tmp_path / f"gc{loop % 2}", LayoutStore(stale), ())
         results = _together(["copy", str(source), f"{destination}:t"],
                             ["gc", str(destination), "--yes", "--grace", "0s"],
-                            rng.uniform(0.0, 1.0))
+                            rng.uniform(0.0, 0.8))
         for code, err in results:
             assert code == 0, (loop, err)
         _check(destination, {"t": expected})
@@ -106,8 +112,8 @@ def test_gc_against_a_concurrent_copy(tmp_path: Path, sources: tuple[Path, Path]
 
 
 def test_two_concurrent_copies_with_different_tags(tmp_path: Path,
-                                                   sources: tuple[Path, Path]) -> None:
-    a, b = sources
+                                                   sources: tuple[Path, Path, Path]) -> None:
+    a, b, _ = sources
     expected = {"a": _expected(a), "b": _expected(b), "a2": _expected(a)}
     rng = random.Random(2)
     for loop in range(LOOPS):
@@ -123,17 +129,19 @@ def test_two_concurrent_copies_with_different_tags(tmp_path: Path,
         _check(destination, wanted)
 
 
-def test_prune_against_a_concurrent_copy(tmp_path: Path, sources: tuple[Path, Path]) -> None:
-    source, _ = sources
+def test_prune_against_a_concurrent_copy(tmp_path: Path,
+                                         sources: tuple[Path, Path, Path]) -> None:
+    source, _, stale_source = sources
     expected = _expected(source)
     rng = random.Random(3)
     stale = ("old-1", "old-2")
     for loop in range(LOOPS):
-        destination = _destination(tmp_path / f"prune{loop % 2}", LayoutStore(source), stale)
+        destination = _destination(tmp_path / f"prune{loop % 2}", LayoutStore(stale_source),
+                                   stale)
         results = _together(["copy", str(source), f"{destination}:new"],
                             ["prune", str(destination), "--match", "old-*", "--grace", "0s",
                              "--yes", "--include-shared-tags"],
-                            rng.uniform(0.0, 1.0))
+                            rng.uniform(0.0, 0.8))
         for code, err in results:
             assert code == 0, (loop, err)
         _check(destination, {"new": expected}, gone=stale)
