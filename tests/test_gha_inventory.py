@@ -119,3 +119,23 @@ async def test_an_evicted_blob_is_named_per_index(gha_emulator: GitHubEmulator) 
         await store.aclose()
     assert findings.health[0].evicted == (
         "sha256:f3743353a56e873873f1d560a524fe4c7f7e255faa9118548b02ed435f826fe1",)
+
+
+async def test_runtime_rate_limit_is_waited_out_then_reported(
+        gha_emulator: GitHubEmulator) -> None:
+    from cachetui.store.gha.errors import GitHubRateLimited
+
+    load_dump(gha_emulator, "v2-min")
+    store = gha_store(gha_emulator)
+    twirp = "/twirp/"
+    try:
+        gha_emulator.fail(lambda r: r.path.startswith(twirp), 429, count=1,
+                          headers=[("Retry-After", "0")])
+        raw = await store.read_entry("index-buildkit-1-f921bd05#1", limit=1 << 20)
+        assert raw.startswith(b'{"layers"')
+        gha_emulator.fail(lambda r: r.path.startswith(twirp), 429, count=10,
+                          headers=[("Retry-After", "600")])
+        with pytest.raises(GitHubRateLimited):
+            await store.read_entry("index-buildkit-1-f921bd05#1", limit=1 << 20)
+    finally:
+        await store.aclose()

@@ -8,6 +8,7 @@ commit, and a plain GET of ``archiveLocation``. The same calls BuildKit's client
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterable, AsyncIterator
@@ -19,13 +20,14 @@ import httpx
 from cachetui.errors import NetworkError, NotFound
 from cachetui.store.base import CHUNK_SIZE
 from cachetui.store.gha.credentials import Secret
-from cachetui.store.gha.errors import GitHubAuthError, GitHubError
+from cachetui.store.gha.errors import GitHubAuthError, GitHubError, GitHubRateLimited
 from cachetui.store.gha.keys import CACHE_VERSION
 
 TWIRP: Final = "twirp/github.actions.results.api.v1.CacheService/"
 BLOCK_SIZE: Final = 4 * 1024 * 1024
 V1_CHUNK: Final = 32 * 1024 * 1024
 AZURE_VERSION: Final = "2024-11-04"
+RATE_LIMIT_TRIES: Final = 4
 
 
 class AlreadyExists(GitHubError):
@@ -62,11 +64,24 @@ class RuntimeCache:
                 "Accept": "application/json;api-version=6.0-preview.1"}
 
     async def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = await self._client.request(method, url, **kwargs)
-        except httpx.HTTPError as exc:
-            raise NetworkError(f"cannot reach the cache service: {type(exc).__name__}",
-                               where=self.where) from None
+        """One request; a 429 (the service's rate limit: nothing was done) is tried again after
+        its ``Retry-After`` (at most a minute), as BuildKit's client backs off."""
+        for attempt in range(1, RATE_LIMIT_TRIES + 1):
+            try:
+                response = await self._client.request(method, url, **kwargs)
+            except httpx.HTTPError as exc:
+                raise NetworkError(f"cannot reach the cache service: {type(exc).__name__}",
+                                   where=self.where) from None
+            if response.status_code != 429 or attempt == RATE_LIMIT_TRIES:
+                break
+            wait = response.headers.get("retry-after", "")
+            seconds = float(wait) if wait.isdigit() else 2.0 ** attempt
+            if seconds > 60:
+                break
+            await asyncio.sleep(seconds)
+        if response.status_code == 429:
+            raise GitHubRateLimited("the cache service's rate limit: try again later",
+                                    where=self.where)
         if response.status_code == 401 and url.startswith(self.base):
             raise GitHubAuthError("the cache service refused the runtime token (expired? "
                                       "tokens last 6 hours)", where=self.where)
