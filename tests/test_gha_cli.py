@@ -153,3 +153,17 @@ def test_cli_copy_from_gha_into_a_directory(rest_env: GitHubEmulator, tmp_path: 
     out = capsys.readouterr()
     assert code == 0, out.err
     assert LayoutStore(tmp_path / "d").get_manifest_sync("c").digest
+
+
+async def test_the_tui_opens_a_gha_source_as_a_store(rest_env: GitHubEmulator) -> None:
+    from typing import Any, cast
+
+    from cachetui.tui.opening import open_targets, parse
+
+    load_dump(rest_env, "v2-generations")
+    [target] = await open_targets(parse(f"gha://{REPOSITORY}"), cast(Any, None))
+    try:
+        assert target.store.kind == "gha"
+        assert await target.store.list_tags() == [f"app@{MAIN}"]
+    finally:
+        await target.store.aclose()

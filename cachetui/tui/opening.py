@@ -120,6 +120,10 @@ async def open_targets(spec: SourceSpec, registry: RegistryAccess) -> list[Targe
         repositories = await registry.catalog(spec.host)
         return [Target(registry.repository(parse_reference(f"{spec.host}/{name}", default_tag=False),
                                            listed=True), None) for name in repositories]
+    if spec.kind == "gha":
+        from cachetui.store.gha.opener import open_gha_text
+
+        return [Target(open_gha_text(spec.text), [spec.tag] if spec.tag else None)]
     assert spec.ref is not None
     reference = spec.reference
     return [Target(registry.repository(spec.ref), [reference] if reference else None)]
