@@ -167,3 +167,15 @@ async def test_the_tui_opens_a_gha_source_as_a_store(rest_env: GitHubEmulator) -
         assert await target.store.list_tags() == [f"app@{MAIN}"]
     finally:
         await target.store.aclose()
+
+
+def test_names_from_github_are_printed_without_control_characters(
+        rest_env: GitHubEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+    evil = "refs/heads/\x1b[2J\x07evil"
+    rest_env.add_entry(REPOSITORY, "index-app-1-0badc0de#1", "v", evil, b"{}")
+    rest_env.add_entry(REPOSITORY, "index-app-1-0badc0de#2", "v", evil, b"{}")
+    assert main(["ls", f"gha://{REPOSITORY}"]) == 0
+    assert main(["prune", "--superseded", f"gha://{REPOSITORY}"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "refs/heads/\\x1b[2J\\x07evil" in out

@@ -18,6 +18,7 @@ from cachetui.ops.gha_prune import (
 )
 from cachetui.ops.policy import parse_duration
 from cachetui.present import units
+from cachetui.present.safe_text import safe
 from cachetui.sources import parse_source
 from cachetui.store.gha.store import GhaStore
 
@@ -74,7 +75,7 @@ async def run_gha(args: argparse.Namespace, texts: list[str]) -> int:
 
 def print_plan(plan: GhaPrunePlan) -> None:
     write = sys.stdout.write
-    write(f"Prune plan for {plan.location} (gha): {plan.rules.describe()}\n")
+    write(safe(f"Prune plan for {plan.location} (gha): {plan.rules.describe()}") + "\n")
     rows = [["delete", item.entry.key, item.entry.ref, item.rule,
              units.age(item.entry.created_at), units.size(item.entry.size)]
             for item in plan.items]
@@ -84,17 +85,17 @@ def print_plan(plan: GhaPrunePlan) -> None:
     else:
         write("  nothing selected\n")
     if plan.kept_refs:
-        write(f"  kept refs: {', '.join(plan.kept_refs)}\n")
+        write(safe(f"  kept refs: {', '.join(plan.kept_refs)}") + "\n")
     for note in plan.notes:
-        write(f"  note: {note}\n")
+        write(safe(f"  note: {note}") + "\n")
     for problem in plan.problems:
-        write(f"  problem: {problem}\n")
+        write(safe(f"  problem: {problem}") + "\n")
     write(f"  total: {len(plan.items)} entries, frees {units.size(plan.total_bytes)}\n")
 
 
 def print_result(result: GhaPruneResult) -> None:
-    print(f"\nResult: {result.location}")
+    print(f"\nResult: {safe(result.location)}")
     for outcome in result.outcomes:
         tail = f": {outcome.message}" if outcome.message else ""
-        print(f"  {outcome.status} {outcome.item.entry.key} ({outcome.item.entry.ref}){tail}")
+        print(safe(f"  {outcome.status} {outcome.item.entry.key} ({outcome.item.entry.ref}){tail}"))
     print(f"  freed {units.size(result.freed_bytes)}")

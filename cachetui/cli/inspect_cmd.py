@@ -13,7 +13,7 @@ from cachetui.errors import CachetuiError
 from cachetui.ops.inventory import CacheEntry
 from cachetui.ops.uncompressed import UncompressedSizes, fill
 from cachetui.present import units
-from cachetui.present.safe_text import safe
+from cachetui.present.safe_text import safe, safe_lines
 from cachetui.report import cache_json
 
 ESTIMATE_NOTE = (
@@ -126,7 +126,7 @@ async def run(args: argparse.Namespace) -> int:
                 _describe(entry, entry.analysis, found.unreferenced.get(entry.source),
                           args.layers or args.uncompressed, sizes),
                 *objects_view.lines_for(prefixes, entry)]))
-        blocks += ["\n".join(gha_view.summary(listing)) for listing in gha]
+        blocks += [safe_lines("\n".join(gha_view.summary(listing))) for listing in gha]
         if blocks:
             print("\n\n".join(blocks))
     for entry in found.entries:

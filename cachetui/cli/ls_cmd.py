@@ -10,6 +10,7 @@ from cachetui.cli.gather import gather
 from cachetui.cli.gha_view import gather_gha, listing_json
 from cachetui.cli.registry_args import add_registry_arguments, close_sessions
 from cachetui.present import units
+from cachetui.present.safe_text import safe_lines
 from cachetui.report import cache_json
 from cachetui.store.gha.location import is_gha
 
@@ -70,7 +71,7 @@ async def run(args: argparse.Namespace) -> int:
             if listing.inventory.caches:
                 print(table(gha_view.HEADERS, gha_view.rows(listing),
                             right=(2, 3, 4, 5, 6, 7, 8)))
-            print("\n".join(gha_view.summary(listing)))
+            print(safe_lines("\n".join(gha_view.summary(listing))))
     for entry in found.entries:
         if entry.analysis is None:
             error(f"{entry.ref}: {entry.error or 'cannot be read'}")
