@@ -52,6 +52,19 @@ def fill_listing_bucket(moto: Moto, bucket: str) -> None:
         client.put_object(Bucket=bucket, Key=f"manifests/m{i:03d}", Body=text.encode())
 
 
+def boto3_floor(moto: Moto, bucket: str) -> float:
+    """A peer in the same run: boto3 listing the manifests and GETting each one, in order."""
+    import time
+
+    client = moto.client()
+    started = time.perf_counter()
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="manifests/")
+    for page in pages:
+        for item in page.get("Contents", []):
+            client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+    return time.perf_counter() - started
+
+
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "cachetui", *args]
 
@@ -65,6 +78,8 @@ def main() -> int:
         ls_seconds, ls_rss = timed(cli("ls", spec(moto, "listing"), "--json"))
         ls_again, _ = timed(cli("ls", spec(moto, "listing"), "--json"))
         objects_seconds, objects_rss = timed(cli("objects", spec(moto, "listing"), "--json"))
+        floor = boto3_floor(moto, "listing")
+        print(f"boto3 list + GET of the {MANIFESTS} manifests (floor, same run): {floor:.2f} s")
         print(f"ls of {MANIFESTS} manifests over 9 shared blobs: {ls_seconds:.2f} s "
               f"(again {ls_again:.2f} s), peak RSS {ls_rss:.0f} MiB")
         print(f"objects (orphans + dangling) of the same bucket: {objects_seconds:.2f} s, "

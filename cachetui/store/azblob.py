@@ -26,11 +26,13 @@ import httpx
 from cachetui.errors import AuthError, FormatError, InvalidInput, NotFound, RegistryError
 from cachetui.store.httpobj import (
     PART_SIZE,
-    UPLOAD_CONCURRENCY,
+    PARTS_IN_MEMORY,
     child_text,
     error_code,
+    gather_small,
     http_time,
     local,
+    next_part,
     parts,
     status_error,
     with_retries,
@@ -148,6 +150,7 @@ class AzblobBackend:
         self._sas = sas.lstrip("?") if sas and not key else None
         self._token_credential: Any = None
         self._container_checked = False
+        self._slots = asyncio.Semaphore(PARTS_IN_MEMORY)
         self._client = httpx.AsyncClient(
             transport=transport, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
@@ -279,28 +282,28 @@ class AzblobBackend:
                   check: Callable[[], None]) -> None:
         await self.ensure_container()
         if size <= PART_SIZE:
-            data = bytearray()
-            async for chunk in chunks:
-                data += chunk
-            check()
-            await self._request("PUT", key, body=bytes(data), headers={
-                "x-ms-blob-type": "BlockBlob", "Content-Type": "application/octet-stream"})
+            data = await gather_small(chunks, self._slots)
+            try:
+                check()
+                await self._request("PUT", key, body=data, headers={
+                    "x-ms-blob-type": "BlockBlob", "Content-Type": "application/octet-stream"})
+            finally:
+                self._slots.release()
             return
         ids: list[str] = []
-        semaphore = asyncio.Semaphore(UPLOAD_CONCURRENCY)
 
         async def upload(block_id: str, part: bytes) -> None:
             try:
                 await self._request("PUT", key, body=part,
                                     query=f"blockid={quote(block_id, safe='')}&comp=block")
             finally:
-                semaphore.release()
+                self._slots.release()
 
         async with asyncio.TaskGroup() as group:
-            async for part in parts(chunks, PART_SIZE):
+            pieces = parts(chunks, PART_SIZE)
+            while (part := await next_part(pieces, self._slots)) is not None:
                 block_id = base64.b64encode(f"{len(ids):08d}".encode()).decode()
                 ids.append(block_id)
-                await semaphore.acquire()
                 group.create_task(upload(block_id, part))
         check()  # uncommitted blocks are invisible and expire: nothing to undo on failure
         body = ('<?xml version="1.0" encoding="utf-8"?><BlockList>'

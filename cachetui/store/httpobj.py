@@ -23,8 +23,9 @@ MAX_ATTEMPTS: Final = 5
 PART_SIZE: Final = 8 * 1024 * 1024
 """Upload part / block size: S3's minimum part is 5 MiB; memory is parts in flight x this."""
 MAX_XML: Final = 32 * 1024 * 1024
-UPLOAD_CONCURRENCY: Final = 2
-"""Parts of one blob in flight (blobs themselves are already copied a few at a time)."""
+PARTS_IN_MEMORY: Final = 4
+"""Upload parts (or whole small blobs) a backend holds at once, across all blobs being copied:
+memory stays near this x :data:`PART_SIZE` whatever the blob sizes and copy concurrency."""
 
 
 def backoff(attempt: int, retry_after: float | None = None) -> float:
@@ -124,6 +125,32 @@ async def with_retries(call: Callable[[], Awaitable[httpx.Response]], where: str
             await asyncio.sleep(backoff(attempt, retry_after(response)))
             continue
         return response
+
+
+async def next_part(parts_: AsyncIterator[bytes], slots: asyncio.Semaphore) -> bytes | None:
+    """Take a memory slot, then the next part (``None`` at the end, slot given back).
+
+    The caller releases the slot once the part is sent.
+    """
+    await slots.acquire()
+    try:
+        return await anext(parts_)
+    except StopAsyncIteration:
+        slots.release()
+        return None
+    except BaseException:
+        slots.release()
+        raise
+
+
+async def gather_small(chunks: AsyncIterable[bytes], slots: asyncio.Semaphore) -> bytes:
+    """A whole small blob in memory, holding one slot (the caller releases it)."""
+    await slots.acquire()
+    try:
+        return b"".join([chunk async for chunk in chunks])
+    except BaseException:
+        slots.release()
+        raise
 
 
 async def parts(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:

@@ -351,15 +351,27 @@ class ObjectStore:
         return out
 
     async def unreferenced_bytes(self) -> int:
-        """Bytes of orphaned blobs: blob objects no manifest under the prefix names."""
+        """Bytes of orphaned blobs: blob objects no manifest under the prefix names.
+
+        Blobs are listed before manifests (a blob uploaded and then named in between counts as
+        referenced); manifests this store just read are not fetched again.
+        """
         blobs = await self.blob_objects()
-        referenced: set[str] = set()
         directory = self.layout.manifests_dir
-        for info in await self.manifest_objects():
-            name = info.key[len(directory):]
-            raw = await self.read_annotated(name)
-            referenced.update(layer.blob for layer in
-                              parse_annotated(raw, where=f"{self.location}: {name}").layers)
+        names = [info.key[len(directory):] for info in await self.manifest_objects()]
+
+        async def named(name: str) -> set[str]:
+            cached = self._forms.get(name)
+            if cached is not None:
+                return {descriptor.digest for descriptor in cached[1].layers}
+            async with self._semaphore:
+                raw = await self.read_annotated(name)
+            config = parse_annotated(raw, where=f"{self.location}: {name}")
+            return {layer.blob for layer in config.layers}
+
+        referenced: set[str] = set()
+        for found in await asyncio.gather(*(named(n) for n in names)):
+            referenced |= found
         return sum(info.size for digest, info in blobs.items() if digest not in referenced)
 
     async def aclose(self) -> None:

@@ -23,11 +23,13 @@ import httpx
 from cachetui.errors import AuthError, FormatError, InvalidInput, NotFound, RegistryError
 from cachetui.store.httpobj import (
     PART_SIZE,
-    UPLOAD_CONCURRENCY,
+    PARTS_IN_MEMORY,
     child_text,
     error_code,
+    gather_small,
     http_time,
     local,
+    next_part,
     parts,
     status_error,
     with_retries,
@@ -113,6 +115,7 @@ class S3Backend:
         self._region: str | None = None
         self._endpoint: str | None = None
         self._lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(PARTS_IN_MEMORY)
         self._client = httpx.AsyncClient(
             transport=transport, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
@@ -234,12 +237,13 @@ class S3Backend:
     async def put(self, key: str, chunks: AsyncIterable[bytes], size: int,
                   check: Callable[[], None]) -> None:
         if size <= PART_SIZE:
-            data = bytearray()
-            async for chunk in chunks:
-                data += chunk
-            check()
-            await self._request("PUT", key, body=bytes(data),
-                                headers={"Content-Type": "application/octet-stream"})
+            data = await gather_small(chunks, self._slots)
+            try:
+                check()
+                await self._request("PUT", key, body=data,
+                                    headers={"Content-Type": "application/octet-stream"})
+            finally:
+                self._slots.release()
             return
         await self._multipart(key, chunks, check)
 
@@ -252,7 +256,6 @@ class S3Backend:
             raise FormatError("CreateMultipartUpload answered no UploadId", where=key)
         uid = quote(upload_id, safe="")
         etags: dict[int, str] = {}
-        semaphore = asyncio.Semaphore(UPLOAD_CONCURRENCY)
 
         async def upload(number: int, part: bytes) -> None:
             try:
@@ -260,14 +263,14 @@ class S3Backend:
                                              query=f"partNumber={number}&uploadId={uid}")
                 etags[number] = answer.headers.get("etag", "")
             finally:
-                semaphore.release()
+                self._slots.release()
 
         try:
             async with asyncio.TaskGroup() as group:
                 number = 0
-                async for part in parts(chunks, PART_SIZE):
+                pieces = parts(chunks, PART_SIZE)
+                while (part := await next_part(pieces, self._slots)) is not None:
                     number += 1
-                    await semaphore.acquire()  # bounds parts in memory
                     group.create_task(upload(number, part))
             check()  # digest and size, before the object becomes visible
             body = "<CompleteMultipartUpload>" + "".join(
