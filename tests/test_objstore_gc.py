@@ -270,3 +270,21 @@ def s3_loaded_existing(moto: Moto, bucket: str) -> ObjectStore:
 @pytest.mark.parametrize("variant", ["two-builds"])
 def test_facts_of_the_kill_fixture(variant: str) -> None:
     assert len(facts("s3", variant)["orphanedBlobs"]) == 4
+
+
+async def test_prune_deletes_one_name_at_a_time_and_leaves_blobs_to_gc(moto: Moto) -> None:
+    from cachetui.ops.policy import Policy
+    from cachetui.ops.prune import apply_prune, plan_prune
+
+    store = s3_loaded(moto, "multi-name", prefix="proj/")
+    # main and pr-42 hold the same bytes (one digest): deleting pr-42 must keep main.
+    plan = await plan_prune([(store, [])], Policy(match=("pr-*",), keep=0))
+    (source,) = plan.sources
+    assert [item.tag for item in source.active] == ["pr-42"]
+    assert all(not item.collateral for item in source.active)
+    assert any("cachetui gc" in note for note in source.notes)
+    result = await apply_prune({store.location: store}, plan)
+    assert [i.status for i in result.sources[0].items] == ["deleted"]
+    assert await store.list_tags() == ["main"]
+    assert len(await store.blob_objects()) == 3
+    await store.aclose()

@@ -24,6 +24,7 @@ from cachetui.ops.progress import CancelToken, Progress, ProgressSink
 from cachetui.ops.prune_model import ItemResult, SourcePlan, SourceResult, deleted_tags
 from cachetui.store.base import Store
 from cachetui.store.layout import LayoutStore, Reachability, tag_of
+from cachetui.store.objects import ObjectStore
 
 REGISTRY_GC_NOTE = (
     "registry space comes back only after the registry's own garbage collection "
@@ -62,9 +63,11 @@ class Target(Protocol):
 
 
 def target_for(store: Store) -> Target:
-    """Directory or registry semantics, decided here and nowhere else."""
+    """Directory, object-store or registry semantics, decided here and nowhere else."""
     if isinstance(store, LayoutStore):
         return DirectoryTarget()
+    if isinstance(store, ObjectStore):
+        return ObjectTarget()
     return RegistryTarget()
 
 
@@ -167,6 +170,7 @@ class DirectoryTarget:
 
 class RegistryTarget:
     deletes_by_digest = True
+    space_note = REGISTRY_GC_NOTE
 
     def collateral(self, tag: str, digest: str, tags: Mapping[str, str]) -> tuple[str, ...]:
         return tuple(sorted(other for other, d in tags.items() if d == digest and other != tag))
@@ -185,7 +189,7 @@ class RegistryTarget:
                     freed[digest] = size
         plan.freed = freed
         if plan.items:
-            plan.notes.append(REGISTRY_GC_NOTE)
+            plan.notes.append(self.space_note)
             plan.notes.append("bytes freed are an estimate: blobs that untagged manifests or "
                               "other repositories use stay")
 
@@ -197,7 +201,7 @@ class RegistryTarget:
         active = plan.active
         for done, item in enumerate(active):
             progress(Progress("prune", done, len(active), "manifests", plan.location))
-            if item.digest in outcome:
+            if self.deletes_by_digest and item.digest in outcome:
                 first = outcome[item.digest]
                 result.items.append(ItemResult(item.tag, item.digest, first.status,
                                                first.message or f"same manifest as {first.tag}"))
@@ -216,7 +220,7 @@ class RegistryTarget:
             result.items.append(status)
         _skipped_blocked(plan, result)
         if any(item.status == "deleted" for item in result.items):
-            result.notes.append(REGISTRY_GC_NOTE)
+            result.notes.append(self.space_note)
         return result
 
     async def _delete(self, store: Store, tag: str, digest: str,
@@ -236,3 +240,29 @@ class RegistryTarget:
             return ItemResult(tag, digest, "failed", str(exc))
         also = f"also removed tags {', '.join(collateral)}" if collateral else ""
         return ItemResult(tag, digest, "deleted", also)
+
+
+class ObjectTarget(RegistryTarget):
+    """s3/azblob: every manifest name is its own object, so a name goes alone (two names with
+    the same bytes are not collateral of each other); blobs stay until gc deletes the orphans."""
+
+    deletes_by_digest = False
+    space_note = ("blobs stay until `cachetui gc LOCATION` deletes the orphans (older than its "
+                  "grace period)")
+
+    def collateral(self, tag: str, digest: str, tags: Mapping[str, str]) -> tuple[str, ...]:
+        return ()
+
+    async def _delete(self, store: Store, tag: str, digest: str,
+                      collateral: tuple[str, ...]) -> ItemResult:
+        try:
+            now = (await store.resolve(tag)).digest
+            if now != digest:
+                return ItemResult(tag, digest, "failed",
+                                  f"manifest {tag} changed to {Digest(now).short} since the plan")
+            await store.delete_tag(tag)
+        except NotFound as exc:
+            return ItemResult(tag, digest, "failed", f"changed since the plan: {exc}")
+        except CachetuiError as exc:
+            return ItemResult(tag, digest, "failed", str(exc))
+        return ItemResult(tag, digest, "deleted", "")
