@@ -66,10 +66,13 @@ def analysis_json(analysis: CacheAnalysis) -> dict[str, Any]:
         "record_count": analysis.record_count,
         "records_with_results": analysis.records_with_results,
         "size_bytes": analysis.size_bytes,
-        "min_size_bytes": minmax.min_bytes,
-        "max_over_min_bytes": minmax.delta_bytes,
-        "min_layer_count": len(minmax.min_digests),
-        "intermediate_layer_count": len(analysis.intermediate_layers),
+        # An image has no cache records: the min-versus-max figures do not apply (null, as the
+        # text output's "-").
+        "min_size_bytes": minmax.min_bytes if document.is_cache else None,
+        "max_over_min_bytes": minmax.delta_bytes if document.is_cache else None,
+        "min_layer_count": len(minmax.min_digests) if document.is_cache else None,
+        "intermediate_layer_count": (len(analysis.intermediate_layers) if document.is_cache
+                                     else None),
         "created_oldest": format_time(analysis.created_oldest),
         "created_newest": format_time(analysis.created_newest),
     }

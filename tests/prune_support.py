@@ -154,3 +154,19 @@ def reachable_set(root: Path) -> set[str]:
 def blob_digests(root: Path) -> set[str]:
     return {"sha256:" + p.name for p in (root / "blobs" / "sha256").iterdir()
             if not p.name.startswith(".")}
+
+
+def plain_image(root: Path, layers: Sequence[bytes], *, mtime: float | None = None) -> tuple[str, int]:
+    """An ordinary image manifest (image config, gzip layers): not a cache."""
+    diff_ids = ["sha256:" + hashlib.sha256(b"diff" + data).hexdigest() for data in layers]
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    config_digest = put_blob(root, config, mtime=mtime)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config_digest, "size": len(config)},
+        "layers": [{"mediaType": GZIP_LAYER, "digest": put_blob(root, data, mtime=mtime),
+                    "size": len(data)} for data in layers],
+    }, separators=(",", ":")).encode()
+    return put_blob(root, manifest, mtime=mtime), len(manifest)

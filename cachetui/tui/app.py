@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 from textual.worker import Worker, WorkerState
 
 from cachetui.config import Config
@@ -19,6 +20,7 @@ from cachetui.errors import CachetuiError, Cancelled
 from cachetui.ops.load import DocumentMemo
 from cachetui.ops.uncompressed import UncompressedSizes
 from cachetui.tui import extensions
+from cachetui.tui.ascii_output import ascii_driver, output_is_ascii, to_ascii
 from cachetui.tui.commands import ScreenCommands
 from cachetui.tui.jobs import Job, JobRun, JobState
 from cachetui.tui.messages import JobChanged, JobEnded
@@ -48,6 +50,7 @@ class CachetuiApp(App[None]):
     def __init__(self, requests: list[SourceRequest], *, config: Config | None = None,
                  read_only: bool = False, clock: Clock | None = None,
                  registry_settings: RegistrySettings | None = None) -> None:
+        self.ascii_only = output_is_ascii()  # read by get_driver_class during __init__
         super().__init__()
         self.requests = requests
         self.config = config or Config()
@@ -59,6 +62,17 @@ class CachetuiApp(App[None]):
         self.jobs: dict[int, Job] = {}
         self._next_job = 1
         extensions.load_extensions()
+
+    def get_key_display(self, binding: Binding) -> str:
+        display = super().get_key_display(binding)
+        if self.ascii_only:
+            return to_ascii(display.replace("⏎", "enter"))
+        return display
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, translated to ASCII when the terminal cannot show the glyphs."""
+        driver = super().get_driver_class()
+        return ascii_driver(driver) if self.ascii_only else driver
 
     def on_mount(self) -> None:
         # A full collection scans every tracked object: with Textual's widgets and styles alive

@@ -104,8 +104,10 @@ async def test_sort_keys_and_header_click(app_factory: AppFactory) -> None:
         await pilot.press("N")
         assert (main.sort_key, main.sort_reverse) == (SortKey.NAME, False)
         assert table.rows_shown[0].name == "buildcache"
-        # The "Lay" header: Ref(16) Where(14) Form(8) Comp(4) each padded by 1 cell per side.
-        await pilot.click(CacheTable, offset=(18 + 16 + 10 + 6 + 1, 0))
+        # The "Lay" header: after the columns before it, each padded by 1 cell per side.
+        titles = table.shown_columns()
+        before = sum(width + 2 for _, width in table.layout_now[:titles.index("Lay")])
+        await pilot.click(CacheTable, offset=(before + 1, 0))
         assert str(main.sort_key) == "layers"
         layers = [r.entry.analysis.layer_count for r in table.rows_shown if r.entry.analysis]
         assert layers == sorted(layers, reverse=True)

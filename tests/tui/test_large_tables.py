@@ -39,9 +39,11 @@ def displayed(table: CacheTable) -> list[tuple[str, str]]:
 
 def expected(main: MainScreen, table: CacheTable) -> list[tuple[str, str]]:
     labels = {sid: s.label for sid, s in main.sources.items()}
-    return [(table.cells(row, False, {}, labels, main.cachetui.now())[0].plain[2:],  # type: ignore[union-attr]
-             str(table.cells(row, False, {}, labels, main.cachetui.now())[1]))
-            for row in table.rows_shown]
+    out = []
+    for row in table.rows_shown:
+        cells = table.fitted(table.cells(row, False, {}, labels, main.cachetui.now()))
+        out.append((cells[0].plain[2:], str(cells[1])))  # type: ignore[union-attr]
+    return out
 
 
 async def test_displayed_order_follows_sorts_filters_and_marks(app_factory: AppFactory) -> None:

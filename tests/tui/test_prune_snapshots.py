@@ -31,3 +31,16 @@ def test_prune_plan_modal(snap_compare: SnapCompare, app_factory: AppFactory, tm
     app = app_factory(["./multi"])
     monkeypatch.chdir(tmp_path)
     assert snap_compare(app, terminal_size=SIZE, run_before=keys("space", "space", "d"))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (140, 40)])
+def test_prune_plan_of_300_tags(snap_compare: SnapCompare, app_factory: AppFactory,
+                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                size: tuple[int, int]) -> None:
+    """The plan scrolls; the typed confirmation and both buttons stay whole."""
+    from tests.tui.test_fit import many_tags
+
+    many_tags(tmp_path / "many", 300)
+    app = app_factory(["./many"])
+    monkeypatch.chdir(tmp_path)
+    assert snap_compare(app, terminal_size=size, run_before=keys("ctrl+a", "d"))

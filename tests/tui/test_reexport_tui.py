@@ -146,9 +146,10 @@ async def test_x_cancels_a_running_reexport(app_factory: AppFactory, demo_dirs: 
 # ---- snapshots ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("size", [SIZE, (80, 24), (140, 40)])
 def test_reexport_dialog_snapshot(snap_compare: SnapCompare, app_factory: AppFactory,
                                   demo_dirs: list[Path], tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                  monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]) -> None:
     shutil.copytree(demo_dirs[0], tmp_path / "app-max")
     app = app_factory(["./app-max"])
     monkeypatch.chdir(tmp_path)
@@ -158,7 +159,7 @@ def test_reexport_dialog_snapshot(snap_compare: SnapCompare, app_factory: AppFac
         await pilot.press("r")
         await settle(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 def test_running_prune_job_snapshot(snap_compare: SnapCompare, app_factory: AppFactory,

@@ -64,3 +64,17 @@ def test_error_state(snap_compare: SnapCompare, app_factory: AppFactory,
     prefix = demo_dirs[0].parent.name
     app = app_factory(["./nonexistent/cache", f"./{prefix}/broken", f"./{prefix}/app-min"])
     assert snap_compare(app, terminal_size=SIZE, run_before=keys("G"))
+
+
+def test_main_screen_80x24(snap_compare: SnapCompare, app_factory: AppFactory) -> None:
+    """Narrow: the least useful columns hide, names are cut with an ellipsis, `? Help` shows."""
+    assert snap_compare(app_factory(), terminal_size=(80, 24), run_before=keys())
+
+
+def test_main_screen_140x40(snap_compare: SnapCompare, app_factory: AppFactory) -> None:
+    """Wide: every column, names whole."""
+    assert snap_compare(app_factory(), terminal_size=(140, 40), run_before=keys())
+
+
+def test_help_80x24(snap_compare: SnapCompare, app_factory: AppFactory) -> None:
+    assert snap_compare(app_factory(), terminal_size=(80, 24), run_before=keys("question_mark"))

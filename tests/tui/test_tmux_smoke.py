@@ -14,8 +14,13 @@ from tests.fixtures import REPO_ROOT
 DEADLINE = 30.0
 
 
+SOCKET = f"cachetui-test-{uuid.uuid4().hex[:8]}"
+"""A private tmux server: a shared one (other test runs on the machine) can impose its own size."""
+
+
 def _tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(["tmux", "-L", SOCKET, "-f", "/dev/null", *args], check=True,
+                          capture_output=True, text=True).stdout
 
 
 def _wait_for(session: str, text: str) -> str:
@@ -33,7 +38,9 @@ def _wait_for(session: str, text: str) -> str:
 def test_cachetui_demo_in_tmux(tmp_path: Path) -> None:
     assert shutil.which("tmux"), "tmux is required (scripts/test.sh installs it)"
     session = f"cachetui-{uuid.uuid4().hex[:8]}"
-    command = (f"cd {REPO_ROOT} && XDG_CACHE_HOME={tmp_path} CACHETUI_CONFIG={tmp_path}/none.toml "
+    # The pane may start at tmux's default size and be resized as the session attaches: let the
+    # size settle before the app reads it (a resize in between would be lost to the race).
+    command = (f"sleep 1; cd {REPO_ROOT} && XDG_CACHE_HOME={tmp_path} CACHETUI_CONFIG={tmp_path}/none.toml "
                f"{sys.executable} -m cachetui demo; echo EXITED-$?; sleep 30")
     _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", command)
     try:
@@ -49,4 +56,24 @@ def test_cachetui_demo_in_tmux(tmp_path: Path) -> None:
         _tmux("send-keys", "-t", session, "q")
         _wait_for(session, "EXITED-0")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
+        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], check=False,
+                       capture_output=True)
+
+
+def test_ascii_only_terminal_gets_ascii_glyphs(tmp_path: Path) -> None:
+    """With an ASCII output encoding the UI draws ASCII look-alikes, never ``\\u25bc`` escapes."""
+    session = f"cachetui-{uuid.uuid4().hex[:8]}"
+    command = (f"sleep 1; cd {REPO_ROOT} && PYTHONIOENCODING=ascii XDG_CACHE_HOME={tmp_path} "
+               f"CACHETUI_CONFIG={tmp_path}/none.toml {sys.executable} -m cachetui demo; "
+               "echo EXITED-$?; sleep 30")
+    _tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", command)
+    try:
+        screen = _wait_for(session, "legacy-oci-index")
+        assert "\\u" not in screen
+        assert screen.isascii()
+        assert "v Directories" in screen and "enter Open" in screen and "? Help" in screen
+        _tmux("send-keys", "-t", session, "q")
+        _wait_for(session, "EXITED-0")
+    finally:
+        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], check=False,
+                       capture_output=True)

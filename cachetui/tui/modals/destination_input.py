@@ -36,9 +36,9 @@ class DestinationInput(Input):
     """
 
     def __init__(self, rules: DestinationRules, known: list[str], *, value: str = "",
-                 id: str | None = None) -> None:
+                 id: str | None = None, compact: bool = False) -> None:
         super().__init__(value=value, placeholder="./dir  ./dir:TAG  HOST/REPO[:TAG]  "
-                         "type=local,dest=…", id=id,
+                         "type=local,dest=…", id=id, compact=compact,
                          suggester=SuggestFromList(known, case_sensitive=True),
                          validators=[DestinationValidator(rules)],
                          validate_on=["changed", "submitted"])

@@ -26,6 +26,7 @@ from cachetui.errors import CachetuiError
 from cachetui.ops.prune_model import PrunePlan
 from cachetui.present import units
 from cachetui.present.safe_text import safe
+from cachetui.tui.modals.fit import fit_body
 
 if TYPE_CHECKING:
     from cachetui.tui.model import Row
@@ -77,7 +78,7 @@ class PrunePlanModal(ModalScreen[PrunePlan | None]):
     DEFAULT_CSS = """
     PrunePlanModal { align: center middle; }
     PrunePlanModal .dialog { width: 96; }
-    PrunePlanModal #prune-body { max-height: 24; }
+    PrunePlanModal #prune-body { height: auto; }
     PrunePlanModal #prune-typed { margin-top: 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
@@ -105,6 +106,13 @@ class PrunePlanModal(ModalScreen[PrunePlan | None]):
         self.show_plan(self.plan)
         self.query_one("#prune-cancel", Button).focus()
 
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.fit)
+
+    def fit(self) -> None:
+        """The plan scrolls; the confirmation field and the buttons always show whole."""
+        fit_body(self.query_one(".dialog"), self.query_one("#prune-body"), self.size.height)
+
     @property
     def needs_typing(self) -> bool:
         return self.plan.item_count > TYPED_CONFIRM_OVER
@@ -121,6 +129,7 @@ class PrunePlanModal(ModalScreen[PrunePlan | None]):
         typed.placeholder = f"type '{confirmation_phrase(count)}' to confirm"
         self.query_one("#prune-apply", Button).label = f"Delete {count}"
         self.update_apply()
+        self.call_after_refresh(self.fit)
 
     def update_apply(self) -> None:
         ready = self.plan.has_work

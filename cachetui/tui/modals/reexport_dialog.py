@@ -18,7 +18,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
@@ -32,6 +32,7 @@ from cachetui.store.base import Store
 from cachetui.tui.destinations import DestinationRules
 from cachetui.tui.modals.copy_dialog import PLAN_DELAY
 from cachetui.tui.modals.destination_input import DestinationInput
+from cachetui.tui.modals.fit import fit_body
 
 OpenDestination = Callable[[DestinationSpec], Store]
 KEEP = "keep"
@@ -60,16 +61,18 @@ def default_destination(source: Store, tag: str, compression: str) -> str:
 
 
 class ReexportDialog(ModalScreen[ReexportOrder | None]):
+    # One-row (compact) controls: every option, the destination, the plan and the buttons fit a
+    # 76-column dialog on an 80x24 terminal; the plan scrolls when it is longer than what is left.
     DEFAULT_CSS = """
     ReexportDialog { align: center middle; }
-    ReexportDialog .dialog { width: 100; }
-    ReexportDialog .reexport-row { height: auto; }
-    ReexportDialog .reexport-row Label { width: 13; padding-top: 1; }
-    ReexportDialog .reexport-row #reexport-form-label { width: 7; margin-left: 1; }
-    ReexportDialog .reexport-row Select { width: 26; }
-    ReexportDialog #reexport-level { width: 16; }
-    ReexportDialog Checkbox { width: auto; }
-    ReexportDialog #reexport-plan { height: auto; margin-top: 1; }
+    ReexportDialog .reexport-row { height: 1; margin-bottom: 1; }
+    ReexportDialog .reexport-row Label { width: 13; }
+    ReexportDialog .reexport-row #reexport-form-label { width: 6; margin-left: 1; }
+    ReexportDialog .reexport-row Select { width: 20; }
+    ReexportDialog #reexport-level { width: 9; margin-left: 1; }
+    ReexportDialog .reexport-row Checkbox { width: auto; margin-left: 1; }
+    ReexportDialog #reexport-plan-scroll { height: auto; margin-top: 1; }
+    ReexportDialog #reexport-plan { height: auto; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
@@ -94,19 +97,24 @@ class ReexportDialog(ModalScreen[ReexportOrder | None]):
             with Horizontal(classes="reexport-row"):
                 yield Label("Compression")
                 yield Select(COMPRESSIONS, value=COMPRESSIONS[0][1], allow_blank=False,
-                             id="reexport-compression")
-                yield Input(placeholder="level", type="integer", id="reexport-level")
-                yield Checkbox("force", id="reexport-force")
+                             id="reexport-compression", compact=True)
+                yield Input(placeholder="level", type="integer", id="reexport-level",
+                            compact=True)
+                yield Checkbox("force", id="reexport-force", compact=True)
             with Horizontal(classes="reexport-row"):
                 yield Label("Media types")
-                yield Select(MEDIA_TYPES, value=KEEP, allow_blank=False, id="reexport-media")
+                yield Select(MEDIA_TYPES, value=KEEP, allow_blank=False, id="reexport-media",
+                             compact=True)
                 yield Label("Form", id="reexport-form-label")
-                yield Select(FORMS, value=KEEP, allow_blank=False, id="reexport-form")
-                yield Checkbox("min", id="reexport-min")
+                yield Select(FORMS, value=KEEP, allow_blank=False, id="reexport-form",
+                             compact=True)
+                yield Checkbox("min", id="reexport-min", compact=True)
             yield Label("Destination (→ completes):")
-            yield DestinationInput(self.rules, self.known, value=self.default, id="reexport-dest")
+            yield DestinationInput(self.rules, self.known, value=self.default, id="reexport-dest",
+                                   compact=True)
             yield Label("", id="reexport-error", classes="dialog-error")
-            yield Static("", id="reexport-plan", classes="dialog-body")
+            with VerticalScroll(id="reexport-plan-scroll"):
+                yield Static("", id="reexport-plan", classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="reexport-cancel")
                 yield Button("Re-export", id="reexport-apply", variant="primary", disabled=True)
@@ -114,6 +122,13 @@ class ReexportDialog(ModalScreen[ReexportOrder | None]):
     def on_mount(self) -> None:
         self.query_one("#reexport-compression", Select).focus()
         self.replan()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.fit)
+
+    def fit(self) -> None:
+        fit_body(self.query_one(".dialog"), self.query_one("#reexport-plan-scroll"),
+                 self.size.height)
 
     # ---- options --------------------------------------------------------------------------
 
@@ -181,6 +196,7 @@ class ReexportDialog(ModalScreen[ReexportOrder | None]):
             self.query_one("#reexport-plan", Static).update("")
             return
         self.query_one("#reexport-plan", Static).update(describe_reexport_plan(plan))
+        self.call_after_refresh(self.fit)
         if spec is not None:
             self.order = ReexportOrder(plan, self.source, destination, spec)
             self.query_one("#reexport-apply", Button).disabled = False

@@ -14,7 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from cachetui.buildkit.times import format_time
 from cachetui.errors import CachetuiError
@@ -24,6 +24,7 @@ from cachetui.store.base import Store
 from cachetui.tui.messages import LayerSizesMeasured
 from cachetui.tui.model import Row, age, percent, short_digest, size
 from cachetui.tui.screens.base import ExtensibleScreen, PaletteCommand
+from cachetui.tui.widgets.fitting_footer import FittingFooter
 from cachetui.tui.widgets.layers_table import LayersTable
 from cachetui.tui.widgets.minmax_bar import MinMaxBar
 from cachetui.tui.widgets.raw_view import RawView, pretty_lines
@@ -85,7 +86,7 @@ class CacheScreen(ExtensibleScreen):
                 yield RawView(id="raw-manifest")
             with TabPane("Config", id="config"):
                 yield RawView(id="raw-config")
-        yield Footer()
+        yield FittingFooter()
 
     @property
     def auto_measure(self) -> bool:

@@ -11,12 +11,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from cachetui.buildkit.diff import CacheDiff, diff_caches
 from cachetui.present.safe_text import safe
 from cachetui.tui.model import Row, short_digest, size
 from cachetui.tui.screens.base import ExtensibleScreen
+from cachetui.tui.widgets.fitting_footer import FittingFooter
 
 
 class CompareScreen(ExtensibleScreen):
@@ -42,7 +43,7 @@ class CompareScreen(ExtensibleScreen):
         with Vertical(id="compare-body"):
             yield Static(Text("comparing…", style="dim"), id="compare-summary")
             yield DataTable(id="compare-layers", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.compute()

@@ -10,7 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Input, Static, Tree
+from textual.widgets import DataTable, Input, Static, Tree
 
 from cachetui.ops.inventory import (
     CacheEntry,
@@ -39,6 +39,7 @@ from cachetui.tui.opening import SourceRequest, Target
 from cachetui.tui.scanning import open_request, scan_all
 from cachetui.tui.screens.base import ExtensibleScreen, PaletteCommand
 from cachetui.tui.widgets.cache_table import COLUMNS, CacheTable
+from cachetui.tui.widgets.fitting_footer import FittingFooter
 from cachetui.tui.widgets.jobs_panel import JobsPanel
 from cachetui.tui.widgets.sources_tree import SourcesTree
 
@@ -63,7 +64,7 @@ class MainScreen(ExtensibleScreen):
         Binding("N", "sort('name')", "Sort name", key_display="N", show=False),
         Binding("ctrl+r", "refresh", "Refresh"),
         Binding("o", "open_source", "Open source", show=False),
-        Binding("tab", "focus_next", "Next pane", show=False),
+        Binding("tab", "app.focus_next", "Next pane", show=False),
     ]
 
     def __init__(self, requests: list[SourceRequest]) -> None:
@@ -93,7 +94,7 @@ class MainScreen(ExtensibleScreen):
                 yield CacheTable(id="cache-table")
         yield JobsPanel(id="jobs")
         yield Static("", id="status")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import ClassVar
 
@@ -30,16 +31,77 @@ COLUMNS: tuple[tuple[str, SortKey, int | None], ...] = (
     ("Newest", SortKey.AGE, 6),
     ("Unref", SortKey.UNREFERENCED, 6),
 )
+"""Title, sort key and the width a column starts with (before any row is known)."""
 COLUMN_KEYS = tuple(str(key) for _, key, _ in COLUMNS)
+KEEP_ORDER = (SortKey.NAME, SortKey.SIZE, SortKey.AGE, SortKey.WHERE, SortKey.DELTA, SortKey.MIN,
+              SortKey.UNREFERENCED, SortKey.FORM, SortKey.COMPRESSION, SortKey.LAYERS)
+"""Most useful first: on a narrow terminal the columns at the end of this list hide first."""
+FLEXIBLE = {SortKey.NAME: 14, SortKey.WHERE: 8}
+"""Columns that may be cut (with an ellipsis) down to this width; the others always show whole."""
+FLEX_CAP = 48
+CELL_PADDING = 2
+"""A DataTable column takes one cell of padding on each side."""
 REBUILD_REMOVALS = 64
 """Removing a row is linear in the table size: above this many removals, rebuild instead."""
 FORM_LABELS = {"image-manifest": "manifest", "docker-list": "docker"}
+MARK_WIDTH = 2
+
+Layout = tuple[tuple[int, int], ...]
+"""(column index, width) of the shown columns, in display order."""
 
 
 def _fit(text: str, width: int | None) -> str:
     if width is None or len(text) <= width:
         return text
     return "…" + text[-(width - 1):]
+
+
+def _fit_cell(cell: Text | str, width: int, index: int) -> Text | str:
+    """The cell cut to ``width``; names keep their end (tags differ at the end: pr-1234)."""
+    if isinstance(cell, str):
+        return _fit(cell, width)
+    if cell.cell_len <= width:
+        return cell
+    if index == 0:  # the mark, then the name
+        marker = cell[:MARK_WIDTH]
+        return Text.assemble(marker, _fit(cell.plain[MARK_WIDTH:], width - MARK_WIDTH))
+    return Text(_fit(cell.plain, width), style=cell.style, justify=cell.justify)
+
+
+def natural_widths(rows: Iterable[list[Text | str]]) -> list[int]:
+    """The width each column needs to show its title and every cell whole."""
+    widths = [len(title) for title, _, _ in COLUMNS]
+    for cells in rows:
+        for index, cell in enumerate(cells):
+            length = cell.cell_len if isinstance(cell, Text) else len(cell)
+            if length > widths[index]:
+                widths[index] = length
+    return widths
+
+
+def fit_columns(natural: list[int], available: int) -> Layout:
+    """Which columns show and how wide, for ``available`` cells.
+
+    Columns join in :data:`KEEP_ORDER` while they fit (flexible ones at their minimum); what is
+    left widens the flexible ones up to their content, so nothing is cut while room stays empty.
+    """
+    index_of = {key: index for index, (_, key, _) in enumerate(COLUMNS)}
+    widths: dict[int, int] = {}
+    used = 0
+    for key in KEEP_ORDER:
+        index = index_of[key]
+        width = min(natural[index], FLEXIBLE.get(key, natural[index]))
+        if used + width + CELL_PADDING <= available or not widths:
+            widths[index] = width
+            used += width + CELL_PADDING
+    for key in FLEXIBLE:
+        index = index_of[key]
+        if index in widths:
+            wanted = min(natural[index], FLEX_CAP)
+            grow = max(0, min(wanted - widths[index], available - used))
+            widths[index] += grow
+            used += grow
+    return tuple((index, widths[index]) for index in sorted(widths))
 
 
 def _signature(cell: Text | str) -> object:
@@ -64,11 +126,52 @@ class CacheTable(DataTable[Text | str]):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self.rows_shown: list[Row] = []
         self._cells: dict[str, list[Text | str]] = {}
-        """The cells last shown, by row key, in display order."""
+        """Every column's cell last shown (uncut), by row key, in display order."""
+        self._shown: dict[str, list[Text | str]] = {}
+        """The cells as the table holds them: shown columns only, cut to their widths."""
+        self.layout_now: Layout = ()
+        self._natural = [width or len(title) for title, _, width in COLUMNS]
 
     def on_mount(self) -> None:
-        for title, key, width in COLUMNS:
+        self._apply_layout(self._layout())
+
+    def on_resize(self) -> None:
+        layout = self._layout()
+        if layout != self.layout_now:
+            self._rebuild(layout)
+
+    def _layout(self, rows: int | None = None) -> Layout:
+        rows = self.row_count if rows is None else rows
+        # the header takes a line; a scrollbar only when the rows do not fit
+        scrollbar = self.styles.scrollbar_size_vertical if rows >= self.size.height else 0
+        available = self.size.width - scrollbar
+        return fit_columns(self._natural, available if available > 0 else 80)
+
+    def _apply_layout(self, layout: Layout) -> None:
+        self.layout_now = layout
+        for index, width in layout:
+            title, key, _ = COLUMNS[index]
             self.add_column(title, key=str(key), width=width)
+
+    def shown_columns(self) -> list[str]:
+        """Titles of the columns on screen, in order."""
+        return [COLUMNS[index][0] for index, _ in self.layout_now]
+
+    def fitted(self, cells: list[Text | str]) -> list[Text | str]:
+        return [_fit_cell(cells[index], width, index) for index, width in self.layout_now]
+
+    def _rebuild(self, layout: Layout) -> None:
+        """New columns: every row is added again, and the cursor stays on its row."""
+        keep = self.cursor_row
+        self.clear(columns=True)
+        self._apply_layout(layout)
+        self._shown = {}
+        for key, cells in self._cells.items():
+            shown = self.fitted(cells)
+            self.add_row(*shown, key=key)
+            self._shown[key] = shown
+        if 0 <= keep < self.row_count:
+            self.move_cursor(row=keep, animate=False)
 
     def current_key(self) -> str | None:
         if not self.rows_shown or self.cursor_row < 0 or self.cursor_row >= len(self.rows_shown):
@@ -85,7 +188,8 @@ class CacheTable(DataTable[Text | str]):
 
         Only new rows are added (the table measures every added cell, so re-adding 300 rows ten
         times a second while sources stream in stalled the event loop), changed cells are
-        updated in place, and a changed order is a reorder, not a rebuild.
+        updated in place, and a changed order is a reorder, not a rebuild. Columns are re-fitted
+        when the content's widths change (rarely: a longer name arrives).
         """
         keep = self.current_key()
         at_top = self.cursor_row <= 0
@@ -95,23 +199,39 @@ class CacheTable(DataTable[Text | str]):
         if len(removed) > REBUILD_REMOVALS and 2 * len(removed) > len(self._cells):
             self.clear()
             self._cells.clear()
+            self._shown.clear()
             removed = []
         for key in removed:
             self.remove_row(key)
             del self._cells[key]
+            del self._shown[key]
+        self._natural = natural_widths(wanted.values())
+        layout = self._layout(len(rows))
+        relayout = layout != self.layout_now
         for row in rows:
             cells = wanted[row.key]
             old = self._cells.get(row.key)
-            if old is None:
-                self.add_row(*cells, key=row.key)
+            if old is None or relayout:
                 self._cells[row.key] = cells
+                if not relayout:
+                    shown = self.fitted(cells)
+                    self.add_row(*shown, key=row.key)
+                    self._shown[row.key] = shown
                 continue
-            for index, (before, after) in enumerate(zip(old, cells, strict=True)):
-                if _signature(before) != _signature(after):
-                    self.update_cell(row.key, COLUMN_KEYS[index], after)
-                    old[index] = after
+            if any(_signature(b) != _signature(a) for b, a in zip(old, cells, strict=True)):
+                self._cells[row.key] = cells
+                shown = self.fitted(cells)
+                for position, (before, after) in enumerate(
+                        zip(self._shown[row.key], shown, strict=True)):
+                    if _signature(before) != _signature(after):
+                        column = COLUMN_KEYS[self.layout_now[position][0]]
+                        self.update_cell(row.key, column, after)
+                        self._shown[row.key][position] = after
         order = [row.key for row in rows]
-        if list(self._cells) != order:
+        if relayout:
+            self._cells = {key: self._cells[key] for key in order}
+            self._rebuild(layout)
+        elif list(self._cells) != order:
             self._reorder(order)
         self.rows_shown = rows
         if at_top:
@@ -124,21 +244,25 @@ class CacheTable(DataTable[Text | str]):
 
     def _reorder(self, order: list[str]) -> None:
         """Put the rows in ``order`` (a :meth:`DataTable.sort` keyed by each row's first cell)."""
-        position = {id(self._cells[key][0]): index for index, key in enumerate(order)}
+        position = {id(self._shown[key][0]): index for index, key in enumerate(order)}
         self.sort(key=lambda values: position[id(values[0])])
         self._cells = {key: self._cells[key] for key in order}
+        self._shown = {key: self._shown[key] for key in order}
 
     def cells(self, row: Row, marked: bool, unreferenced: dict[str, int | None],
               labels: dict[str, str], now: datetime) -> list[Text | str]:
+        """Every column's cell, uncut (:meth:`fitted` fits them to the columns shown)."""
         entry = row.entry
-        name = Text.assemble(("● " if marked else "  ", "bold yellow"), _fit(safe(entry.tag), 14))
-        where = Text(_fit(safe(labels.get(row.source_id, entry.source)), 14))
+        name = Text.assemble(("● " if marked else "  ", "bold yellow"), safe(entry.tag))
+        where = Text(safe(labels.get(row.source_id, entry.source)))
         analysis = entry.analysis
         if analysis is None:
-            problem = Text("✗ error", style="bold red")
-            return [name, where, problem, "", "", "", "", "", "", ""]
+            # In the Size column: it shows at every width.
+            problem = Text("failed", style="bold red")
+            return [name, where, "", "", "", problem, "", "", "", ""]
         unref = unreferenced.get(row.source_id) if entry.kind == "directory" else None
         form = str(analysis.document.format)
+        is_cache = analysis.document.is_cache
         return [
             name,
             where,
@@ -146,8 +270,8 @@ class CacheTable(DataTable[Text | str]):
             compression_label(analysis.compression),
             Text(str(analysis.layer_count), justify="right"),
             Text(compact_size(analysis.size_bytes), justify="right"),
-            Text(compact_size(analysis.minmax.min_bytes), justify="right"),
-            Text(compact_size(analysis.minmax.delta_bytes), justify="right"),
+            Text(compact_size(analysis.minmax.min_bytes) if is_cache else "-", justify="right"),
+            Text(compact_size(analysis.minmax.delta_bytes) if is_cache else "-", justify="right"),
             compact_age(analysis.created_newest, now).removesuffix(" ago"),
             Text(compact_size(unref) if unref is not None else "-", justify="right"),
         ]
