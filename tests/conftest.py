@@ -38,3 +38,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if changed:
         print(f"\nERROR: tests modified the shared fixtures: {changed[:10]}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _private_disk_cache(tmp_path_factory: pytest.TempPathFactory,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each test gets an empty on-disk manifest/config cache (never the user's ~/.cache), so a
+    # test sees a cold start unless it lists the same location twice on purpose.
+    monkeypatch.setenv("CACHETUI_CACHE_DIR", str(tmp_path_factory.mktemp("diskcache")))
+    monkeypatch.delenv("CACHETUI_NO_CACHE", raising=False)

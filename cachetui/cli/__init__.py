@@ -22,6 +22,10 @@ from cachetui.cli.common import (
     run_command,
     silence_stdout,
 )
+from cachetui.store import diskcache
+
+NO_CACHE = "--no-cache"
+"""A global flag, taken out before the subcommand's parser sees the arguments."""
 
 
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
@@ -32,6 +36,9 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
         epilog="Without a subcommand, cachetui opens the terminal UI on the given sources.",
     )
     parser.add_argument("--version", action="version", version=f"cachetui {__version__}")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the on-disk cache of manifests and configs "
+                             "(accepted anywhere on the command line)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_commands(subparsers, selected)
     return parser
@@ -55,6 +62,10 @@ def unknown_command(word: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    options = args_list[:args_list.index("--")] if "--" in args_list else args_list
+    if NO_CACHE in options:
+        args_list.remove(NO_CACHE)
+        diskcache.disable()
     if not args_list or (args_list[0] not in commands.NAMES
                          and args_list[0] not in ("-h", "--help", "--version")):
         if args_list and not plausible_source(args_list[0]):

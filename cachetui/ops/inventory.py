@@ -15,7 +15,7 @@ from cachetui.buildkit.analysis import CacheAnalysis
 from cachetui.buildkit.document import CacheDocument
 from cachetui.errors import CachetuiError
 from cachetui.oci.models import TopObject
-from cachetui.ops.load import DocumentMemo, document_from_top
+from cachetui.ops.load import DocumentMemo, disk_for, document_from_top, top_for_tag
 from cachetui.store.base import Store, StoreKind
 
 DEFAULT_CONCURRENCY = 8
@@ -107,10 +107,14 @@ async def scan_store(
         return
     yield ScanStarted(source, len(names))
     limit = asyncio.Semaphore(max(1, concurrency))
+    disk = disk_for(store, memo.disk)
+    known = disk.known_tags(source) if disk is not None else {}
+    seen: dict[str, str] = {}
 
     async def one(tag: str) -> CacheEntry:
         try:
-            document = await _load_once(store, tag, memo, limit)
+            document = await _load_once(store, tag, memo, limit, known)
+            seen[tag] = document.top.digest
             # Analysing a large cache is CPU work (tens of ms for 20,000 records): it runs in a
             # thread so the caller's event loop (the TUI) stays responsive.
             analysis = await memo.analysis_off_loop(document)
@@ -125,6 +129,8 @@ async def scan_store(
     finally:
         for task in tasks:
             task.cancel()
+    if disk is not None and tags is None:
+        disk.remember_tags(source, seen)
     if isinstance(store, HasUnreferenced):
         try:
             yield SourceStats(source, await store.unreferenced_bytes())
@@ -134,7 +140,7 @@ async def scan_store(
 
 
 async def _load_once(store: Store, tag: str, memo: DocumentMemo,
-                     limit: asyncio.Semaphore) -> CacheDocument:
+                     limit: asyncio.Semaphore, known: dict[str, str]) -> CacheDocument:
     """One manifest read per tag; the config read only once per manifest digest, even when
     several tags (of this store or another scanned with the same memo) meet it at once.
 
@@ -144,7 +150,7 @@ async def _load_once(store: Store, tag: str, memo: DocumentMemo,
     that store's blob may be missing where this one's is not.
     """
     async with limit:
-        top = await store.get_manifest(tag)
+        top = await top_for_tag(store, tag, memo.disk, known)
         cached = memo.get(top.digest)
         if cached is not None:
             return cached
@@ -164,7 +170,8 @@ async def _load_once(store: Store, tag: str, memo: DocumentMemo,
 
 
 async def _read(store: Store, top: TopObject, tag: str, memo: DocumentMemo) -> CacheDocument:
-    task = asyncio.create_task(document_from_top(store, top, where=f"{store.location}:{tag}"))
+    task = asyncio.create_task(document_from_top(store, top, where=f"{store.location}:{tag}",
+                                                 disk=memo.disk))
     memo.loading[top.digest] = (store.location, task)
     try:
         document = await asyncio.shield(task)

@@ -6,8 +6,12 @@ import asyncio
 
 from cachetui.buildkit.analysis import CacheAnalysis, analyse
 from cachetui.buildkit.document import CacheDocument, build_document, config_descriptor
-from cachetui.oci.models import TopObject
+from cachetui.oci.models import TopObject, parse_top
 from cachetui.store.base import Store
+from cachetui.store.diskcache import DiskCache, default_cache
+
+_UNSET: DiskCache | None = DiskCache.__new__(DiskCache)
+"""Marks "no disk cache given" (None means none at all)."""
 
 THREAD_PARSE_BYTES = 256 * 1024
 """Configs larger than this are parsed in a thread."""
@@ -18,9 +22,13 @@ THREAD_THRESHOLD = 2000
 
 
 class DocumentMemo:
-    """Parsed documents by manifest digest. Content-addressed, so it can never be stale."""
+    """Parsed documents by manifest digest. Content-addressed, so it can never be stale.
 
-    def __init__(self) -> None:
+    ``disk`` is the on-disk cache of manifests and configs behind it (the user's, unless turned
+    off, by default); local directories do not use it (reading them is as fast)."""
+
+    def __init__(self, disk: DiskCache | None = _UNSET) -> None:
+        self.disk = default_cache() if disk is _UNSET else disk
         self._documents: dict[str, CacheDocument] = {}
         self._analyses: dict[str, CacheAnalysis] = {}
         self.loading: dict[str, tuple[str, asyncio.Task[CacheDocument]]] = {}
@@ -57,16 +65,52 @@ class DocumentMemo:
         return len(self._documents)
 
 
-async def document_from_top(store: Store, top: TopObject, *, where: str) -> CacheDocument:
-    """Fetch the config blob a top object needs (if any) and classify it."""
+def disk_for(store: Store, disk: DiskCache | None) -> DiskCache | None:
+    """The disk cache when it helps: remote stores only."""
+    return None if store.kind == "directory" else disk
+
+
+async def document_from_top(store: Store, top: TopObject, *, where: str,
+                            disk: DiskCache | None = None) -> CacheDocument:
+    """Fetch the config blob a top object needs (if any, from ``disk`` when cached) and
+    classify it."""
     descriptor = config_descriptor(top)
-    raw = await store.read_blob(descriptor) if descriptor is not None else None
+    raw = None
+    disk = disk_for(store, disk)
+    if descriptor is not None:
+        raw = disk.get(descriptor.digest) if disk is not None else None
+        if raw is None:
+            raw = await store.read_blob(descriptor)
+            if disk is not None:
+                disk.put(descriptor.digest, raw)
     if descriptor is not None:
         where = f"{where} config {descriptor.digest[7:19]}"
     if raw is not None and len(raw) > THREAD_PARSE_BYTES:
         # Parsing a config of thousands of records takes tens of ms: off the event loop.
         return await asyncio.to_thread(build_document, top, raw, where=where)
     return build_document(top, raw, where=where)
+
+
+async def top_for_tag(store: Store, tag: str, disk: DiskCache | None,
+                      known: dict[str, str]) -> TopObject:
+    """The manifest behind ``tag``: from the disk cache after one HEAD when the tag was seen
+    before (``known``: tag → digest at the last listing) and its manifest is cached; otherwise
+    one GET, whose bytes are then cached."""
+    disk = disk_for(store, disk)
+    if disk is None:
+        return await store.get_manifest(tag)
+    last = known.get(tag)
+    if last is not None and disk.has(last):
+        descriptor = await store.resolve(tag)
+        raw = disk.get(descriptor.digest)
+        if raw is not None:
+            return parse_top(raw, media_type=descriptor.media_type,
+                             where=f"{store.location}:{tag}")
+        top = await store.get_manifest(descriptor.digest)
+    else:
+        top = await store.get_manifest(tag)
+    disk.put(top.digest, top.raw)
+    return top
 
 
 async def load_document(
@@ -78,7 +122,8 @@ async def load_document(
         cached = memo.get(top.digest)
         if cached is not None:
             return cached
-    document = await document_from_top(store, top, where=f"{store.location}:{reference}")
+    document = await document_from_top(store, top, where=f"{store.location}:{reference}",
+                                       disk=memo.disk if memo is not None else None)
     if memo is not None:
         memo.put(document)
     return document

@@ -1,0 +1,143 @@
+"""The on-disk cache of manifests and configs (issue 13 item 3): a second listing of an unchanged
+repository only resolves tags; a changed tag is read again; damaged, concurrent and oversized
+cases stay correct; ``--no-cache`` and ``cache clear`` work."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from cachetui.cli import main
+from cachetui.ops.inventory import collect, scan_store
+from cachetui.ops.load import DocumentMemo
+from cachetui.store.diskcache import DiskCache, default_cache
+from cachetui.store.registry import RegistrySession
+from tests.fixtures import fixture_dir
+from tests.registry_procs import RunningRegistry
+from tests.registry_server import fast_settings, push_layout, unique_repo
+from tests.test_registry_inventory import LAYOUTS, Counting
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+async def _fill(host: str, repo: str) -> None:
+    async with RegistrySession(fast_settings()) as session:
+        store = session.store(host, repo)
+        for name, source in LAYOUTS.items():
+            for i in range(2):
+                await push_layout(store, fixture_dir("buildkit-registry", name), f"{source}-{i}",
+                                  source)
+
+
+async def _scan(host: str, repo: str, disk: DiskCache | None) -> tuple[Counter[tuple[str, str]],
+                                                                      dict[str, str | None]]:
+    counting = Counting()
+    async with RegistrySession(fast_settings(), transport=counting) as session:
+        entries, errors, _ = await collect(scan_store(session.store(host, repo),
+                                                      memo=DocumentMemo(disk)))
+    assert errors == []
+    return counting.calls, {entry.tag: entry.digest for entry in entries}
+
+
+async def test_second_listing_only_resolves_tags(registry: RunningRegistry, tmp_path: Path) -> None:
+    repo = unique_repo("warm")
+    await _fill(registry.host, repo)
+    disk = DiskCache(tmp_path / "cache")
+    cold, first = await _scan(registry.host, repo, disk)
+    assert cold[("GET", "manifest")] == 6 and cold[("GET", "blob")] == 3
+    warm, second = await _scan(registry.host, repo, DiskCache(tmp_path / "cache"))
+    assert second == first
+    assert warm == Counter({("GET", f"/v2/{repo}/tags/list"): 1, ("HEAD", "manifest"): 6})
+    # A tag moved to another cache: that tag's manifest is read; its config is already cached.
+    async with RegistrySession(fast_settings()) as session:
+        await push_layout(session.store(registry.host, repo),
+                          fixture_dir("buildkit-registry", "app-inline"), "latest-0", "inline")
+    moved, third = await _scan(registry.host, repo, DiskCache(tmp_path / "cache"))
+    assert third["latest-0"] == first["inline-0"] != first["latest-0"]
+    assert moved[("HEAD", "manifest")] == 6
+    assert moved[("GET", "blob")] == 0
+    # Without the disk cache: the cold pattern again.
+    off, _ = await _scan(registry.host, repo, None)
+    assert off == cold
+
+
+def test_damaged_objects_are_misses_and_removed(tmp_path: Path) -> None:
+    disk = DiskCache(tmp_path)
+    data = b'{"schemaVersion":2}'
+    disk.put(digest_of(data), data)
+    assert disk.get(digest_of(data)) == data
+    disk.put(digest_of(b"other"), b"not other")  # a wrong digest is never stored
+    assert disk.get(digest_of(b"other")) is None
+    [path] = [p for p in (tmp_path / "objects").rglob("*") if p.is_file()]
+    path.write_bytes(b"damaged")
+    assert disk.get(digest_of(data)) is None
+    assert not path.exists()
+    assert disk.get("sha256:../../etc") is None
+
+
+def test_eviction_keeps_the_most_recently_used(tmp_path: Path) -> None:
+    disk = DiskCache(tmp_path, max_bytes=10_000)
+    blobs = [os.urandom(1000) for _ in range(13)]
+    for index, blob in enumerate(blobs[:9]):
+        disk.put(digest_of(blob), blob)
+        os.utime(disk._path(digest_of(blob)), (1000 + index, 1000 + index))  # type: ignore[arg-type]
+    assert disk.get(digest_of(blobs[0])) == blobs[0]  # used now: newest
+    for blob in blobs[9:]:
+        disk.put(digest_of(blob), blob)
+    disk.evict()
+    _, size = disk.usage()
+    assert size <= 10_000
+    assert disk.get(digest_of(blobs[0])) == blobs[0]
+    assert disk.get(digest_of(blobs[1])) is None  # least recently used: gone
+    assert disk.get(digest_of(blobs[-1])) == blobs[-1]
+
+
+def _writer(root: str, seed: int) -> None:
+    disk = DiskCache(Path(root), max_bytes=200_000)
+    for index in range(300):
+        data = (f"{index % 50}".encode()) * 500
+        disk.put(digest_of(data), data)
+        got = disk.get(digest_of(data))
+        assert got is None or got == data
+        disk.remember_tags("r/x", {f"t{index % 7}": digest_of(data)})
+        assert all(d.startswith("sha256:") for d in disk.known_tags("r/x").values())
+        if index % 40 == seed:
+            disk.evict()
+
+
+def test_concurrent_processes_never_see_partial_objects(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_writer, args=(str(tmp_path), seed)) for seed in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    for path in (tmp_path / "objects").rglob("*"):
+        if path.is_file() and not path.name.startswith(".tmp-"):
+            assert digest_of(path.read_bytes())[7:] == path.name
+
+
+def test_no_cache_and_cache_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CACHETUI_CACHE_DIR", str(tmp_path))
+    disk = default_cache()
+    assert disk is not None and disk.root == tmp_path
+    disk.put(digest_of(b"x" * 100), b"x" * 100)
+    assert main(["cache", "info"]) == 0
+    assert "1 objects" in capsys.readouterr().out
+    assert main(["cache", "clear"]) == 0
+    assert DiskCache(tmp_path).usage() == (0, 0)
+    monkeypatch.setenv("CACHETUI_NO_CACHE", "1")
+    assert default_cache() is None
+    monkeypatch.delenv("CACHETUI_NO_CACHE")
+    monkeypatch.setattr("cachetui.store.diskcache._DISABLED", False)
+    assert main(["ls", "--no-cache", str(fixture_dir("buildkit", "local-min"))]) == 0
+    assert default_cache() is None
