@@ -300,3 +300,15 @@ def test_inspect_uncompressed_of_a_corrupt_layer_is_one_line(
     lines = [line for line in captured.err.splitlines() if line.strip()]
     assert len(lines) == 1, captured.err
     assert descriptor.digest[7:19] in lines[0]
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 6, 9])
+def test_gzip_levels_1_to_3_use_isal_and_every_level_is_plain_gzip(level: int) -> None:
+    plain = b"layer data " * 50_000 + os.urandom(50_000)
+    encoder = codecs.encoder_for(Compression.GZIP, level)
+    out = encoder.compress(plain) + encoder.flush()
+    assert gzip.decompress(out) == plain
+    again = codecs.encoder_for(Compression.GZIP, level)
+    assert again.compress(plain) + again.flush() == out  # deterministic
+    assert codecs.gzip_encoder_backend(level) == ("isa-l" if level <= 3 else "zlib")
+    assert codecs.GZIP_BACKEND == "isa-l"  # a dependency: installed wherever the tests run

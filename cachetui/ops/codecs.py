@@ -280,16 +280,30 @@ class _IdentityEncoder:
         return b""
 
 
+ISAL_GZIP_LEVELS: Final = frozenset({1, 2, 3})
+"""gzip levels encoded with ISA-L when it is installed: its levels 1-3 compress about as well as
+zlib's 1-3 (within 2% on layer data) at 4-6x the speed. Other levels use zlib."""
+
+
+def gzip_encoder_backend(level: int) -> str:
+    return "isa-l" if _isal_zlib is not None and level in ISAL_GZIP_LEVELS else "zlib"
+
+
 def encoder_for(compression: Compression, level: int) -> Encoder:
-    """A deterministic encoder: zlib's gzip wrapper (mtime 0, no name); single-threaded zstd
+    """A deterministic encoder (same library and version, same bytes): a gzip wrapper with mtime
+    0 and no name (ISA-L for levels 1-3 when installed, zlib otherwise); single-threaded zstd
     without checksum or content size."""
     if compression is Compression.GZIP:
+        if gzip_encoder_backend(level) == "isa-l":
+            assert _isal_zlib is not None
+            encoder: Encoder = _isal_zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS)
+            return encoder
         return zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS)
     if compression is Compression.ZSTD:
         params = zstandard.ZstdCompressor(level=level, threads=0, write_checksum=False,
                                           write_content_size=False)
-        encoder: Encoder = params.compressobj()
-        return encoder
+        zstd_encoder: Encoder = params.compressobj()
+        return zstd_encoder
     return _IdentityEncoder()
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from cachetui.buildkit.analysis import CacheAnalysis
-from cachetui.buildkit.document import CacheDocument
+from cachetui.buildkit.document import CacheDocument, build_document, config_descriptor
 from cachetui.errors import CachetuiError
-from cachetui.oci.models import TopObject
+from cachetui.oci.models import TopObject, parse_top
 from cachetui.ops.load import DocumentMemo, disk_for, document_from_top, top_for_tag
 from cachetui.store.base import Store, StoreKind
 
@@ -40,6 +40,8 @@ class CacheEntry:
     tag: str
     analysis: CacheAnalysis | None
     error: str | None = None
+    cached: bool = False
+    """From the last listing kept on disk, not yet confirmed by this one (see ScanKnown)."""
 
     @property
     def digest(self) -> str | None:
@@ -83,7 +85,48 @@ class ScanFinished:
     entries: int
 
 
-ScanEvent = ScanStarted | EntryScanned | SourceStats | ScanFailed | ScanFinished
+@dataclass(frozen=True, slots=True)
+class ScanKnown:
+    """The last known inventory of a source (from the disk cache, no network), sent before the
+    fresh listing when asked for: a UI paints it at once and marks it as being refreshed; the
+    fresh entries replace these, and ones still ``cached`` at ScanFinished are gone."""
+
+    source: str
+    entries: tuple[CacheEntry, ...]
+
+
+ScanEvent = ScanStarted | EntryScanned | SourceStats | ScanFailed | ScanFinished | ScanKnown
+
+KNOWN_BATCH = 64
+"""Known entries per ScanKnown event (a UI adds each batch in one short step)."""
+
+
+def known_entries(store: Store, memo: DocumentMemo) -> list[CacheEntry]:
+    """The entries of the last full listing of ``store`` whose manifest and config are on disk,
+    analysed from those bytes (CPU only: call it in a thread)."""
+    disk = disk_for(store, memo.disk)
+    if disk is None:
+        return []
+    out = []
+    for tag, digest in sorted(disk.known_tags(store.location).items()):
+        document = memo.get(digest)
+        if document is None:
+            raw = disk.get(digest)
+            if raw is None:
+                continue
+            try:
+                top = parse_top(raw, where=f"{store.location}:{tag}")
+                descriptor = config_descriptor(top)
+                config = disk.get(descriptor.digest) if descriptor is not None else None
+                if descriptor is not None and config is None:
+                    continue
+                document = build_document(top, config, where=f"{store.location}:{tag}")
+            except CachetuiError:
+                continue
+            memo.put(document)
+        out.append(CacheEntry(store.location, store.kind, tag, memo.analysis(document),
+                              cached=True))
+    return out
 
 
 async def scan_store(
@@ -92,14 +135,20 @@ async def scan_store(
     memo: DocumentMemo | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     tags: list[str] | None = None,
+    known_first: bool = False,
 ) -> AsyncIterator[ScanEvent]:
-    """Events for every tag of ``store`` (or just ``tags``), in completion order.
+    """Events for every tag of ``store`` (or just ``tags``), in completion order; with
+    ``known_first``, the last known inventory first (:class:`ScanKnown`).
 
     Errors never escape: a source that cannot be listed yields :class:`ScanFailed`, and a tag that
     cannot be read yields an entry with ``error`` set.
     """
     memo = memo if memo is not None else DocumentMemo()
     source = store.location
+    if known_first and tags is None:
+        last = await asyncio.to_thread(known_entries, store, memo)
+        for start in range(0, len(last), KNOWN_BATCH):
+            yield ScanKnown(source, tuple(last[start:start + KNOWN_BATCH]))
     try:
         names = tags if tags is not None else await store.list_tags()
     except CachetuiError as exc:

@@ -7,8 +7,9 @@ layers that decompress 1000:1. The output goes to a temp file while it is hashed
 only known at the end) and, as it is produced, is decoded again and compared with the input.
 
 Determinism: the same input and settings give the same bytes. The plain stream is fed to the
-encoder in fixed 1 MiB blocks, whatever chunks the source delivered; gzip is zlib's raw gzip
-wrapper (header mtime 0, no file name, fixed level); zstd is single-threaded (``threads=0``:
+encoder in fixed 1 MiB blocks, whatever chunks the source delivered; gzip is a raw gzip wrapper
+(header mtime 0, no file name, fixed level; ISA-L at levels 1-3 when installed, zlib otherwise,
+so the bytes depend on which library encoded them); zstd is single-threaded (``threads=0``:
 zstd's multithreaded mode may split jobs differently), fixed level, no checksum, no content size.
 """
 

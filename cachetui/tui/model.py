@@ -39,6 +39,8 @@ class SourceState:
     error: str | None = None
     unreferenced: int | None = None
     failed_tags: int = 0
+    refreshing: bool = False
+    """Rows of the last known inventory are shown while the fresh listing runs."""
 
     @property
     def progress_text(self) -> str:
@@ -50,9 +52,12 @@ class SourceState:
                     message = message.removeprefix(where + sep)
             return "✗ " + message
         if self.total is None:
-            return "…" if self.status is SourceStatus.LOADING else ""
+            if self.status is SourceStatus.LOADING:
+                return "refreshing…" if self.refreshing else "…"
+            return ""
         if self.status is SourceStatus.LOADING:
-            return f"{self.done} of {self.total}"
+            return f"refreshing {self.done} of {self.total}" if self.refreshing else \
+                f"{self.done} of {self.total}"
         if self.total == 1 and not self.failed_tags:
             return ""  # a directory with its one tag: the name says enough in a narrow pane
         text = f"{self.total} tag{'s' if self.total != 1 else ''}"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from textual.message import Message
 
 from cachetui.errors import CachetuiError
-from cachetui.ops.inventory import PARALLEL_STORES, ScanEvent, ScanStarted, scan_store
+from cachetui.ops.inventory import PARALLEL_STORES, ScanEvent, ScanKnown, ScanStarted, scan_store
 from cachetui.ops.load import DocumentMemo
 from cachetui.tui.messages import ScanBatch, SourceAdded
 from cachetui.tui.model import SourceState, SourceStatus
@@ -33,10 +33,10 @@ async def scan_target(source_id: str, target: Target, memo: DocumentMemo, post: 
     """Scan one store, posting events in batches (at most every 50 ms or 64 events)."""
     batch: list[ScanEvent] = []
     last = time.monotonic()
-    async for event in scan_store(target.store, memo=memo, tags=target.tags):
+    async for event in scan_store(target.store, memo=memo, tags=target.tags, known_first=True):
         batch.append(event)
         now = time.monotonic()
-        if isinstance(event, ScanStarted) or len(batch) >= BATCH_EVENTS or \
+        if isinstance(event, ScanStarted | ScanKnown) or len(batch) >= BATCH_EVENTS or \
                 now - last >= BATCH_SECONDS:
             post(ScanBatch(source_id, batch))
             batch = []

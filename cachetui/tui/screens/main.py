@@ -17,6 +17,7 @@ from cachetui.ops.inventory import (
     EntryScanned,
     ScanFailed,
     ScanFinished,
+    ScanKnown,
     ScanStarted,
     SourceStats,
 )
@@ -155,7 +156,12 @@ class MainScreen(ExtensibleScreen):
             return
         self._rows_version += 1
         for event in message.events:
-            if isinstance(event, ScanStarted):
+            if isinstance(event, ScanKnown):
+                state.refreshing = True
+                for entry in event.entries:
+                    key = f"{message.source_id}\t{entry.tag}"
+                    self.rows.setdefault(key, Row(key, message.source_id, entry))
+            elif isinstance(event, ScanStarted):
                 state.total, state.status = event.total, SourceStatus.LOADING
             elif isinstance(event, EntryScanned):
                 entry = event.entry
@@ -171,6 +177,11 @@ class MainScreen(ExtensibleScreen):
                 self.add_failure_row(state)
             elif isinstance(event, ScanFinished) and state.status is not SourceStatus.FAILED:
                 state.status = SourceStatus.DONE
+                if state.refreshing:  # known rows the fresh listing did not confirm are gone
+                    state.refreshing = False
+                    for key in [k for k, row in self.rows.items()
+                                if row.source_id == message.source_id and row.entry.cached]:
+                        del self.rows[key]
         self.query_one(SourcesTree).upsert(state)
         self.schedule_render()
 

@@ -1,0 +1,151 @@
+"""Scale benchmark: 3,000 distinct caches over 30 repositories of one registry.
+
+Times ``cachetui ls --json HOST`` (catalog, then every repository) in a child process with its
+peak RSS, cold (empty on-disk cache) and warm; then opens the TUI on ``HOST`` headless and records
+the worst event-loop stall while the 3,000 rows fill in (a 20 ms interval timer inside the app
+records how late each tick runs). Goals (issue 13): the catalog in under 10 s, RSS under
+300 MiB, no TUI stall over 100 ms.
+
+    .venv/bin/python bench/bench_scale.py [ROUNDS]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from bench.fill import push_variants, variants  # noqa: E402
+from bench.rounds import alternate, load, verdict  # noqa: E402
+from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
+from tests.registry_procs import start_registry  # noqa: E402
+
+REPOSITORIES = 30
+PER_REPOSITORY = 100
+FORMS = ("image-manifest", "index", "docker-list")
+
+
+def timed_ls(host: str, cache_dir: Path, peaks: list[float]) -> float:
+    """Wall seconds of one ``ls HOST``; its peak RSS (MiB) goes to ``peaks``."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as sink:
+        process = subprocess.Popen([sys.executable, "-m", "cachetui", "ls", "--json", host],
+                                   stdout=sink, stderr=subprocess.PIPE, cwd=REPO_ROOT,
+                                   env={**os.environ, "CACHETUI_CACHE_DIR": str(cache_dir)})
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        if status != 0:
+            error = process.stderr.read().decode() if process.stderr else ""
+            raise SystemExit(f"ls failed: {error[-500:]}")
+        sink.seek(0)
+        rows = json.loads(sink.read())
+    assert len(rows) == REPOSITORIES * PER_REPOSITORY, len(rows)
+    peaks.append(usage.ru_maxrss / 1024)
+    return elapsed
+
+
+async def tui_stall(host: str) -> tuple[float, int, float]:
+    """(worst stall while filling, rows shown, seconds until every source was done)."""
+    from cachetui.demo.dataset import FIXED_NOW
+    from cachetui.tui.app import make_app
+    from cachetui.tui.model import SourceStatus
+    from cachetui.tui.screens.main import MainScreen
+    from cachetui.tui.widgets.cache_table import CacheTable
+
+    app = make_app([host], clock=lambda: FIXED_NOW, use_config_sources=False)
+    worst = 0.0
+    period = 0.02
+    last = time.perf_counter()
+
+    def main_screen() -> MainScreen | None:
+        screen = app.screen_stack[1] if len(app.screen_stack) > 1 else None
+        return screen if isinstance(screen, MainScreen) else None
+
+    def tick() -> None:
+        nonlocal last, worst
+        now = time.perf_counter()
+        main = main_screen()
+        if main is not None and main.sources:
+            worst = max(worst, now - last - period)
+        last = now
+
+    started = time.perf_counter()
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.set_interval(period, tick)
+        while True:
+            main = main_screen()
+            if main is not None and main.sources and all(
+                    s.status is SourceStatus.DONE for s in main.sources.values()) and len(
+                    main.sources) >= REPOSITORIES:
+                break
+            if time.perf_counter() - started > 300:
+                raise SystemExit("the TUI did not finish in 300 s")
+            await pilot.pause(0.05)
+        done = time.perf_counter() - started
+        main = main_screen()
+        assert main is not None
+        main.flush()
+        await pilot.pause()
+        tick()
+        rows = main.query_one(CacheTable).row_count
+    return worst, rows, done
+
+
+def main() -> int:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    with tempfile.TemporaryDirectory(prefix="cachetui-scale-") as tmp:
+        work = Path(tmp)
+        bases = []
+        for i in range(6):
+            write_cache(work / "layout", f"m{i}", CacheShape(
+                form=FORMS[i % 3], mode="max" if i % 2 else "min", seed=i, variant=i,  # type: ignore[arg-type]
+                layer_bytes=8 * 1024, extra_records=50))
+            bases.append(f"m{i}")
+        running = start_registry(work / "registry")
+        try:
+            started = time.perf_counter()
+            for r in range(REPOSITORIES):
+                items = asyncio.run(variants(work / "layout", bases, PER_REPOSITORY, f"r{r}"))
+                asyncio.run(push_variants(running.host, f"scale/repo-{r:02d}", work / "layout",
+                                          bases, items))
+            print(f"filled {REPOSITORIES} x {PER_REPOSITORY} distinct caches in "
+                  f"{time.perf_counter() - started:.0f} s")
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO_ROOT / "cachetui")],
+                           check=True)
+            warm_dir = work / "warm"
+            peaks: list[float] = []
+            timed_ls(running.host, warm_dir, peaks)
+            cold_dirs = iter(range(10**6))
+            medians = alternate(rounds, {
+                "cold": lambda: timed_ls(running.host, work / f"cold-{next(cold_dirs)}", peaks),
+                "warm": lambda: timed_ls(running.host, warm_dir, peaks),
+            })
+            os.environ["CACHETUI_CACHE_DIR"] = str(work / "tui-cache")
+            stall, rows, done = asyncio.run(tui_stall(running.host))
+        finally:
+            running.stop()
+    cold, warm, rss = medians["cold"], medians["warm"], max(peaks)
+    total = REPOSITORIES * PER_REPOSITORY
+    print(f"{total} distinct caches in {REPOSITORIES} repositories; median of {rounds} alternating "
+          f"rounds; {load()}")
+    print(f"cachetui ls --json HOST, cold: {cold:6.2f} s   warm: {warm:6.2f} s   "
+          f"peak RSS {rss:.0f} MiB")
+    print(f"TUI on HOST: {rows} rows in {done:.1f} s, worst event-loop stall while filling "
+          f"{stall * 1000:.0f} ms")
+    ok = cold < 10 and rss < 300 and stall < 0.1
+    print(f"goal catalog < 10 s: {verdict(cold < 10)} ({cold:.2f} s); goal RSS < 300 MiB: "
+          f"{verdict(rss < 300)} ({rss:.0f} MiB); goal TUI stall < 100 ms: "
+          f"{verdict(stall < 0.1)} ({stall * 1000:.0f} ms)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
