@@ -73,6 +73,14 @@ def run_cachetui(target: str, cache_dir: Path, expect: int) -> float:
     return elapsed
 
 
+def run_startup(empty: Path) -> float:
+    """``cachetui ls --json`` of an empty directory: the interpreter and imports, no network."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "cachetui", "ls", "--json", str(empty)],
+                   capture_output=True, cwd=REPO_ROOT)
+    return time.perf_counter() - started
+
+
 def run_skopeo(skopeo: str, target: str, expect: int) -> float:
     started = time.perf_counter()
     listed = subprocess.run([skopeo, "list-tags", "--tls-verify=false", f"docker://{target}"],
@@ -111,7 +119,10 @@ def main() -> int:
             warm_dir = work / "warm-cache"
             run_cachetui(target, warm_dir, CACHES)  # fills the warm cache; warms the OS caches
             cold_dirs = iter(range(10**6))
+            empty = work / "empty"
+            empty.mkdir()
             medians = alternate(rounds, {
+                "startup": lambda: run_startup(empty),
                 "floor": lambda: curl_floor(curl, config),
                 "cold": lambda: run_cachetui(target, work / f"cold-{next(cold_dirs)}", CACHES),
                 "warm": lambda: run_cachetui(target, warm_dir, CACHES),
@@ -125,6 +136,9 @@ def main() -> int:
     print(f"floor: curl --parallel-max 8, same URLs:   {floor:6.2f} s")
     print(f"cachetui ls --json, cold (empty cache):   {cold:6.2f} s  {cold / floor:5.2f}x the floor")
     print(f"cachetui ls --json, warm (second look):   {warm:6.2f} s  {warm / floor:5.2f}x the floor")
+    startup = medians["startup"]
+    print(f"  of which start-up (ls of an empty dir): {startup:6.2f} s; cold minus start-up "
+          f"{cold - startup:.2f} s = {(cold - startup) / floor:.2f}x the floor")
     print(f"skopeo list-tags + inspect --raw x{CACHES}: {theirs:6.2f} s  "
           f"{theirs / cold:5.1f}x cachetui cold")
     met_floor, met_peer = cold / floor <= 1.5, theirs / cold >= 10

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +42,15 @@ async def layer_files(cache: Path) -> list[tuple[Path, int]]:
     return [(cache / "blobs" / "sha256" / digest[7:], size) for digest, size in unique.items()]
 
 
+CPU: dict[str, list[float]] = {"base": [], "ours": []}
+"""CPU seconds (user + system) per run: a figure the machine's load does not inflate."""
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def baseline(files: list[tuple[Path, int]]) -> float:
     halves: list[list[Path]] = [[], []]
     loads = [0, 0]
@@ -49,11 +60,12 @@ def baseline(files: list[tuple[Path, int]]) -> float:
         loads[side] += size
     scripts = [" ; ".join(f"zcat {p} | zstd -3 -q -c > /dev/null" for p in half) or "true"
                for half in halves]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu()
     processes = [subprocess.Popen(["sh", "-c", script]) for script in scripts]
     for process in processes:
         if process.wait() != 0:
             raise SystemExit("baseline pipeline failed")
+    CPU["base"].append(children_cpu() - cpu)
     return time.perf_counter() - started
 
 
@@ -83,8 +95,10 @@ def main() -> None:
 
         def ours() -> float:
             out = work / f"out{next(counter)}"
+            cpu = children_cpu()
             elapsed, rss = timed([sys.executable, "-m", "cachetui", "reexport",
                                   str(work / "cache"), f"{out}:z", "--compression", "zstd"])
+            CPU["ours"].append(children_cpu() - cpu)
             shutil.rmtree(out, ignore_errors=True)
             peaks.append(rss)
             return elapsed
@@ -105,6 +119,9 @@ def main() -> None:
               f"{base / mine:5.2f}x baseline, peak RSS {rss:.0f} MiB")
         print(f"cachetui pipeline, no verify: {only:6.2f} s  {mb / only:6.1f} MB/s in  "
               f"{base / only:5.2f}x baseline")
+        base_cpu, our_cpu = statistics.median(CPU["base"]), statistics.median(CPU["ours"])
+        print(f"CPU seconds (user + system, load-independent): baseline {base_cpu:.2f}, "
+              f"cachetui end to end {our_cpu:.2f} (baseline / cachetui {base_cpu / our_cpu:.2f})")
         print(f"goal end to end >= 1.00x baseline: {verdict(base / mine >= 1.0)} "
               f"({base / mine:.2f}x); goal peak RSS < 200 MiB: {verdict(rss < 200)} ({rss:.0f} MiB)")
 
