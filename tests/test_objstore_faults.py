@@ -130,3 +130,15 @@ async def test_big_blobs_go_up_in_parts_and_a_wrong_digest_leaves_nothing(
         await store.put_blob(wrong, _big(data))
     assert await store.blob_size(wrong.blob_digest) is None
     await store.aclose()
+
+
+@pytest.mark.parametrize(("sizes", "want"), [([3, 5, 7, 1], [4, 4, 4, 4]), ([10], [4, 4, 2]),
+                                             ([], []), ([1] * 9, [4, 4, 1])])
+async def test_parts_recut_a_stream_into_exact_sizes(sizes: list[int], want: list[int]) -> None:
+    async def gen() -> AsyncIterator[bytes]:
+        for n, size in enumerate(sizes):
+            yield bytes([n]) * size
+
+    got = [part async for part in httpobj.parts(gen(), 4)]
+    assert [len(p) for p in got] == want
+    assert b"".join(got) == b"".join(bytes([n]) * s for n, s in enumerate(sizes))

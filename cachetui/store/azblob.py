@@ -305,6 +305,7 @@ class AzblobBackend:
                 block_id = base64.b64encode(f"{len(ids):08d}".encode()).decode()
                 ids.append(block_id)
                 group.create_task(upload(block_id, part))
+                del part  # the task owns it now; do not hold it while the next one fills
         check()  # uncommitted blocks are invisible and expire: nothing to undo on failure
         body = ('<?xml version="1.0" encoding="utf-8"?><BlockList>'
                 + "".join(f"<Latest>{i}</Latest>" for i in ids) + "</BlockList>").encode()

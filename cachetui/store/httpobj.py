@@ -23,7 +23,7 @@ MAX_ATTEMPTS: Final = 5
 PART_SIZE: Final = 8 * 1024 * 1024
 """Upload part / block size: S3's minimum part is 5 MiB; memory is parts in flight x this."""
 MAX_XML: Final = 32 * 1024 * 1024
-PARTS_IN_MEMORY: Final = 4
+PARTS_IN_MEMORY: Final = 3
 """Upload parts (or whole small blobs) a backend holds at once, across all blobs being copied:
 memory stays near this x :data:`PART_SIZE` whatever the blob sizes and copy concurrency."""
 
@@ -154,12 +154,20 @@ async def gather_small(chunks: AsyncIterable[bytes], slots: asyncio.Semaphore) -
 
 
 async def parts(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:
-    """Re-cut a chunk stream into pieces of exactly ``size`` bytes (the last may be shorter)."""
-    buffer = bytearray()
+    """Re-cut a chunk stream into pieces of exactly ``size`` bytes (the last may be shorter).
+
+    Chunks are kept as a list and joined once per part: one copy, no growing buffer.
+    """
+    pending: list[bytes] = []
+    held = 0
     async for chunk in chunks:
-        buffer += chunk
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
+        while chunk:
+            take = min(len(chunk), size - held)
+            pending.append(chunk[:take] if take < len(chunk) else chunk)
+            held += take
+            chunk = chunk[take:]
+            if held == size:
+                yield b"".join(pending)
+                pending, held = [], 0
+    if pending:
+        yield b"".join(pending)

@@ -272,6 +272,7 @@ class S3Backend:
                 while (part := await next_part(pieces, self._slots)) is not None:
                     number += 1
                     group.create_task(upload(number, part))
+                    del part  # the task owns it now; do not hold it while the next one fills
             check()  # digest and size, before the object becomes visible
             body = "<CompleteMultipartUpload>" + "".join(
                 f"<Part><PartNumber>{n}</PartNumber><ETag>{etags[n]}</ETag></Part>"
