@@ -21,6 +21,10 @@ class InvalidInput(CachetuiError):
     """User input (a reference, a spec, a flag value) cannot be understood."""
 
 
+class UsageError(InvalidInput):
+    """A command-line option's value is wrong (``--older-than banana``): exit 2, as argparse's."""
+
+
 class InvalidDigest(InvalidInput):
     """A digest string is not ``sha256:`` + 64 lowercase hex (or ``sha512:`` + 128)."""
 

@@ -171,7 +171,7 @@ def test_gc_cli_json_plan_and_result(twice: Path) -> None:
 
 def test_gc_cli_rejects_tags_and_bad_grace(twice: Path, tmp_path: Path) -> None:
     assert run_cli("gc", f"{twice}:latest")[0] == 1
-    assert run_cli("gc", str(twice), "--grace", "soon")[0] == 1
+    assert run_cli("gc", str(twice), "--grace", "soon")[0] == 2  # a bad option value is a usage error
     assert run_cli("gc", str(tmp_path / "missing"))[0] == 1
     assert run_cli("gc", str(twice), "--yes", "--dry-run")[0] == 2
 

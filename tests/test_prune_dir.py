@@ -230,7 +230,7 @@ def test_prune_cli_policy_from_config(multi: Path, tmp_path: Path,
 def test_prune_cli_errors_are_one_line(multi: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli("prune", str(multi))[0] == 2
     assert "no rule selects anything" in capsys.readouterr().err
-    assert run_cli("prune", str(multi), "--max-size", "huge")[0] == 1
+    assert run_cli("prune", str(multi), "--max-size", "huge")[0] == 2  # a usage error (README: exit 2)
     assert "--max-size: 'huge' is not a size" in capsys.readouterr().err
     assert run_cli("prune", f"{multi}:nosuchtag")[0] == 3
     assert len(blob_digests(multi)) == 8

@@ -93,7 +93,8 @@ def resolve_form(document: CacheDocument, options: RewriteOptions) -> Form:
     if document.format not in (CacheFormat.IMAGE_MANIFEST, CacheFormat.INDEX,
                                CacheFormat.DOCKER_LIST):
         raise UnsupportedOperation(
-            f"cannot re-export a {document.format} (only registry/local caches); copy it instead"
+            f"cannot re-export this cache: its form is {document.format} (only registry and "
+            "local caches can be re-exported); copy it instead"
         )
     source_oci = document.format is not CacheFormat.DOCKER_LIST
     source_manifest = document.format is CacheFormat.IMAGE_MANIFEST

@@ -8,12 +8,14 @@ import os
 import select
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import timedelta
 from typing import Any, TextIO
 
 import msgspec
 
-from cachetui.errors import CachetuiError
+from cachetui.errors import CachetuiError, InvalidInput, UsageError
 from cachetui.oci.models import encode_json
+from cachetui.ops.policy import parse_duration, parse_size
 from cachetui.present.safe_text import safe
 
 EXIT_OK = 0
@@ -35,7 +37,7 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         return asyncio.run(handler(args))
-    except NoTerminal as exc:
+    except (NoTerminal, UsageError) as exc:
         error(str(exc))
         return EXIT_USAGE
     except CachetuiError as exc:
@@ -117,3 +119,19 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(headers), *(line(row) for row in rows)])
+
+
+def option_duration(text: str, option: str) -> timedelta:
+    """A duration flag's value; a malformed one is a usage error (exit 2)."""
+    try:
+        return parse_duration(text, option=option)
+    except InvalidInput as exc:
+        raise UsageError(str(exc)) from None
+
+
+def option_size(text: str, option: str) -> int:
+    """A size flag's value; a malformed one is a usage error (exit 2)."""
+    try:
+        return parse_size(text, option=option)
+    except InvalidInput as exc:
+        raise UsageError(str(exc)) from None

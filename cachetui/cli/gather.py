@@ -22,6 +22,8 @@ class Gathered:
     errors: list[str] = field(default_factory=list)
     unreferenced: dict[str, int | None] = field(default_factory=dict)
     stores: dict[str, Store] = field(default_factory=dict)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    """(source, message) of every source that failed as a whole (also in ``errors``)."""
 
 
 async def stores_for(spec: SourceSpec, args: argparse.Namespace, *, discover_depth: int,
@@ -64,12 +66,14 @@ async def gather(args: argparse.Namespace, sources: list[str], *,
     memo = DocumentMemo()
     targets: list[tuple[Store, list[str] | None]] = []
     for text in sources:
+        before = len(out.errors)
         try:
             spec = parse_source(text)
             targets += await stores_for(spec, args, discover_depth=discover_depth,
                                         errors=out.errors)
         except CachetuiError as exc:
             out.errors.append(str(exc))
+        out.failed.extend((text, message) for message in out.errors[before:])
     limit = asyncio.Semaphore(PARALLEL_STORES)
 
     async def scan(store: Store, tags: list[str] | None) -> ScanResult:
@@ -81,5 +85,6 @@ async def gather(args: argparse.Namespace, sources: list[str], *,
         out.stores[store.location] = store
         out.entries.extend(sorted(entries, key=lambda entry: entry.tag))
         out.errors.extend(errors)
+        out.failed.extend((store.location, message) for message in errors)
         out.unreferenced.update(stats)
     return out

@@ -11,10 +11,10 @@ import argparse
 import asyncio
 from typing import Any
 
-from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, print_json
+from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, option_duration, print_json
 from cachetui.errors import CachetuiError, InvalidInput
 from cachetui.ops.gc import GcPlan, GcResult, apply_gc, plan_gc
-from cachetui.ops.policy import DEFAULT_GRACE, format_duration, parse_duration
+from cachetui.ops.policy import DEFAULT_GRACE, format_duration
 from cachetui.present import units
 from cachetui.sources import parse_source
 from cachetui.store.layout import LayoutStore
@@ -77,7 +77,7 @@ def result_json(result: GcResult) -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace) -> int:
-    grace = parse_duration(args.grace, option="--grace") if args.grace else DEFAULT_GRACE
+    grace = option_duration(args.grace, "--grace") if args.grace else DEFAULT_GRACE
     plans: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []
     errors: list[str] = []

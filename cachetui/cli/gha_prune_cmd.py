@@ -6,7 +6,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, error, print_json, table
+from cachetui.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    error,
+    option_duration,
+    print_json,
+    table,
+)
 from cachetui.cli.registry_args import open_store
 from cachetui.errors import CachetuiError
 from cachetui.ops.gha_prune import (
@@ -16,7 +25,6 @@ from cachetui.ops.gha_prune import (
     apply_gha_prune,
     plan_gha_prune,
 )
-from cachetui.ops.policy import parse_duration
 from cachetui.present import units
 from cachetui.present.safe_text import safe
 from cachetui.sources import parse_source
@@ -26,7 +34,7 @@ from cachetui.store.gha.store import GhaStore
 def rules_from_args(args: argparse.Namespace) -> GhaRules:
     return GhaRules(
         superseded=bool(getattr(args, "superseded", False)),
-        older_than=parse_duration(args.older_than, option="--older-than") if args.older_than
+        older_than=option_duration(args.older_than, "--older-than") if args.older_than
         else None,
         match=tuple(args.match), exclude=tuple(args.exclude) + tuple(args.protect),
         orphans=bool(getattr(args, "orphans", False)),

@@ -28,6 +28,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
+def failed_source_json(source: str, message: str) -> dict[str, object]:
+    """A source that could not be listed, as an entry (scripts read stdout, not stderr)."""
+    return {"source": source, "store": None, "tag": None, "digest": None, "error": message}
+
+
 async def run(args: argparse.Namespace) -> int:
     gha_sources = [text for text in args.sources if is_gha(text)]
     try:
@@ -41,7 +46,8 @@ async def run(args: argparse.Namespace) -> int:
         print_json([
             cache_json(entry, unreferenced_bytes=found.unreferenced.get(entry.source))
             for entry in found.entries
-        ] + [row for listing in gha for row in listing_json(listing)])
+        ] + [failed_source_json(source, message) for source, message in found.failed]
+          + [row for listing in gha for row in listing_json(listing)])
     else:
         rows = []
         for entry in found.entries:

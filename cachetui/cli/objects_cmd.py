@@ -13,7 +13,7 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, print_json
+from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, option_duration, print_json
 from cachetui.errors import CachetuiError, InvalidInput
 from cachetui.ops.objgc import (
     OBJECT_GRACE,
@@ -25,7 +25,7 @@ from cachetui.ops.objgc import (
     plan_touch,
 )
 from cachetui.ops.objscan import PrefixReport, scan_prefix
-from cachetui.ops.policy import format_duration, parse_duration
+from cachetui.ops.policy import format_duration
 from cachetui.present import units
 from cachetui.store.objects import ObjectStore
 from cachetui.store.objspec import is_object_location, parse_object_location
@@ -160,4 +160,4 @@ async def object_gc(text: str, *, grace: timedelta | None, yes: bool, repair: bo
 
 
 def parse_grace(text: str | None) -> timedelta | None:
-    return parse_duration(text, option="--grace") if text else None
+    return option_duration(text, "--grace") if text else None

@@ -15,7 +15,7 @@ from cachetui.cli.gather import stores_for
 from cachetui.cli.gha_prune_cmd import run_gha
 from cachetui.cli.registry_args import add_registry_arguments, close_sessions
 from cachetui.config import load_config
-from cachetui.errors import CachetuiError, InvalidInput
+from cachetui.errors import CachetuiError, InvalidInput, UsageError
 from cachetui.ops.policy import (
     Policy,
     format_duration,
@@ -78,6 +78,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def policy_from_args(args: argparse.Namespace) -> Policy:
     base = policy_from_config(load_config(), args.policy) if args.policy else Policy()
+    try:
+        return _override_from_args(base, args)
+    except InvalidInput as exc:  # a bad option value is a usage error (exit 2)
+        raise UsageError(str(exc)) from None
+
+
+def _override_from_args(base: Policy, args: argparse.Namespace) -> Policy:
     return override(
         base,
         older_than=parse_duration(args.older_than, option="--older-than") if args.older_than else None,
@@ -211,8 +218,9 @@ def print_plan(plan: PrunePlan, out: TextIO | None = None) -> None:
             write(f"  note: {safe(note)}\n")
         for problem in source.problems:
             write(f"  problem: {safe(problem)}\n")
-        write(f"  total: {len(source.active)} tags, frees {units.size(source.total_bytes)}\n")
-    write(f"\nTotal: {plan.item_count} tags, frees {units.size(plan.total_bytes)}\n")
+        write(f"  total: {units.count(len(source.active), 'tag')}, frees "
+              f"{units.size(source.total_bytes)}\n")
+    write(f"\nTotal: {units.count(plan.item_count, 'tag')}, frees {units.size(plan.total_bytes)}\n")
 
 
 def print_result(result: PruneResult) -> None:

@@ -12,8 +12,9 @@ import argparse
 from cachetui.cli.endpoints import open_destination, open_source, source_references
 from cachetui.cli.planned import show_then_apply
 from cachetui.cli.registry_args import add_registry_arguments, close_sessions
-from cachetui.errors import InvalidInput
+from cachetui.errors import InvalidInput, UsageError
 from cachetui.oci.mediatypes import Compression
+from cachetui.ops.recompress import Encoding
 from cachetui.ops.reexport import ReexportSettings, apply_reexport, plan_reexport
 from cachetui.present.plans import describe_reexport_plan, describe_reexport_result
 
@@ -61,9 +62,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> ReexportSettings:
+    """The options as settings; a value out of range is a usage error (exit 2)."""
     compression = Compression(args.compression) if args.compression else None
     if args.level is not None and compression is None:
-        raise InvalidInput("--level needs --compression")
+        raise UsageError("--level needs --compression")
+    if compression is not None:
+        try:
+            Encoding.of(compression, args.level)
+        except InvalidInput as exc:
+            raise UsageError(f"--level: {exc}") from None
     return ReexportSettings(compression=compression, level=args.level, force=args.force,
                             oci_mediatypes=args.oci_mediatypes,
                             image_manifest=args.image_manifest, minimal=args.min)

@@ -170,7 +170,7 @@ def _mark_collateral(plan: SourcePlan, target: Target, policy: Policy,
                             "which --protect/--exclude keeps")
         elif item.collateral and not policy.include_shared_tags:
             item.blocked = (f"its manifest is shared with {', '.join(item.collateral)}, which would "
-                            "be deleted too; confirm with --include-shared-tags")
+                            "be deleted too unless shared tags are included")
     # Items deleting the same manifest share one fate.
     blocked_digests = {item.digest for item in plan.items if item.blocked is not None}
     for item in plan.items:

@@ -18,3 +18,8 @@ def age(value: datetime | None, now: datetime | None = None) -> str:
         return "-"
     now = now or datetime.now(UTC)
     return str(humanize.naturaltime(now - value))
+
+
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 tag``, ``3 tags``: a number with its noun agreeing."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"

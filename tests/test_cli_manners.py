@@ -1,0 +1,60 @@
+"""CLI manners (issue 14): bad option values are usage errors, failed sources are JSON entries,
+counts agree with their nouns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cachetui.cli import main
+from tests.fixtures import fixture_dir
+from tests.prune_support import copy_fixture
+
+
+@pytest.mark.parametrize("argv", [
+    ["prune", "{dir}", "--older-than", "banana"],
+    ["prune", "{dir}", "--max-size", "20XB"],
+    ["prune", "{dir}", "--keep", "-1"],
+    ["prune", "{dir}", "--older-than", "1d", "--grace", "soon"],
+    ["gc", "{dir}", "--grace", "soon"],
+    ["reexport", "{dir}:latest", "{dir}:out", "--compression", "gzip", "--level", "99"],
+    ["reexport", "{dir}:latest", "{dir}:out", "--level", "3"],
+])
+def test_bad_option_values_exit_2_with_one_line(argv: list[str], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    root = copy_fixture("local-min", tmp_path / "dir")
+    assert main([arg.replace("{dir}", str(root)) for arg in argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cachetui: error: --"), err
+
+
+def test_a_failed_source_is_an_entry_in_ls_json(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    good = str(fixture_dir("buildkit", "local-min"))
+    missing = str(tmp_path / "missing")
+    assert main(["ls", missing, good, "--json"]) == 3
+    rows = json.loads(capsys.readouterr().out)
+    failed = [row for row in rows if row.get("error")]
+    assert [row["source"] for row in failed] == [missing]
+    assert failed[0]["tag"] is None and "no such directory" in failed[0]["error"]
+    assert any(row["source"] == good and row["tag"] == "latest" for row in rows)
+
+
+def test_prune_totals_agree_with_their_count(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    root = copy_fixture("local-min", tmp_path / "dir")
+    main(["prune", f"{root}:latest"])
+    out = capsys.readouterr().out
+    assert "1 tag," in out and "1 tags" not in out
+
+
+def test_reexport_of_an_inline_cache_says_why_in_plain_words(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = fixture_dir("buildkit-registry", "app-inline")
+    tag = json.loads((source / "index.json").read_text())["manifests"][0]["annotations"][
+        "org.opencontainers.image.ref.name"]
+    assert main(["reexport", f"{source}:{tag}", f"{tmp_path / 'out'}:x", "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "its form is inline" in err and "a inline" not in err
