@@ -165,3 +165,46 @@ def test_inspect_reports_the_dangling_references_of_a_manifest(
     assert main(["inspect", spec]) == 0
     text = capsys.readouterr().out
     assert "DANGLING      2 blobs" in text
+
+
+def test_short_form_with_a_profile_from_the_shared_credentials_file(
+        moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The standard chain through botocore: AWS_PROFILE + ~/.aws/credentials, endpoint from
+    AWS_ENDPOINT_URL_S3, region from ~/.aws/config; nothing in the command line."""
+    bucket = unique_name()
+    load_s3(moto, bucket, "multi-name")
+    credentials = tmp_path / "credentials"
+    credentials.write_text(f"[ci]\naws_access_key_id = {moto.access_key}\n"
+                           f"aws_secret_access_key = {moto.secret_key}\n")
+    config = tmp_path / "config"
+    config.write_text("[profile ci]\nregion = us-east-1\n")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
+                 "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_PROFILE", "ci")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto.endpoint)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["ls", f"s3://{bucket}/proj", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert sorted(entry["tag"] for entry in out) == ["main", "pr-42"]
+    monkeypatch.setenv("AWS_PROFILE", "missing")
+    assert main(["ls", f"s3://{bucket}/proj"]) != 0
+    assert "profile 'missing' not found" in capsys.readouterr().err
+
+
+def test_addressing_styles() -> None:
+    from cachetui.store.s3 import S3Backend, S3Settings
+
+    virtual = S3Backend(S3Settings(bucket="bk", region="eu-west-1"))
+    virtual._endpoint = "https://s3.eu-west-1.amazonaws.com"
+    assert virtual._url(virtual._endpoint, "blobs/sha256:ab") \
+        == "https://bk.s3.eu-west-1.amazonaws.com/blobs/sha256%3Aab"
+    path = S3Backend(S3Settings(bucket="bk", use_path_style=True))
+    assert path._url("http://minio:9000", "m/x", "list-type=2") \
+        == "http://minio:9000/bk/m/x?list-type=2"
+    dotted = S3Backend(S3Settings(bucket="my.bucket"))
+    dotted._endpoint = "https://s3.amazonaws.com"
+    assert dotted._url(dotted._endpoint, "k") == "https://s3.amazonaws.com/my.bucket/k"

@@ -103,6 +103,16 @@ def endpoint_for(settings: S3Settings, region: str) -> str:
     return endpoint.rstrip("/")
 
 
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 class S3Backend:
     """One bucket over S3's REST API: ListObjectsV2, HEAD/GET/PUT/DELETE, multipart, CopyObject."""
 
@@ -146,7 +156,12 @@ class S3Backend:
         return f"{url}?{query}" if query else url
 
     def _virtual_ok(self) -> bool:
+        """Virtual-hosted addressing needs a DNS-style bucket name and a DNS endpoint host
+        (an IP address or localhost endpoint gets path-style, as the AWS SDKs do)."""
         bucket = self.settings.bucket
+        host = urlsplit(self._endpoint or "").hostname or ""
+        if host == "localhost" or _is_ip(host):
+            return False
         return "." not in bucket and bucket.lower() == bucket
 
     async def _signed(self, method: str, key: str, *, query: str = "",
