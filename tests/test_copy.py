@@ -117,7 +117,7 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
                    "required for image-manifest cache format")
     assert main(["copy", str(source) + ":nope", str(tmp_path / "y")]) == 1
     assert capsys.readouterr().err.count("\n") == 1
-    assert main(["reexport", str(source), str(tmp_path / "y"), "--level", "3"]) == 1
+    assert main(["reexport", str(source), str(tmp_path / "y"), "--level", "3"]) == 2  # usage
 
 
 def test_cli_reexport_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
