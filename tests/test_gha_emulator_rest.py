@@ -79,3 +79,21 @@ def test_primary_and_secondary_rate_limits(gha_emulator: GitHubEmulator) -> None
     limited = _get(gha_emulator, f"{BASE}/caches")
     assert limited.status_code == 429 and limited.headers["retry-after"] == "7"
     assert _get(gha_emulator, f"{BASE}/caches").status_code == 200
+
+
+async def test_client_refuses_an_endless_answer(gha_emulator: GitHubEmulator) -> None:
+    import pytest
+
+    from cachetui.store.gha.credentials import Secret
+    from cachetui.store.gha.errors import GitHubError
+    from cachetui.store.gha.rest import MAX_BODY, GitHubRest
+
+    gha_emulator.fail(lambda r: r.path.endswith("/actions/caches"), 200,
+                      body=b"[" + b" " * (MAX_BODY + 10) + b"]")
+    rest = GitHubRest(gha_emulator.url, REPOSITORY, Secret(REST_TOKEN, "test"))
+    try:
+        with pytest.raises(GitHubError, match="over"):
+            await rest.list_entries()
+        assert len(await rest.list_entries()) == 0
+    finally:
+        await rest.aclose()

@@ -23,6 +23,7 @@ from cachetui.store.gha.inventory import EntryInfo
 
 PER_PAGE: Final = 100
 PAGES_IN_FLIGHT: Final = 4
+MAX_BODY: Final = 16 * 1024 * 1024
 MAX_PAGES: Final = 2000
 """200,000 entries: far past any repository's 10 GB; a server paging forever stops here."""
 
@@ -159,8 +160,7 @@ class GitHubRest:
         for attempt in range(1, self._attempts + 1):
             self.requests += 1
             try:
-                response = await self._client.request(method, self.api_url + path,
-                                                      headers=headers)
+                response = await self._bounded(method, self.api_url + path, headers)
             except httpx.HTTPError as exc:
                 if attempt == self._attempts:
                     raise NetworkError(f"cannot reach {self.api_url}: "
@@ -172,6 +172,23 @@ class GitHubRest:
                 return self._check(response, method)
             await asyncio.sleep(wait)
         raise GitHubError("GitHub kept failing", where=self.where)  # pragma: no cover
+
+    async def _bounded(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+        """The answer with its body read, refusing bodies over :data:`MAX_BODY` (a page of 100
+        entries is about 30 KB; a hostile or broken server must not fill memory)."""
+        request = self._client.build_request(method, url, headers=headers)
+        response = await self._client.send(request, stream=True)
+        try:
+            body = bytearray()
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) > MAX_BODY:
+                    raise GitHubError(f"GitHub's answer is over {MAX_BODY} bytes; refusing it",
+                                      where=self.where)
+        finally:
+            await response.aclose()
+        return httpx.Response(response.status_code, headers=response.headers,
+                              content=bytes(body), request=request)
 
     def _retry_wait(self, response: httpx.Response, attempt: int) -> float | None:
         """Seconds to wait before trying again, or ``None`` to answer now."""
