@@ -117,7 +117,7 @@ def main() -> int:
                 asyncio.run(push_variants(running.host, f"scale/repo-{r:02d}", work / "layout",
                                           bases, items))
             print(f"filled {REPOSITORIES} x {PER_REPOSITORY} distinct caches in "
-                  f"{time.perf_counter() - started:.0f} s")
+                  f"{time.perf_counter() - started:.0f} s", flush=True)
             subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO_ROOT / "cachetui")],
                            check=True)
             warm_dir = work / "warm"
@@ -128,16 +128,16 @@ def main() -> int:
                 "cold": lambda: timed_ls(running.host, work / f"cold-{next(cold_dirs)}", peaks),
                 "warm": lambda: timed_ls(running.host, warm_dir, peaks),
             })
+            cold, warm, rss = medians["cold"], medians["warm"], max(peaks)
+            total = REPOSITORIES * PER_REPOSITORY
+            print(f"{total} distinct caches in {REPOSITORIES} repositories; median of {rounds} "
+                  f"alternating rounds; {load()}")
+            print(f"cachetui ls --json HOST, cold: {cold:6.2f} s   warm: {warm:6.2f} s   "
+                  f"peak RSS {rss:.0f} MiB", flush=True)
             os.environ["CACHETUI_CACHE_DIR"] = str(work / "tui-cache")
             stall, rows, done = asyncio.run(tui_stall(running.host))
         finally:
             running.stop()
-    cold, warm, rss = medians["cold"], medians["warm"], max(peaks)
-    total = REPOSITORIES * PER_REPOSITORY
-    print(f"{total} distinct caches in {REPOSITORIES} repositories; median of {rounds} alternating "
-          f"rounds; {load()}")
-    print(f"cachetui ls --json HOST, cold: {cold:6.2f} s   warm: {warm:6.2f} s   "
-          f"peak RSS {rss:.0f} MiB")
     print(f"TUI on HOST: {rows} rows in {done:.1f} s, worst event-loop stall while filling "
           f"{stall * 1000:.0f} ms")
     ok = cold < 10 and rss < 300 and stall < 0.1

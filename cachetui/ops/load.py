@@ -80,9 +80,9 @@ async def document_from_top(store: Store, top: TopObject, *, where: str,
     if descriptor is not None:
         raw = disk.get(descriptor.digest) if disk is not None else None
         if raw is None:
-            raw = await store.read_blob(descriptor)
+            raw = await store.read_blob(descriptor)  # every store verifies the digest
             if disk is not None:
-                disk.put(descriptor.digest, raw)
+                disk.put(descriptor.digest, raw, verified=True)
     if descriptor is not None:
         where = f"{where} config {descriptor.digest[7:19]}"
     if raw is not None and len(raw) > THREAD_PARSE_BYTES:
@@ -109,7 +109,7 @@ async def top_for_tag(store: Store, tag: str, disk: DiskCache | None,
         top = await store.get_manifest(descriptor.digest)
     else:
         top = await store.get_manifest(tag)
-    disk.put(top.digest, top.raw)
+    disk.put(top.digest, top.raw, verified=True)  # top.digest is computed from top.raw
     return top
 
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Final
@@ -36,6 +36,7 @@ MAX_OBJECT_BYTES: Final = 32 * 1024 * 1024
 STALE_TEMP_SECONDS: Final = 3600.0
 """Temp files older than this belong to a process that died mid-write: removed on eviction."""
 MAX_TAGS_PER_LOCATION: Final = 100_000
+_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 
 
 def cache_root() -> Path:
@@ -47,10 +48,18 @@ def cache_root() -> Path:
     return Path(base) / "cachetui"
 
 
+_SERIAL = itertools.count()
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Unique temp name, then rename: concurrent readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    """Unique temp name (pid, thread-safe counter), then rename: concurrent readers never see a
+    partial file, and two writers of one name write the same bytes."""
+    tmp = path.parent / f".tmp-{os.getpid()}-{next(_SERIAL)}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -105,14 +114,15 @@ class DiskCache:
         path = self._path(digest)
         return path is not None and path.is_file()
 
-    def put(self, digest: str, data: bytes) -> None:
-        """Keep ``data`` under ``digest`` (checked: a wrong digest is not stored). Best effort:
-        a full or read-only disk only costs the warm start."""
+    def put(self, digest: str, data: bytes, *, verified: bool = False) -> None:
+        """Keep ``data`` under ``digest`` (checked, unless the caller has just ``verified`` it:
+        a wrong digest is never stored). Best effort: a full or read-only disk only costs the
+        warm start."""
         path = self._path(digest)
         if path is None or len(data) > MAX_OBJECT_BYTES or path.exists():
             return
         algorithm = digest.split(":", 1)[0]
-        if hashlib.new(algorithm, data).hexdigest() != digest.split(":", 1)[1]:
+        if not verified and hashlib.new(algorithm, data).hexdigest() != digest.split(":", 1)[1]:
             return
         try:
             _write_atomically(path, data)
