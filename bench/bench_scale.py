@@ -28,6 +28,8 @@ from bench.rounds import alternate, load, verdict  # noqa: E402
 from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
 from tests.registry_procs import start_registry  # noqa: E402
 
+TUI_LIMIT = 600.0
+"""Seconds the TUI phase may take; past it the figures so far are printed, marked unfinished."""
 REPOSITORIES = 30
 PER_REPOSITORY = 100
 FORMS = ("image-manifest", "index", "docker-list")
@@ -86,8 +88,8 @@ async def tui_stall(host: str) -> tuple[float, int, float]:
                     s.status is SourceStatus.DONE for s in main.sources.values()) and len(
                     main.sources) >= REPOSITORIES:
                 break
-            if time.perf_counter() - started > 300:
-                raise SystemExit("the TUI did not finish in 300 s")
+            if time.perf_counter() - started > TUI_LIMIT:
+                break
             await pilot.pause(0.05)
         done = time.perf_counter() - started
         main = main_screen()
@@ -138,8 +140,9 @@ def main() -> int:
             stall, rows, done = asyncio.run(tui_stall(running.host))
         finally:
             running.stop()
-    print(f"TUI on HOST: {rows} rows in {done:.1f} s, worst event-loop stall while filling "
-          f"{stall * 1000:.0f} ms")
+    unfinished = "" if rows >= total else f" (UNFINISHED after {TUI_LIMIT:.0f} s)"
+    print(f"TUI on HOST: {rows} rows in {done:.1f} s{unfinished}, worst event-loop stall while "
+          f"filling {stall * 1000:.0f} ms")
     ok = cold < 10 and rss < 300 and stall < 0.1
     print(f"goal catalog < 10 s: {verdict(cold < 10)} ({cold:.2f} s); goal RSS < 300 MiB: "
           f"{verdict(rss < 300)} ({rss:.0f} MiB); goal TUI stall < 100 ms: "
