@@ -80,6 +80,11 @@ class PrunePlan:
         return sum(source.total_bytes for source in self.sources)
 
     @property
+    def spared_bytes(self) -> int:
+        """Bytes the plan would free but spares for now: younger than the grace period."""
+        return sum(source.spared_bytes for source in self.sources)
+
+    @property
     def item_count(self) -> int:
         return sum(len(source.active) for source in self.sources)
 

@@ -8,13 +8,13 @@ read-only mode; rows of read-only sources are left out.
 from __future__ import annotations
 
 from cachetui.errors import CachetuiError
-from cachetui.ops.policy import Policy
+from cachetui.ops.policy import Policy, override, policy_from_config
 from cachetui.ops.progress import CancelToken, ProgressSink
 from cachetui.ops.prune import apply_prune, plan_prune
 from cachetui.ops.prune_model import PrunePlan, PruneResult
 from cachetui.store.base import Store
 from cachetui.tui import extensions
-from cachetui.tui.modals.prune_plan import PrunePlanModal
+from cachetui.tui.modals.prune_plan import MARKED, PruneOptions, PrunePlanModal
 from cachetui.tui.model import Row
 from cachetui.tui.screens.main import MainScreen
 from cachetui.tui.widgets.cache_table import CacheTable
@@ -60,12 +60,21 @@ def open_prune(screen: object) -> None:
     stores, chosen = selection(screen)
     source_ids = tuple(sorted({row.source_id for row in writable}))
 
-    async def replan(include_shared: bool) -> PrunePlan:
-        return await plan_prune(chosen, Policy(include_shared_tags=include_shared))
+    config = screen.cachetui.config
+
+    async def replan(options: PruneOptions) -> PrunePlan:
+        """The marked caches, or a named policy of the config over their whole sources."""
+        changes: dict[str, object] = {"include_shared_tags": options.include_shared or None}
+        if options.grace is not None:
+            changes["grace"] = options.grace
+        if options.policy == MARKED:
+            return await plan_prune(chosen, override(Policy(), **changes))
+        policy = override(policy_from_config(config, options.policy), **changes)
+        return await plan_prune([(store, []) for store in stores.values()], policy)
 
     async def show() -> None:
         try:
-            plan = await replan(False)
+            plan = await replan(PruneOptions())
         except CachetuiError as exc:
             screen.notify(str(exc), title="Prune", severity="error")
             return
@@ -74,7 +83,8 @@ def open_prune(screen: object) -> None:
             if approved is not None:
                 start_prune_job(screen, stores, approved, source_ids)
 
-        screen.app.push_screen(PrunePlanModal(plan, replan), decided)
+        screen.app.push_screen(PrunePlanModal(plan, replan, policies=sorted(config.policies)),
+                               decided)
 
     screen.run_worker(show(), group="prune-plan", name="prune plan", exit_on_error=False)
 

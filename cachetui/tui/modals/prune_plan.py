@@ -9,7 +9,10 @@ the user ticks the box that re-plans with them. The caller runs the approved pla
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import Group, RenderableType
@@ -20,9 +23,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from cachetui.errors import CachetuiError
+from cachetui.ops.policy import format_duration, parse_duration
 from cachetui.ops.prune_model import PrunePlan
 from cachetui.present import units
 from cachetui.present.safe_text import safe
@@ -32,7 +36,39 @@ if TYPE_CHECKING:
     from cachetui.tui.model import Row
 
 TYPED_CONFIRM_OVER = 10
-Replan = Callable[[bool], Awaitable[PrunePlan]]
+REPLAN_DELAY = 0.3
+MARKED = ""
+"""The rule choice that prunes exactly the marked caches (the others are config policy names)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PruneOptions:
+    """What the modal's controls ask the planner for."""
+
+    include_shared: bool = False
+    grace: timedelta | None = None
+    """``None``: the policy's own (10 minutes unless the config says otherwise)."""
+    policy: str = MARKED
+
+
+Replan = Callable[[PruneOptions], Awaitable[PrunePlan]]
+
+
+def freed_text(plan: PrunePlan) -> str:
+    """``frees 1.2 MiB now, 600 KiB more after the grace period (10m)``: both figures, always
+    together, so the plan and the status bar never seem to disagree."""
+    text = f"frees {units.size(plan.total_bytes)} now"
+    if plan.spared_bytes:
+        grace = format_duration(plan.policy.grace)
+        text += f", {units.size(plan.spared_bytes)} more after the grace period ({grace})"
+    return text
+
+
+def title_text(plan: PrunePlan) -> str:
+    count = plan.item_count
+    if not count and not plan.total_bytes:
+        return "Nothing to prune: no cache matches"
+    return f"Prune {units.count(count, 'cache')}: {freed_text(plan)}"
 
 
 def confirmation_phrase(count: int) -> str:
@@ -80,18 +116,35 @@ class PrunePlanModal(ModalScreen[PrunePlan | None]):
     PrunePlanModal .dialog { width: 96; }
     PrunePlanModal #prune-body { height: auto; }
     PrunePlanModal #prune-typed { margin-top: 1; }
+    PrunePlanModal #prune-title { width: 100%; }
+    PrunePlanModal .prune-options { height: 1; margin-bottom: 1; }
+    PrunePlanModal .prune-options Label { width: auto; margin-right: 1; }
+    PrunePlanModal #prune-policy { width: 24; margin-right: 2; }
+    PrunePlanModal #prune-grace { width: 10; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, plan: PrunePlan, replan: Replan | None = None) -> None:
+    def __init__(self, plan: PrunePlan, replan: Replan | None = None, *,
+                 policies: Sequence[str] = ()) -> None:
         super().__init__()
         self.plan = plan
         self.replan = replan
+        self.policies = list(policies)
         self.shared_offered = collateral_count(plan) > 0
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("", id="prune-title", classes="dialog-title")
+            if self.replan is not None:
+                with Horizontal(classes="prune-options"):
+                    yield Label("Rule")
+                    yield Select([("the marked caches", MARKED),
+                                  *((f"policy {name}", name) for name in self.policies)],
+                                 value=MARKED, allow_blank=False, compact=True,
+                                 id="prune-policy")
+                    yield Label("Grace")
+                    yield Input(format_duration(self.plan.policy.grace), compact=True,
+                                id="prune-grace")
             with VerticalScroll(id="prune-body", classes="dialog-body"):
                 yield Static(plan_body(self.plan), id="prune-plan")
             if self.shared_offered:
@@ -120,9 +173,7 @@ class PrunePlanModal(ModalScreen[PrunePlan | None]):
     def show_plan(self, plan: PrunePlan) -> None:
         self.plan = plan
         count = plan.item_count
-        self.query_one("#prune-title", Label).update(
-            f"Prune {count} cache{'s' if count != 1 else ''}, frees "
-            f"{units.size(plan.total_bytes)}")
+        self.query_one("#prune-title", Label).update(title_text(plan))
         self.query_one("#prune-plan", Static).update(plan_body(plan))
         typed = self.query_one("#prune-typed", Input)
         typed.display = self.needs_typing
@@ -142,19 +193,37 @@ class PrunePlanModal(ModalScreen[PrunePlan | None]):
     def typed_changed(self) -> None:
         self.update_apply()
 
+    def options(self) -> PruneOptions:
+        """The controls' values; a malformed grace is an :class:`InvalidInput`."""
+        shared = self.query("#prune-shared")
+        grace_text = self.query_one("#prune-grace", Input).value.strip()
+        return PruneOptions(
+            include_shared=bool(shared) and self.query_one("#prune-shared", Checkbox).value,
+            grace=parse_duration(grace_text, option="grace") if grace_text else None,
+            policy=str(self.query_one("#prune-policy", Select).value))
+
     @on(Checkbox.Changed, "#prune-shared")
-    def shared_changed(self, event: Checkbox.Changed) -> None:
-        if self.replan is not None:
-            self.query_one("#prune-apply", Button).disabled = True
-            self.run_replan(event.value)
+    @on(Input.Changed, "#prune-grace")
+    @on(Select.Changed, "#prune-policy")
+    def options_changed(self) -> None:
+        if self.replan is None:
+            return
+        self.query_one("#prune-apply", Button).disabled = True
+        try:
+            options = self.options()
+        except CachetuiError as exc:
+            self.query_one("#prune-title", Label).update(Text(str(exc), style="red"))
+            return
+        self.run_replan(options)
 
     @work(exclusive=True, group="prune-replan")
-    async def run_replan(self, include_shared: bool) -> None:
+    async def run_replan(self, options: PruneOptions) -> None:
         assert self.replan is not None
+        await asyncio.sleep(REPLAN_DELAY)  # typing a grace replans once, not per key
         try:
-            plan = await self.replan(include_shared)
+            plan = await self.replan(options)
         except CachetuiError as exc:
-            self.notify(str(exc), severity="error")
+            self.query_one("#prune-title", Label).update(Text(str(exc), style="red"))
             return
         self.show_plan(plan)
 

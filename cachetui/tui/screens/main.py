@@ -269,7 +269,8 @@ class MainScreen(ExtensibleScreen):
         writable = [r for r in marked if not self.on_read_only_source(r)]
         text = f"[b yellow]{len(marked)} marked, {size(total)}"
         if writable:
-            text += f", frees {size(self.freed_bytes(writable))}"
+            # An upper bound: blobs younger than the grace period stay (the plan says which).
+            text += f", frees up to {size(self.freed_bytes(writable))}"
         if len(writable) < len(marked):
             text += f" ({len(marked) - len(writable)} read-only)"
         return text + "[/]"
