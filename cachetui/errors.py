@@ -7,14 +7,23 @@ it in place. Secrets never go into messages.
 
 from __future__ import annotations
 
+from cachetui.redact import redact
+
 
 class CachetuiError(Exception):
-    """Base of every error cachetui reports to the user."""
+    """Base of every error cachetui reports to the user.
+
+    Its text is redacted (:mod:`cachetui.redact`) when read: a registry may echo a credential in
+    its error body, and that must not reach a terminal, a log or ``--json`` output.
+    """
 
     def __init__(self, message: str, *, where: str | None = None) -> None:
-        self.message = message
-        self.where = where
+        self.message = redact(message)
+        self.where = redact(where) if where else where
         super().__init__(f"{where}: {message}" if where else message)
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
 
 
 class InvalidInput(CachetuiError):

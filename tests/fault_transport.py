@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from cachetui.store.registry.wire import WireTransport
+from cachetui.store.registry.aio import RegistryTransport
 
 Action = Callable[[httpx.Request, httpx.AsyncBaseTransport], Awaitable[httpx.Response]]
 
@@ -26,7 +26,7 @@ class Faults(httpx.AsyncBaseTransport):
 
     rules: list[Rule] = field(default_factory=list)
     seen: list[httpx.Request] = field(default_factory=list)
-    inner: httpx.AsyncBaseTransport = field(default_factory=WireTransport)
+    inner: httpx.AsyncBaseTransport = field(default_factory=RegistryTransport)
 
     def add(self, method: str, path_part: str, action: Action, times: int = 1) -> None:
         self.rules.append(Rule(method, path_part, action, times))

@@ -87,7 +87,7 @@ def parse_cache_config(raw: bytes, *, where: str = "cache config") -> CacheConfi
         raise TooLarge(f"{len(raw)} bytes, over the {MAX_CONFIG_BYTES} byte limit", where=where)
     try:
         config = _config_decoder.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise FormatError(f"malformed cache config: {exc}", where=where) from None
     validate(config, where=where)
     return config
@@ -97,7 +97,7 @@ def parse_inline_records(raw: bytes, *, where: str) -> list[CacheRecord]:
     """Decode the JSON array of records that an inline cache carries."""
     try:
         return _records_decoder.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise FormatError(f"malformed inline cache records: {exc}", where=where) from None
 
 

@@ -146,7 +146,7 @@ def _from_image_config(
 ) -> CacheDocument:
     try:
         image_config = msgspec.json.decode(raw, type=_ImageConfig)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise FormatError(f"malformed image config: {exc}", where=where) from None
     layers = tuple(body.layers)
     diff_ids = dict(_annotated_diff_ids(layers))

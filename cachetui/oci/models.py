@@ -130,7 +130,7 @@ def parse_top(raw: bytes, *, media_type: str | None = None, where: str = "manife
         )
     try:
         probe = msgspec.json.decode(raw, type=_Probe)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise _decode_error(where, exc) from None
     has_index_shape = len(probe.manifests) > 0
     has_manifest_shape = len(probe.config) > 0 or len(probe.layers) > 0
@@ -151,7 +151,7 @@ def parse_top(raw: bytes, *, media_type: str | None = None, where: str = "manife
         else:
             raise FormatError("neither a manifest nor an index (no 'manifests' or 'config')",
                               where=where)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise _decode_error(where, exc) from None
     if body.schema_version != 2:
         raise FormatError(f"schemaVersion is {body.schema_version}, expected 2", where=where)

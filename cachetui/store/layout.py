@@ -178,7 +178,7 @@ class LayoutStore(Store):
             raise TooLarge(f"index.json is over {MAX_INDEX_BYTES} bytes", where=where)
         try:
             index = msgspec.json.decode(raw, type=Index)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             raise FormatError(f"malformed JSON: {exc}", where=where) from None
         if index.schema_version != 2:
             raise FormatError(f"schemaVersion is {index.schema_version}, expected 2", where=where)

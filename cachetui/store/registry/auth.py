@@ -15,6 +15,7 @@ storage), and the flow never re-applies it to another host.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
@@ -23,6 +24,7 @@ from typing import Final
 
 import httpx
 
+from cachetui import redact
 from cachetui.errors import AuthError
 from cachetui.store.registry.credentials import Credentials
 
@@ -31,8 +33,10 @@ CLIENT_ID: Final = "cachetui"
 _PARAM: Final = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)')
 _REPO_PATH: Final = re.compile(r"\A/v2/(.+?)/(manifests|blobs|tags)/")
 
-Fetch = Callable[[httpx.Request], Awaitable[httpx.Response]]
+Fetch = Callable[[httpx.Request], Awaitable[tuple[httpx.Response, bytes]]]
 CredentialLookup = Callable[[str], Credentials | None]
+RealmCheck = Callable[[str, httpx.URL], str | None]
+"""Why credentials for a host must not go to a token realm (``None``: they may)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +132,11 @@ class _Token:
 class RegistryAuth(httpx.Auth):
     """One per session: token cache per (realm, service, scopes), scheme per host."""
 
-    def __init__(self, credentials: CredentialLookup, fetch: Fetch) -> None:
+    def __init__(self, credentials: CredentialLookup, fetch: Fetch,
+                 realm_check: RealmCheck | None = None) -> None:
         self._lookup = credentials
         self._fetch = fetch
+        self._realm_check = realm_check or _https_only
         self._credentials: dict[str, Credentials | None] = {}
         self._hosts: dict[str, _HostState] = {}
         self._tokens: dict[tuple[str, str, frozenset[str]], _Token] = {}
@@ -231,6 +237,14 @@ class RegistryAuth(httpx.Auth):
     async def _request_token(self, host: str, state: _HostState, scopes: frozenset[str],
                              credentials: Credentials | None) -> tuple[str, float]:
         ordered = sorted(scopes)
+        if credentials is not None and (credentials.identity_token or credentials.has_password):
+            try:
+                realm = httpx.URL(state.realm)
+            except httpx.InvalidURL:
+                raise AuthError("the registry named a malformed token server", where=host) from None
+            refused = self._realm_check(host, realm)
+            if refused is not None:
+                raise AuthError(refused, where=host)
         if credentials is not None and credentials.identity_token:
             form = {"grant_type": "refresh_token", "refresh_token": credentials.identity_token,
                     "service": state.service, "client_id": CLIENT_ID, "scope": " ".join(ordered)}
@@ -245,7 +259,7 @@ class RegistryAuth(httpx.Auth):
                 params.append(("account", credentials.username or ""))
                 headers["Authorization"] = credentials.basic()
             request = httpx.Request("GET", httpx.URL(state.realm, params=params), headers=headers)
-        response = await self._fetch(request)
+        response, body = await self._fetch(request)
         if response.status_code in (401, 403):
             if credentials is not None:
                 raise AuthError(f"wrong username or password: the token server refused them "
@@ -258,13 +272,20 @@ class RegistryAuth(httpx.Auth):
             raise AuthError(f"token server answered HTTP {response.status_code}", where=host,
                             status=response.status_code)
         try:
-            data = response.json()
-        except ValueError:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise AuthError("token server sent malformed JSON", where=host) from None
         value = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
         if not isinstance(value, str) or not value:
             raise AuthError("token server sent no token", where=host)
+        redact.remember(value)  # a token is a credential too: never printed
         lifetime = data.get("expires_in")
         seconds = float(lifetime) if isinstance(lifetime, int | float) and lifetime > 0 else (
             DEFAULT_TOKEN_LIFETIME)
         return value, seconds
+
+
+def _https_only(host: str, realm: httpx.URL) -> str | None:
+    if realm.scheme == "https":
+        return None
+    return "the token server is not HTTPS; credentials are not sent there"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterable, AsyncIterator
-from typing import Final
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from typing import Final, TypeVar
 
 import httpx
 
@@ -21,7 +21,12 @@ from cachetui.oci import mediatypes as mt
 from cachetui.oci.digest import Digest, Verifier, is_digest, verify_bytes
 from cachetui.oci.models import MAX_MANIFEST_BYTES, Descriptor, TopObject, parse_top
 from cachetui.store.base import CHUNK_SIZE
-from cachetui.store.registry.errors import MAX_ERROR_BODY, RegistryUnsupported, from_response
+from cachetui.store.registry.errors import (
+    MAX_ERROR_BODY,
+    RegistryUnsupported,
+    from_response,
+    printable,
+)
 from cachetui.store.registry.retry import is_retryable_error, is_retryable_status
 from cachetui.store.registry.settings import RegistrySettings
 from cachetui.store.registry.transport import (
@@ -30,11 +35,15 @@ from cachetui.store.registry.transport import (
     attempts,
     check_length,
     network_error,
+    paced,
     read_capped,
+    refuse_encoding,
 )
 
+T = TypeVar("T")
+
 MAX_LIST_BYTES: Final = 64 * 1024 * 1024
-MAX_PAGES: Final = 100_000
+_TAG: Final = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 _LINK_NEXT: Final = re.compile(r'<([^>]*)>\s*;[^,]*rel="?next"?', re.IGNORECASE)
 
 
@@ -68,7 +77,38 @@ class RegistryClient:
         which is measurable when an inventory makes hundreds of requests."""
         if not path.startswith("/"):
             raise ValueError(f"API paths start with '/': {path!r}")
-        return httpx.URL(self.origin + path)
+        try:
+            return httpx.URL(self.origin + path)
+        except httpx.InvalidURL:
+            raise RegistryError(f"{printable(path)} is not a valid request path (control "
+                                f"characters or other bytes a URL cannot carry)",
+                                where=self.host) from None
+
+    def _reference_where(self, repository: str, reference: str) -> str:
+        """``host/repo:tag`` or ``host/repo@digest``, checked and safe to print.
+
+        A tag a registry listed may hold anything (control characters, spaces); it becomes that
+        tag's error here instead of an exception from deep inside the URL parser.
+        """
+        sep = "@" if is_digest(reference) else ":"
+        where = f"{self.host}/{printable(repository)}{sep}{printable(reference)}"
+        if sep == ":" and not _TAG.match(reference):
+            raise RegistryError("not a valid tag name (a tag is up to 128 letters, digits, '_', "
+                                "'.' and '-'); skipped", where=where)
+        return where
+
+    async def _within(self, op: Callable[[], Awaitable[T]], *, where: str, action: str) -> T:
+        """``op`` under the deadline for small documents (a slow peer cannot hold us forever)."""
+        seconds = self.settings.document_deadline
+        scope = asyncio.timeout(seconds)
+        try:
+            async with scope:
+                return await op()
+        except TimeoutError:
+            if scope.expired():
+                raise NetworkError(f"{action}: no complete answer within {seconds:g} s (the "
+                                   f"registry is too slow)", where=where) from None
+            raise
 
     # -- plumbing ---------------------------------------------------------------------------
     async def _once(self, method: str, url: httpx.URL | str, *, where: str, action: str,
@@ -83,7 +123,10 @@ class RegistryClient:
         if response.status_code in ok:
             return response
         try:
-            body = b"" if method == "HEAD" else await read_capped(response, MAX_ERROR_BODY)
+            body = b""
+            encoded = response.headers.get("content-encoding", "identity").lower() != "identity"
+            if method != "HEAD" and not encoded:
+                body = await read_capped(response, MAX_ERROR_BODY, self.settings.pace)
         finally:
             await response.aclose()
         error = from_response(response, body, where=where, action=action)
@@ -102,17 +145,25 @@ class RegistryClient:
             body = _Body(content)
             headers = {**(headers or {}), "Content-Length": str(len(content))}
 
+        async def exchange() -> tuple[httpx.Response, bytes]:
+            response = await self._once(method, url, where=where, action=action, ok=ok,
+                                        headers=headers, content=body)
+            try:
+                answer = b"" if method == "HEAD" else await read_capped(
+                    response, limit, self.settings.pace, where=where, action=action)
+            finally:
+                await response.aclose()
+            return response, answer
+
         async def once() -> tuple[httpx.Response, bytes]:
             async with self.limit:
-                response = await self._once(method, url, where=where, action=action, ok=ok,
-                                            headers=headers, content=body)
-                try:
-                    answer = b"" if method == "HEAD" else await read_capped(response, limit)
-                finally:
-                    await response.aclose()
+                if content is None:  # a read: a document, under the deadline
+                    response, answer = await self._within(exchange, where=where, action=action)
+                else:
+                    response, answer = await exchange()
             if len(answer) > limit:
                 raise TooLarge(f"{action}: answer over {limit} bytes", where=where)
-            if method != "HEAD" and "content-encoding" not in response.headers:
+            if method != "HEAD":
                 check_length(response, len(answer))
             return response, answer
 
@@ -127,39 +178,52 @@ class RegistryClient:
         await self.request("GET", "/v2/", where=self.host, action="ping")
 
     async def _paged(self, path: str, key: str, *, where: str, action: str) -> list[str]:
-        out: list[str] = []
+        """Every page of a listing. A registry that loops (a ``Link`` back to a page already
+        read, or a page of nothing but names already listed) or never ends (more than
+        ``max_pages``) is an error, not a silent cut nor an endless walk."""
+        out: dict[str, None] = {}
         url: httpx.URL | None = self.url(path)
         seen: set[str] = set()
-        while url is not None and len(seen) < MAX_PAGES:
+        pages = 0
+        while url is not None:
+            pages += 1
+            if pages > self.settings.max_pages:
+                raise RegistryError(f"{action}: more than {self.settings.max_pages} pages; "
+                                    f"stopped (the registry keeps linking a next page)",
+                                    where=where)
             seen.add(str(url))
             response, body = await self.request("GET", url, where=where, action=action,
                                                 limit=MAX_LIST_BYTES)
             try:
                 data = json.loads(body) if body else {}
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 raise RegistryError(f"{action}: malformed JSON answer", where=where) from None
             names = data.get(key) if isinstance(data, dict) else None
             if names is not None and not (isinstance(names, list)
                                           and all(isinstance(n, str) for n in names)):
                 raise RegistryError(f"{action}: '{key}' is not a list of names", where=where)
-            out.extend(names or [])
+            before = len(out)
+            out.update(dict.fromkeys(names or []))
             link = next_link(response)
-            url = httpx.URL(link) if link and link not in seen else None
-        return out
+            if link is None:
+                break
+            if link in seen or (names and len(out) == before):
+                raise RegistryError(f"{action}: the registry's pages repeat (page {pages} links "
+                                    f"back to names already listed); stopped", where=where)
+            url = httpx.URL(link)
+        return list(out)
 
     async def catalog(self, page_size: int | None = None) -> list[str]:
         path = "/v2/_catalog" + (f"?n={page_size}" if page_size else "")
-        names = await self._paged(path, "repositories", where=self.host, action="list repositories")
-        return list(dict.fromkeys(names))
+        return await self._paged(path, "repositories", where=self.host, action="list repositories")
 
     async def list_tags(self, repository: str, page_size: int | None = None) -> list[str]:
         path = f"/v2/{repository}/tags/list" + (f"?n={page_size}" if page_size else "")
-        tags = await self._paged(path, "tags", where=f"{self.host}/{repository}",
+        return await self._paged(path, "tags", where=f"{self.host}/{printable(repository)}",
                                  action="list tags")
-        return list(dict.fromkeys(tags))
 
     async def head_manifest(self, repository: str, reference: str) -> Descriptor:
-        where = f"{self.host}/{repository}:{reference}"
+        where = self._reference_where(repository, reference)
         response, _ = await self.request("HEAD", f"/v2/{repository}/manifests/{reference}",
                                          where=where, action="resolve",
                                          headers={"Accept": mt.ACCEPT_ALL_MANIFESTS})
@@ -174,22 +238,26 @@ class RegistryClient:
         return Descriptor(media_type=media_type, digest=digest, size=int(length))
 
     async def get_manifest(self, repository: str, reference: str) -> TopObject:
-        where = f"{self.host}/{repository}:{reference}" if not is_digest(reference) else (
-            f"{self.host}/{repository}@{reference}")
+        where = self._reference_where(repository, reference)
         url = self.url(f"/v2/{repository}/manifests/{reference}")
+
+        async def exchange() -> tuple[httpx.Response, bytes]:
+            response = await self._once("GET", url, where=where, action="get manifest",
+                                        ok=(200,), headers={"Accept": mt.ACCEPT_ALL_MANIFESTS})
+            try:
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > MAX_MANIFEST_BYTES:
+                    raise TooLarge(f"manifest is {declared} bytes, over the "
+                                   f"{MAX_MANIFEST_BYTES} byte limit", where=where)
+                raw = await read_capped(response, MAX_MANIFEST_BYTES, self.settings.pace,
+                                        where=where, action="get manifest")
+            finally:
+                await response.aclose()
+            return response, raw
 
         async def once() -> tuple[httpx.Response, bytes]:
             async with self.limit:
-                response = await self._once("GET", url, where=where, action="get manifest",
-                                            ok=(200,), headers={"Accept": mt.ACCEPT_ALL_MANIFESTS})
-                try:
-                    declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > MAX_MANIFEST_BYTES:
-                        raise TooLarge(f"manifest is {declared} bytes, over the "
-                                       f"{MAX_MANIFEST_BYTES} byte limit", where=where)
-                    raw = await read_capped(response, MAX_MANIFEST_BYTES)
-                finally:
-                    await response.aclose()
+                response, raw = await self._within(exchange, where=where, action="get manifest")
             if len(raw) > MAX_MANIFEST_BYTES:
                 raise TooLarge(f"manifest is over the {MAX_MANIFEST_BYTES} byte limit",
                                where=where)
@@ -246,8 +314,9 @@ class RegistryClient:
                                                 ok=(200, 206), headers=headers,
                                                 follow_redirects=True)
                 try:
+                    refuse_encoding(response, where=where, action="download blob")
                     skip = _resume_skip(response, offset, size, where)
-                    async for piece in response.aiter_bytes():
+                    async for piece in paced(response, self.settings.pace):
                         if skip:
                             dropped = min(skip, len(piece))
                             piece, skip = piece[dropped:], skip - dropped

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from cachetui import redact
 from cachetui.errors import AuthError
 
 DOCKER_HUB_KEY: Final = "https://index.docker.io/v1/"
@@ -39,6 +40,10 @@ class Credentials:
     identity_token: str | None = field(default=None, repr=False)
     registry_token: str | None = field(default=None, repr=False)
     source: str = ""
+
+    def __post_init__(self) -> None:
+        redact.remember_login(self.username, self.password)
+        redact.remember(self.identity_token, self.registry_token)
 
     def __str__(self) -> str:
         return f"credentials for {self.username or '<token>'} from {self.source or 'unknown'}"

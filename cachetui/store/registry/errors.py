@@ -41,7 +41,7 @@ def error_code_message(body: bytes) -> tuple[str | None, str | None]:
     """The first ``code`` and ``message`` of a distribution error body, if it has one."""
     try:
         data = json.loads(body[:MAX_ERROR_BODY])
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None, None
     errors = data.get("errors") if isinstance(data, dict) else None
     if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
@@ -52,8 +52,15 @@ def error_code_message(body: bytes) -> tuple[str | None, str | None]:
             message if isinstance(message, str) else None)
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x1b``): names from a registry are data."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _oneline(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
+    text = printable(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import email.utils
 import random
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Final
 
+import aiohttp
 import httpx
 
 RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
@@ -79,5 +81,13 @@ def is_retryable_error(exc: BaseException) -> bool:
 
 
 def is_tls_error(exc: BaseException) -> bool:
+    """A TLS failure (bad certificate, TLS spoken to a plain-HTTP port): retrying cannot help."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLError | ssl.CertificateError | aiohttp.ClientSSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
     text = str(exc).lower()
-    return "certificate" in text or "ssl" in text or "tls" in text or "wrong version" in text
+    return "certificate verify failed" in text or "wrong version number" in text

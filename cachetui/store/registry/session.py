@@ -7,30 +7,28 @@ registry's limit. Close it once at the end (``async with`` or :meth:`aclose`).
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
+from cachetui.errors import NetworkError
 from cachetui.oci.reference import ImageRef
 from cachetui.store.registry import credentials as creds
+from cachetui.store.registry.aio import RegistryTransport
 from cachetui.store.registry.auth import RegistryAuth
 from cachetui.store.registry.client import RegistryClient
+from cachetui.store.registry.errors import from_response
+from cachetui.store.registry.routing import Router
 from cachetui.store.registry.settings import RegistrySettings
 from cachetui.store.registry.store import RegistryStore
-from cachetui.store.registry.transport import attempts
-from cachetui.store.registry.wire import WireTransport
+from cachetui.store.registry.transport import RetryableStatus, attempts, read_capped
 
-_LOOPBACK_PATTERNS = ("all://localhost", "all://127.0.0.1", "all://[::1]")
-
-
-def _ssl_context(ca_file: str) -> ssl.SSLContext:
-    """System trust (which honours ``SSL_CERT_FILE``) plus the registry's own CA."""
-    context = ssl.create_default_context()
-    context.load_verify_locations(cafile=ca_file)
-    return context
+MAX_TOKEN_BODY: Final = 1024 * 1024
+"""A token answer is a few KB of JSON; anything much larger is refused, not held."""
 
 
 class _NoCookies(httpx.Cookies):
@@ -62,7 +60,7 @@ class _RegistryHttpClient(httpx.AsyncClient):
 class RegistrySession:
     """Owns the shared ``httpx.AsyncClient``; ``transport`` lets tests put faults in front of it.
 
-    The real transport is :class:`WireTransport` (fault wrappers in tests wrap one too).
+    The real transport is a :class:`Router`: direct connections, or the environment's proxy.
     """
 
     def __init__(self, settings: RegistrySettings | None = None, *,
@@ -73,45 +71,72 @@ class RegistrySession:
         timeout = httpx.Timeout(connect=self.settings.connect_timeout,
                                 read=self.settings.stall_timeout,
                                 write=self.settings.stall_timeout, pool=None)
-        mounts: dict[str, httpx.AsyncBaseTransport | None] = {
-            pattern: None for pattern in _LOOPBACK_PATTERNS  # never via a proxy
-        }
-        for host, ca_file in self.settings.ca_files.items():
-            mounts[f"https://{host}"] = WireTransport(_ssl_context(ca_file))
-        verify: ssl.SSLContext | bool = True
-        if self.settings.default_ca_file:
-            verify = _ssl_context(self.settings.default_ca_file)
         if transport is None:
-            # URLs an environment proxy applies to still go through httpx's proxy transports
-            # (mounted by trust_env); everything else takes the lean transport.
-            context = verify if isinstance(verify, ssl.SSLContext) else None
-            transport = WireTransport(context)
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
-        self.http = _RegistryHttpClient(timeout=timeout, limits=limits, trust_env=True,
-                                        verify=verify, transport=transport, mounts=mounts,
-                                        headers={"User-Agent": "cachetui"})
+            transport = Router(self.settings, self._make_transport)
+        # Accept-Encoding: identity: bodies are content-addressed bytes, taken as sent (an
+        # encoded one is refused, see transport.refuse_encoding).
+        self.http = _RegistryHttpClient(timeout=timeout, trust_env=False, transport=transport,
+                                        headers={"User-Agent": "cachetui",
+                                                 "Accept-Encoding": "identity"})
         self._explicit = self.settings.credentials
         self._lookup = credential_lookup or creds.lookup
-        self.auth = RegistryAuth(self._credentials, self._fetch_token)
+        self.auth = RegistryAuth(self._credentials, self._fetch_token, self._realm_allowed)
         self._clients: dict[str, RegistryClient] = {}
+
+    def _make_transport(self, context: ssl.SSLContext | None,
+                        proxy: httpx.Proxy | None) -> httpx.AsyncBaseTransport:
+        """One pool per route (aiohttp tunnels https through a proxy with CONNECT)."""
+        return RegistryTransport(context, proxy=proxy, idle_expiry=self.settings.idle_expiry)
+
+    def _realm_allowed(self, host: str, realm: httpx.URL) -> str | None:
+        """Why credentials for ``host`` must not go to ``realm``, or ``None`` when they may.
+
+        Only over HTTPS, unless the user accepted plain HTTP for this registry: configured
+        insecure, or a loopback registry whose realm is on the same host.
+        """
+        if realm.scheme == "https" or host in self.settings.insecure_hosts:
+            return None
+        registry_host = httpx.URL(f"http://{host}").host
+        if self.settings.uses_plain_http(host) and realm.host == registry_host:
+            return None
+        return (f"the token server {realm.scheme}://{realm.netloc.decode('ascii')} is plain HTTP "
+                f"on another host; credentials are not sent there (mark the registry insecure "
+                f"with --insecure or insecure = true in the config if that is intended)")
 
     def _credentials(self, host: str) -> creds.Credentials | None:
         if self._explicit is not None:
             return self._explicit
         return self._lookup(host)
 
-    async def _fetch_token(self, request: httpx.Request) -> httpx.Response:
+    async def _fetch_token(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
+        """The token server's answer and (capped, paced, deadline-bound) body."""
         where = request.url.host
+        seconds = self.settings.document_deadline
 
-        async def once() -> httpx.Response:
-            response = await self.http.send(request, auth=None, follow_redirects=True)
+        async def exchange() -> tuple[httpx.Response, bytes]:
+            response = await self.http.send(request, auth=None, follow_redirects=True,
+                                            stream=True)
+            try:
+                body = await read_capped(response, MAX_TOKEN_BODY, self.settings.pace,
+                                         where=where, action="get token")
+            finally:
+                await response.aclose()
+            return response, body
+
+        async def once() -> tuple[httpx.Response, bytes]:
+            scope = asyncio.timeout(seconds)
+            try:
+                async with scope:
+                    response, body = await exchange()
+            except TimeoutError:
+                if scope.expired():
+                    raise NetworkError(f"get token: no complete answer within {seconds:g} s",
+                                       where=where) from None
+                raise
             if response.status_code in (429, 502, 503, 504):
-                from cachetui.store.registry.errors import from_response
-                from cachetui.store.registry.transport import RetryableStatus
-
-                raise RetryableStatus(response, from_response(response, response.content,
-                                                              where=where, action="get token"))
-            return response
+                raise RetryableStatus(response, from_response(response, body, where=where,
+                                                              action="get token"))
+            return response, body
 
         return await attempts(once, self.settings.retry, where=where, action="get token")
 

@@ -14,6 +14,7 @@ from typing import Final
 from cachetui.config import Config
 from cachetui.store.registry.credentials import Credentials
 from cachetui.store.registry.retry import RetryPolicy
+from cachetui.store.registry.transport import Pace
 
 DEFAULT_CONCURRENCY: Final = 8
 MONOLITHIC_LIMIT: Final = 8 * 1024 * 1024
@@ -62,11 +63,26 @@ class RegistrySettings:
     connect_timeout: float = 10.0
     stall_timeout: float = 60.0
     """Longest wait for the next bytes of a response (or for a write to progress)."""
+    min_rate: float = 1024.0
+    """Slowest accepted response body, in bytes/s over each ``rate_window``: a peer that drips a
+    byte now and then never trips ``stall_timeout``."""
+    rate_window: float = 30.0
+    document_deadline: float = 60.0
+    """Longest a document read (manifest, tag or catalog page, ping) may take, head to last byte."""
+    max_pages: int = 1000
+    """Most pages of one tag or catalog listing (1000 pages of 1000 names is a million)."""
+    idle_expiry: float = 15.0
+    """Kept-alive connections idle longer than this are closed, not reused: a NAT or load
+    balancer that silently dropped the flow would cost a full stall timeout."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     credentials: Credentials | None = None
     """Explicit ``--username``/``--password-stdin``; used for every registry of this run."""
     monolithic_limit: int = MONOLITHIC_LIMIT
     upload_chunk: int = UPLOAD_CHUNK
+
+    @property
+    def pace(self) -> Pace:
+        return Pace(self.min_rate, self.rate_window)
 
     def host(self, host: str) -> HostSettings:
         return HostSettings(

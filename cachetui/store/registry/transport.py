@@ -8,12 +8,13 @@ retried by :func:`attempts` under the session's :class:`RetryPolicy`. Transport 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
 
-from cachetui.errors import CachetuiError, NetworkError
+from cachetui.errors import CachetuiError, NetworkError, RegistryError
 from cachetui.store.registry.retry import RetryPolicy, is_retryable_error, is_tls_error
 
 T = TypeVar("T")
@@ -32,6 +33,18 @@ class ShortBody(Exception):
     """The body ended before its ``Content-Length``: a broken connection in disguise."""
 
 
+class TooSlow(httpx.ReadTimeout):
+    """The peer sends, but slower than the minimum rate: a drip that no stall timeout catches."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """The slowest a response body may arrive: ``min_rate`` bytes/s over each ``window`` seconds."""
+
+    min_rate: float
+    window: float
+
+
 def _reason(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
@@ -43,6 +56,10 @@ def network_error(exc: BaseException, *, where: str, action: str = "") -> Networ
         message = (f"{doing}TLS connection failed: {_reason(exc)} (trust the registry's CA with "
                    f"--ca-file or ca_file in the config, or mark a plain-HTTP registry with "
                    f"--insecure)")
+    elif isinstance(exc, TooSlow):
+        message = f"{doing}the registry sends too slowly ({_reason(exc)})"
+    elif isinstance(exc, httpx.ProxyError):
+        message = f"{doing}the proxy refused or failed: {_reason(exc)}"
     elif isinstance(exc, httpx.ConnectTimeout):
         message = f"{doing}timed out connecting"
     elif isinstance(exc, httpx.TimeoutException):
@@ -69,17 +86,97 @@ async def attempts(op: Callable[[], Awaitable[T]], policy: RetryPolicy, *, where
                 raise retry.error from None
             await asyncio.sleep(policy.delay(attempt, retry.response))
         except (httpx.TransportError, ShortBody) as exc:
-            if isinstance(exc, httpx.TransportError) and not is_retryable_error(exc):
+            # A drip is not retried here: a document that crawls once crawls again.
+            if isinstance(exc, TooSlow) or (isinstance(exc, httpx.TransportError)
+                                            and not is_retryable_error(exc)):
                 raise network_error(exc, where=where, action=action) from None
             if attempt >= policy.attempts:
                 raise network_error(exc, where=where, action=action) from None
             await asyncio.sleep(policy.delay(attempt, None))
 
 
-async def read_capped(response: httpx.Response, limit: int) -> bytes:
-    """At most ``limit + 1`` bytes of a streamed body (so callers can tell "over the limit")."""
+def refuse_encoding(response: httpx.Response, *, where: str, action: str) -> None:
+    """Bodies are taken as sent (``Accept-Encoding: identity``); an encoded one is refused.
+
+    Manifests and blobs are content-addressed bytes, so there is nothing to gain from decoding,
+    and a 64 KB gzip body can inflate to gigabytes before any size check could see it.
+    """
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding and encoding != "identity":
+        doing = f"{action}: " if action else ""
+        shown = "".join(c if c.isprintable() else "?" for c in encoding[:40])
+        raise RegistryError(f"{doing}the registry sent a {shown}-encoded body although cachetui "
+                            f"asks for identity encoding; refusing it", where=where,
+                            status=response.status_code)
+
+
+async def paced(response: httpx.Response, pace: Pace | None) -> AsyncIterator[bytes]:
+    """The raw body as it arrives, failing with :class:`TooSlow` under ``pace``'s minimum.
+
+    Every ``window`` seconds at least ``min_rate * window`` bytes must have come, checked on time
+    (a timer, not only when a byte arrives), so a peer that drips one byte a second fails after
+    one window instead of never.
+    """
+    if response.is_stream_consumed:  # read already (an answer built in memory)
+        yield response.content
+        return
+    pieces = response.aiter_raw()
+    if pace is None:
+        async for each in pieces:
+            yield each
+        return
+    loop = asyncio.get_running_loop()
+    window_end = loop.time() + pace.window
+    needed = pace.min_rate * pace.window
+    got = 0
+    # The read runs as its own task that the timer never cancels: cancelling an async generator
+    # mid-read would end it, and a body cut short must not look complete.
+    pending: asyncio.Task[bytes | None] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(_next(pieces))
+            done, _ = await asyncio.wait({pending}, timeout=max(0.0, window_end - loop.time()))
+            piece: bytes | None = b""
+            if done:
+                piece, pending = pending.result(), None
+                if piece is None:
+                    return
+                got += len(piece)
+            if loop.time() >= window_end:
+                if got < needed:
+                    raise TooSlow(f"{got} bytes in {pace.window:g} s, under the minimum of "
+                                  f"{_rate(pace.min_rate)}")
+                window_end, got = loop.time() + pace.window, 0
+            if piece:
+                yield piece
+    finally:
+        if pending is not None:
+            pending.cancel()
+
+
+async def _next(pieces: AsyncIterator[bytes]) -> bytes | None:
+    try:
+        return await anext(pieces)
+    except StopAsyncIteration:
+        return None
+
+
+def _rate(bytes_per_second: float) -> str:
+    if bytes_per_second >= 1024:
+        return f"{bytes_per_second / 1024:g} KiB/s"
+    return f"{bytes_per_second:g} B/s"
+
+
+async def read_capped(response: httpx.Response, limit: int, pace: Pace | None = None, *,
+                      where: str = "", action: str = "") -> bytes:
+    """At most ``limit + 1`` bytes of a streamed body (so callers can tell "over the limit").
+
+    Raw bytes only: an encoded body is refused (see :func:`refuse_encoding`).
+    """
+    refuse_encoding(response, where=where, action=action)
     data = bytearray()
-    async for piece in response.aiter_bytes():
+    async for piece in paced(response, pace):
         data += piece
         if len(data) > limit:
             break

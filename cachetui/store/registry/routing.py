@@ -1,0 +1,91 @@
+"""Which way each registry request goes: straight to the registry, or through a proxy.
+
+httpx applies ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY`` only when it builds its own
+transport, so a session with a transport of its own would silently ignore them (behind a
+mandatory proxy, every call then failed with a bare connect error). The router reads the
+environment once, routes per request, and never proxies loopback. Each (proxy, trust) pair gets
+one transport with its own pool; idle connections in every pool expire.
+"""
+
+from __future__ import annotations
+
+import ssl
+import urllib.request
+from collections.abc import Callable, Mapping
+
+import httpx
+
+from cachetui.store.registry.settings import RegistrySettings, is_loopback
+
+_bypass: Callable[[str, dict[str, str]], bool] = getattr(  # noqa: B009 (not in typeshed)
+    urllib.request, "proxy_bypass_environment")
+"""``NO_PROXY`` matching as urllib (and curl) do it: host, ``.domain``, ``host:port``, ``*``."""
+
+MakeTransport = Callable[[ssl.SSLContext | None, httpx.Proxy | None], httpx.AsyncBaseTransport]
+
+
+def environment_proxies(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``{"https": URL, "http": URL, "all": URL, "no": "a,b"}`` from the environment, either case
+    (lower case wins, as in curl and urllib)."""
+    if environ is None:
+        return urllib.request.getproxies_environment()
+    found: dict[str, str] = {}
+    for lower_case in (False, True):
+        for name, value in environ.items():
+            if value and name.lower().endswith("_proxy") and (name == name.lower()) == lower_case:
+                found[name.lower()[:-6]] = value
+    return found
+
+
+def ssl_context(ca_file: str) -> ssl.SSLContext:
+    """System trust (which honours ``SSL_CERT_FILE``) plus the registry's own CA."""
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+class Router(httpx.AsyncBaseTransport):
+    """Sends each request through the transport for its proxy (if any) and its trust settings."""
+
+    def __init__(self, settings: RegistrySettings, make: MakeTransport, *,
+                 environ: Mapping[str, str] | None = None) -> None:
+        self._settings = settings
+        self._make = make
+        self._proxies = environment_proxies(environ)
+        self._contexts: dict[str, ssl.SSLContext] = {}
+        self._transports: dict[tuple[str | None, str | None], httpx.AsyncBaseTransport] = {}
+
+    def proxy_for(self, url: httpx.URL) -> httpx.Proxy | None:
+        """The proxy ``url`` goes through, or ``None`` for a direct connection."""
+        if not self._proxies or is_loopback(url.host):
+            return None
+        netloc = url.netloc.decode("ascii")
+        if "no" in self._proxies and _bypass(netloc, self._proxies):
+            return None
+        value = self._proxies.get(url.scheme) or self._proxies.get("all")
+        if not value:
+            return None
+        return httpx.Proxy(value if "://" in value else f"http://{value}")
+
+    def transport_for(self, url: httpx.URL) -> httpx.AsyncBaseTransport:
+        proxy = self.proxy_for(url)
+        host = url.netloc.decode("ascii")
+        ca_file = self._settings.ca_files.get(host, self._settings.default_ca_file)
+        key = (str(proxy.url) if proxy else None, ca_file)
+        transport = self._transports.get(key)
+        if transport is None:
+            context = None
+            if ca_file:
+                context = self._contexts.get(ca_file)
+                if context is None:
+                    context = self._contexts[ca_file] = ssl_context(ca_file)
+            transport = self._transports[key] = self._make(context, proxy)
+        return transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.transport_for(request.url).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        transports, self._transports = list(self._transports.values()), {}
+        for transport in transports:
+            await transport.aclose()
