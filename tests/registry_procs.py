@@ -69,7 +69,8 @@ class KeyPair:
                                       serialization.NoEncryption())
 
 
-def self_signed(common_name: str, *, ip_san: str | None = None) -> KeyPair:
+def self_signed(common_name: str, *, ip_san: str | None = None,
+                dns_sans: tuple[str, ...] = ()) -> KeyPair:
     """A self-signed certificate (CA:TRUE), with an IP SAN for a TLS server on loopback."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
@@ -80,10 +81,11 @@ def self_signed(common_name: str, *, ip_san: str | None = None) -> KeyPair:
         .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
     )
+    names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_sans]
     if ip_san is not None:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip_san))]),
-            critical=False)
+        names.append(x509.IPAddress(ipaddress.ip_address(ip_san)))
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return KeyPair(key, builder.sign(key, hashes.SHA256()))
 
 
@@ -245,7 +247,8 @@ class RunningRegistry:
 
 
 def start_registry(workdir: Path, *, delete: bool = True, htpasswd: dict[str, str] | None = None,
-                   issuer: TokenIssuer | None = None, tls: bool = False) -> RunningRegistry:
+                   issuer: TokenIssuer | None = None, tls: bool = False,
+                   tls_names: tuple[str, ...] = ()) -> RunningRegistry:
     """Start one registry under ``workdir``; raises :class:`RegistryStartError` if it cannot."""
     if not os.access(REGISTRY_BINARY, os.X_OK):
         raise RegistryStartError(
@@ -274,7 +277,7 @@ def start_registry(workdir: Path, *, delete: bool = True, htpasswd: dict[str, st
         config["auth"] = {"token": {"realm": issuer.realm, "service": TOKEN_SERVICE,
                                     "issuer": TOKEN_ISSUER, "rootcertbundle": str(bundle)}}
     if tls:
-        pair = self_signed("127.0.0.1", ip_san="127.0.0.1")
+        pair = self_signed("127.0.0.1", ip_san="127.0.0.1", dns_sans=tls_names)
         ca_file = workdir / "tls-cert.pem"
         ca_file.write_bytes(pair.cert_pem)
         key_file = workdir / "tls-key.pem"

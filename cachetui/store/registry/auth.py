@@ -237,11 +237,14 @@ class RegistryAuth(httpx.Auth):
     async def _request_token(self, host: str, state: _HostState, scopes: frozenset[str],
                              credentials: Credentials | None) -> tuple[str, float]:
         ordered = sorted(scopes)
+        try:
+            realm = httpx.URL(state.realm)
+        except httpx.InvalidURL:
+            raise AuthError("the registry named a malformed token server URL", where=host) from None
+        if realm.scheme not in ("http", "https"):
+            raise AuthError(f"the registry named a token server that is not HTTP(S) "
+                            f"({realm.scheme}:); credentials are not sent there", where=host)
         if credentials is not None and (credentials.identity_token or credentials.has_password):
-            try:
-                realm = httpx.URL(state.realm)
-            except httpx.InvalidURL:
-                raise AuthError("the registry named a malformed token server", where=host) from None
             refused = self._realm_check(host, realm)
             if refused is not None:
                 raise AuthError(refused, where=host)
