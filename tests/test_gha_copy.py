@@ -78,3 +78,35 @@ async def test_a_second_write_is_the_next_generation(gha_emulator: GitHubEmulato
     data = {e.key: gha_emulator.entry_bytes(e) for e in gha_emulator.repository(
         REPOSITORY).committed()}
     assert data["index-buildkit-1-f921bd05#2"] == data["index-buildkit-1-f921bd05#1"]
+
+
+async def test_writes_go_to_azurite_through_sas_urls(gha_emulator_azurite: GitHubEmulator,
+                                                     tmp_path: Path) -> None:
+    """Our uploads (Put Blob, and Put Block + Put Block List over one block) land in Azurite and
+    read back identical."""
+    from cachetui.store.gha import runtime
+
+    emulator = gha_emulator_azurite
+    load_dump(emulator, "v2-max")
+    original = (gha_dir("v2-max") / "entries" / quote(INDEX, safe="")).read_bytes()
+    gha = gha_store(emulator)
+    directory = LayoutStore(tmp_path / "dir", create=True)
+    small_blocks = pytest.MonkeyPatch()
+    small_blocks.setattr(runtime, "BLOCK_SIZE", 256 * 1024)
+    try:
+        await copy_cache(gha, [f"buildkit@{MAIN}"], directory, "c")
+        repo = emulator.repository(REPOSITORY)
+        for entry in list(repo.entries):
+            emulator.delete_entry(repo, entry)
+        await gha.inventory(refresh=True)
+        await copy_cache(directory, ["c"], gha, "buildkit")
+    finally:
+        small_blocks.undo()
+        await gha.aclose()
+    written = {e.key: emulator.entry_bytes(e) for e in repo.committed()}
+    assert written[INDEX] == original
+    assert len(written) == 10
+    for key, data in written.items():
+        if key.startswith("buildkit-blob-1-"):
+            assert key == "buildkit-blob-1-sha256:" + hashlib.sha256(data).hexdigest()
+    assert emulator.blobs.blobs == {}

@@ -6,7 +6,6 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-from tests.gha_emulator import blob_service
 from tests.gha_emulator.http import Request, Response
 from tests.gha_emulator.state import Entry, iso_ms
 
@@ -86,7 +85,7 @@ def handle(emulator: GitHubEmulator, request: Request) -> Response:
             return _error(400, f"Size {size} does not match the {len(entry.v1_data)} bytes "
                                "uploaded.", "ArgumentException")
         entry.blob_name = f"entry-{entry.id:08d}"
-        blob_service.store(emulator, entry.blob_name, bytes(entry.v1_data), emulator.clock())
+        emulator.store_blob(entry.blob_name, bytes(entry.v1_data), emulator.clock())
         entry.v1_data = bytearray()
         entry.size = size
         entry.committed = True

@@ -66,12 +66,12 @@ def handle(emulator: GitHubEmulator, request: Request) -> Response:
                       and e.ref == scopes.writable and not e.committed), None)
         if entry is None:
             return twirp_error("not_found", "no reserved cache entry with this key and version")
-        blob = emulator.blobs.blobs.get(entry.blob_name)
+        stored = emulator.blob_size(entry.blob_name)
         try:
             size = int(body["size_bytes"])
         except (KeyError, TypeError, ValueError):
             return twirp_error("invalid_argument", "size_bytes is required")
-        if blob is None or len(blob.data) != size:
+        if stored != size:
             return twirp_error("invalid_argument", "the uploaded blob does not have size_bytes")
         entry.size = size
         entry.committed = True

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from tests.gha_emulator import blob_service, cache_v1, cache_v2, packages, rest
+from tests.gha_emulator.azurite_blobs import AzuriteBlobs
 from tests.gha_emulator.http import Request, Response, ThreadedServer
 from tests.gha_emulator.state import BlobStore, Entry, Repository
 from tests.gha_emulator.tokens import RuntimeScopes, parse_runtime_token
@@ -58,7 +59,12 @@ class Logged:
 class GitHubEmulator:
     """State plus routing. Start with :meth:`start`; ``url`` is ``http://127.0.0.1:PORT``."""
 
-    def __init__(self) -> None:
+    def __init__(self, azurite: AzuriteBlobs | None = None) -> None:
+        self.azurite = azurite
+        """When set, blob bytes live in Azurite behind real SAS URLs (as GitHub's do in Azure);
+        otherwise this server answers the blob calls itself."""
+        if azurite is not None:
+            azurite.ensure_container()
         self.repos: dict[str, Repository] = {}
         self.blobs = BlobStore()
         self.rest_tokens: dict[str, RestToken] = {}
@@ -117,11 +123,25 @@ class GitHubEmulator:
         created = created_at or self.clock()
         entry = Entry(entry_id, key, version, ref, created, last_accessed_at or created, api,
                       size=len(data), committed=True, blob_name=f"entry-{entry_id:08d}")
-        blob_service.store(self, entry.blob_name, data, created)
+        self.store_blob(entry.blob_name, data, created)
         self.repository(repo).entries.append(entry)
         return entry
 
+    def store_blob(self, name: str, data: bytes, when: datetime) -> None:
+        if self.azurite is not None:
+            self.azurite.put(name, data)
+        else:
+            blob_service.store(self, name, data, when)
+
+    def blob_size(self, name: str) -> int | None:
+        if self.azurite is not None:
+            return self.azurite.size(name)
+        blob = self.blobs.blobs.get(name)
+        return None if blob is None else len(blob.data)
+
     def entry_bytes(self, entry: Entry) -> bytes:
+        if self.azurite is not None and entry.committed:
+            return self.azurite.get(entry.blob_name) or b""
         blob = self.blobs.blobs.get(entry.blob_name)
         if blob is not None:
             return blob.data
@@ -130,6 +150,8 @@ class GitHubEmulator:
     def delete_entry(self, repo: Repository, entry: Entry) -> None:
         repo.entries.remove(entry)
         self.blobs.blobs.pop(entry.blob_name, None)
+        if self.azurite is not None:
+            self.azurite.delete(entry.blob_name)
 
     def fail(self, match: Callable[[Request], bool], status: int, *, count: int = 1,
              headers: list[tuple[str, str]] | None = None, body: bytes = b"") -> None:
@@ -155,6 +177,10 @@ class GitHubEmulator:
 
     def sas_url(self, name: str, permissions: str) -> str:
         expiry = (self.clock() + SAS_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if self.azurite is not None:
+            # Azurite checks expiry against the real clock, not this emulator's.
+            real = (datetime.now(UTC) + SAS_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return self.azurite.sas_url(name, permissions, max(expiry, real))
         sig = self._signature(name, permissions, expiry)
         return (f"{self.url}/{ACCOUNT}/{CONTAINER}/{name}?sv=2024-11-04&se={quote(expiry, safe='')}"
                 f"&sr=b&sp={permissions}&sig={quote(sig, safe='')}")

@@ -10,6 +10,7 @@ Helpers: :func:`load_dump` (one ``fixtures/buildkit-backends/gha/<variant>`` fol
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +18,11 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import fixtures_root
+from tests.gha_emulator.azurite_blobs import AzuriteBlobs
 from tests.gha_emulator.emulator import GitHubEmulator
 from tests.gha_emulator.state import parse_iso
 from tests.gha_emulator.tokens import READ, WRITE, make_runtime_token
+from tests.objstore_procs import Azurite
 
 REPOSITORY = "octo-org/cachetest"
 REST_TOKEN = "ghp_emulatorTokenWithRepoScope000000000"
@@ -59,8 +62,24 @@ def runtime_token(*scopes: tuple[str, int]) -> str:
 
 
 @pytest.fixture
+def gha_emulator_azurite(azurite: Azurite) -> Iterator[GitHubEmulator]:
+    """Like ``gha_emulator``, with v2 blob bytes in the session's Azurite behind real SAS URLs."""
+    blobs = AzuriteBlobs(azurite.endpoint, azurite.account, azurite.key,
+                         f"actions-cache-{next(_containers)}")
+    yield from _run(GitHubEmulator(blobs))
+    blobs.close()
+
+
+_containers = itertools.count(1)
+
+
+@pytest.fixture
 def gha_emulator() -> Iterator[GitHubEmulator]:
-    emulator = GitHubEmulator().start()
+    yield from _run(GitHubEmulator())
+
+
+def _run(emulator: GitHubEmulator) -> Iterator[GitHubEmulator]:
+    emulator.start()
     emulator.add_rest_token(REST_TOKEN, ("repo",))
     emulator.add_rest_token(READONLY_TOKEN, ("actions:read",))
     emulator.repository(REPOSITORY)

@@ -14,6 +14,7 @@ import json
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import quote
 
 import httpx
 
@@ -176,7 +177,9 @@ class RuntimeCache:
 
         async def put_block(data: bytes) -> None:
             block_id = base64.b64encode(f"cachetui-{len(blocks):010d}".encode()).decode()
-            response = await self._call("PUT", url, params={"comp": "block", "blockid": block_id},
+            # Appended as text: re-encoding the SAS query (as params= would) can turn the
+            # signature's %2B into a "+" the service reads as a space.
+            response = await self._call("PUT", f"{url}&comp=block&blockid={quote(block_id, safe='')}",
                                         headers=azure, content=data)
             if response.status_code != 201:
                 raise GitHubError(f"upload of {key}: block answered {response.status_code}",
@@ -201,7 +204,7 @@ class RuntimeCache:
                 await put_block(bytes(buffer))
             xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<BlockList>" + "".join(
                 f"<Latest>{block}</Latest>" for block in blocks) + "</BlockList>"
-            response = await self._call("PUT", url, params={"comp": "blocklist"},
+            response = await self._call("PUT", f"{url}&comp=blocklist",
                                         headers={**azure, "Content-Type": "application/xml"},
                                         content=xml.encode())
         if response.status_code != 201:
