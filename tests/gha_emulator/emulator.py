@@ -3,8 +3,9 @@
 
 Shapes come from GitHub's REST documentation, BuildKit's client (tonistiigi/go-actions-cache) and
 the request logs in ``fixtures/buildkit-backends/gha/*/http-log``; ``test_gha_emulator_replay``
-replays those logs against it. Blob bytes are served by this server itself (Azure Put Blob, Put
-Block, Put Block List and Get Blob with ranges), not by Azurite.
+replays those logs against it. Blob bytes go to Azurite behind real SAS URLs when it is given one
+(fixture ``gha_emulator_azurite``, as GitHub keeps them in Azure); otherwise this server answers
+the blob calls itself (Put Blob, Put Block, Put Block List and Get Blob with ranges).
 """
 
 from __future__ import annotations
