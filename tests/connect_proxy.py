@@ -3,17 +3,17 @@
 Names are resolved through ``hosts`` only (``registry.test`` → ``127.0.0.1``), so a client that
 goes direct instead of through the proxy cannot reach the target at all. ``black_hole_after``
 makes a tunnel idle that long stop forwarding without closing, as a NAT that forgot the flow does.
-Runs in its own thread with its own event loop, like the hostile registry.
+Runs its own event loop in a thread (``tests/loop_thread.py``), like the hostile registry.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
+
+from tests.loop_thread import LoopThread
 
 
 @dataclass
@@ -24,50 +24,29 @@ class Tunnel:
     dead: bool = False
 
 
-class ConnectProxy:
+class ConnectProxy(LoopThread):
     def __init__(self, hosts: dict[str, str], *, black_hole_after: float | None = None) -> None:
+        super().__init__()
         self.hosts = hosts
         self.black_hole_after = black_hole_after
         self.tunnels: list[Tunnel] = []
         self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.AbstractServer | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> ConnectProxy:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def serve_on(self) -> None:
+        server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._servers.append(server)
+        self.port = server.sockets[0].getsockname()[1]
 
     def _resolve(self, hostport: str) -> tuple[str, int]:
         host, _, port = hostport.rpartition(":")
         return self.hosts[host], int(port)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+        task = self.track()
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             method, target, _ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
@@ -93,7 +72,7 @@ class ConnectProxy:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError, ValueError):
             pass
         finally:
-            self._tasks.discard(task)
+            self.untrack(task)
             writer.close()
 
     async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter,

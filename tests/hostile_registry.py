@@ -7,8 +7,7 @@ request, so it can send what no real server would: wrong lengths and digests, en
 bodies, gzip bombs, resets mid-body. A second listener (``other``) stands for another host: it
 takes redirected blob downloads and token requests and records what it was sent.
 
-It runs its own event loop in a thread, so in-process CLI runs (``cachetui.cli.main``, which calls
-``asyncio.run``) and async tests can both use it.
+It runs its own event loop in a thread (``tests/loop_thread.py``).
 """
 
 from __future__ import annotations
@@ -20,16 +19,16 @@ import hashlib
 import json
 import socket
 import struct
-import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import h11
 
 from tests.fixtures import fixture_dir
+from tests.loop_thread import LoopThread
 
 USER: Final = "leakuser"
 PASSWORD: Final = "S3cr3t-LEAK-4242-pw"
@@ -122,10 +121,11 @@ def gzip_bomb(size: int) -> bytes:
     return out
 
 
-class HostileRegistry:
+class HostileRegistry(LoopThread):
     """Start with :meth:`start`; ``host`` is ``127.0.0.1:PORT``; ``other`` the second listener."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.content = Content.load(fixture_dir("buildkit-registry", "app-buildcache-max"))
         self.seen = Seen()
         self.hits: Counter[str] = Counter()
@@ -133,10 +133,6 @@ class HostileRegistry:
         self.other_port = 0
         self.drip_interval = 0.2
         self.bomb = gzip_bomb(BOMB_RATIO * 64 * 1024)  # made once, outside any memory check
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._servers: list[asyncio.AbstractServer] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def host(self) -> str:
@@ -146,17 +142,7 @@ class HostileRegistry:
     def other(self) -> str:
         return f"127.0.0.1:{self.other_port}"
 
-    def start(self) -> HostileRegistry:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    async def _start(self) -> None:
+    async def serve_on(self) -> None:
         main = await asyncio.start_server(lambda r, w: self._serve(r, w, "main"), "127.0.0.1", 0)
         other = await asyncio.start_server(lambda r, w: self._serve(r, w, "other"),
                                            "127.0.0.1", 0)
@@ -164,18 +150,9 @@ class HostileRegistry:
         self.port = main.sockets[0].getsockname()[1]
         self.other_port = other.sockets[0].getsockname()[1]
 
-    async def _stop(self) -> None:
-        for server in self._servers:
-            server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
     # -- connection handling ----------------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: Writer, listener: str) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+        task = self.track()
         leftover = b""
         try:
             while True:
@@ -192,7 +169,7 @@ class HostileRegistry:
             pass
 
         finally:
-            self._tasks.discard(task)
+            self.untrack(task)
             if not writer.is_closing():
                 writer.close()
 

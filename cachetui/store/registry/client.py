@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from typing import Final, TypeVar
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Final
 
 import httpx
 
@@ -38,9 +38,8 @@ from cachetui.store.registry.transport import (
     paced,
     read_capped,
     refuse_encoding,
+    within,
 )
-
-T = TypeVar("T")
 
 MAX_LIST_BYTES: Final = 64 * 1024 * 1024
 _TAG: Final = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
@@ -97,19 +96,6 @@ class RegistryClient:
                                 "'.' and '-'); skipped", where=where)
         return where
 
-    async def _within(self, op: Callable[[], Awaitable[T]], *, where: str, action: str) -> T:
-        """``op`` under the deadline for small documents (a slow peer cannot hold us forever)."""
-        seconds = self.settings.document_deadline
-        scope = asyncio.timeout(seconds)
-        try:
-            async with scope:
-                return await op()
-        except TimeoutError:
-            if scope.expired():
-                raise NetworkError(f"{action}: no complete answer within {seconds:g} s (the "
-                                   f"registry is too slow)", where=where) from None
-            raise
-
     # -- plumbing ---------------------------------------------------------------------------
     async def _once(self, method: str, url: httpx.URL | str, *, where: str, action: str,
                     ok: tuple[int, ...], headers: dict[str, str] | None = None,
@@ -158,7 +144,8 @@ class RegistryClient:
         async def once() -> tuple[httpx.Response, bytes]:
             async with self.limit:
                 if content is None:  # a read: a document, under the deadline
-                    response, answer = await self._within(exchange, where=where, action=action)
+                    response, answer = await within(exchange, self.settings.document_deadline,
+                                                      where=where, action=action)
                 else:
                     response, answer = await exchange()
             if len(answer) > limit:
@@ -257,7 +244,8 @@ class RegistryClient:
 
         async def once() -> tuple[httpx.Response, bytes]:
             async with self.limit:
-                response, raw = await self._within(exchange, where=where, action="get manifest")
+                response, raw = await within(exchange, self.settings.document_deadline,
+                                                 where=where, action="get manifest")
             if len(raw) > MAX_MANIFEST_BYTES:
                 raise TooLarge(f"manifest is over the {MAX_MANIFEST_BYTES} byte limit",
                                where=where)

@@ -7,7 +7,6 @@ registry's limit. Close it once at the end (``async with`` or :meth:`aclose`).
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import Callable
 from types import TracebackType
@@ -15,7 +14,6 @@ from typing import Any, Final
 
 import httpx
 
-from cachetui.errors import NetworkError
 from cachetui.oci.reference import ImageRef
 from cachetui.store.registry import credentials as creds
 from cachetui.store.registry.aio import RegistryTransport
@@ -25,7 +23,7 @@ from cachetui.store.registry.errors import from_response
 from cachetui.store.registry.routing import Router
 from cachetui.store.registry.settings import RegistrySettings
 from cachetui.store.registry.store import RegistryStore
-from cachetui.store.registry.transport import RetryableStatus, attempts, read_capped
+from cachetui.store.registry.transport import RetryableStatus, attempts, read_capped, within
 
 MAX_TOKEN_BODY: Final = 1024 * 1024
 """A token answer is a few KB of JSON; anything much larger is refused, not held."""
@@ -124,15 +122,7 @@ class RegistrySession:
             return response, body
 
         async def once() -> tuple[httpx.Response, bytes]:
-            scope = asyncio.timeout(seconds)
-            try:
-                async with scope:
-                    response, body = await exchange()
-            except TimeoutError:
-                if scope.expired():
-                    raise NetworkError(f"get token: no complete answer within {seconds:g} s",
-                                       where=where) from None
-                raise
+            response, body = await within(exchange, seconds, where=where, action="get token")
             if response.status_code in (429, 502, 503, 504):
                 raise RetryableStatus(response, from_response(response, body, where=where,
                                                               action="get token"))

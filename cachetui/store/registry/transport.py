@@ -95,6 +95,21 @@ async def attempts(op: Callable[[], Awaitable[T]], policy: RetryPolicy, *, where
             await asyncio.sleep(policy.delay(attempt, None))
 
 
+async def within(op: Callable[[], Awaitable[T]], seconds: float, *, where: str,
+                 action: str) -> T:
+    """``op`` under an overall deadline: a peer that answers slowly enough to dodge every
+    per-read timeout still cannot hold a small document (manifest, page, token) forever."""
+    scope = asyncio.timeout(seconds)
+    try:
+        async with scope:
+            return await op()
+    except TimeoutError:
+        if scope.expired():
+            raise NetworkError(f"{action}: no complete answer within {seconds:g} s (the "
+                               f"registry is too slow)", where=where) from None
+        raise
+
+
 def refuse_encoding(response: httpx.Response, *, where: str, action: str) -> None:
     """Bodies are taken as sent (``Accept-Encoding: identity``); an encoded one is refused.
 
