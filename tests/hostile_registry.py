@@ -203,6 +203,9 @@ class HostileRegistry(LoopThread):
         path = request.target.split("?", 1)[0]
         if path == "/v2/" or path == "/v2":
             return reply(writer, 200, b"{}")
+        if path == "/v2/_catalog":  # a well-behaved repository and one named with escapes
+            names = ["good/app", "ctrl/evil\x1b[2J\x07"]
+            return reply(writer, 200, json.dumps({"repositories": names}).encode())
         if not path.startswith("/v2/"):
             return reply(writer, 404, error_body("NOT_FOUND", "no such path"))
         rest = path[4:]

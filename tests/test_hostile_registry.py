@@ -325,3 +325,37 @@ def test_cli_ls_lists_good_tags_beside_control_character_tags(
     assert "InvalidURL" not in out + err and "Traceback" not in err
     rows = json.loads(out)
     assert [row["digest"] for row in rows if row.get("tag") == TAG] == [hostile.content.digest]
+
+
+@pytest.mark.usefixtures("quick_cli")
+def test_cli_ls_host_lists_a_catalog_with_control_characters_in_names(
+        hostile: HostileRegistry, capsys: pytest.CaptureFixture[str]) -> None:
+    """A repository name with escapes is that repository's error; the others list."""
+    main(["ls", hostile.host, "--json"])
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out + err and "\x07" not in out + err
+    assert "InvalidURL" not in out + err and "Traceback" not in err
+    rows = json.loads(out)
+    assert [row["digest"] for row in rows if row.get("source") == f"{hostile.host}/good/app"] \
+        == [hostile.content.digest]
+    assert any("\\x1b" in json.dumps(row) for row in rows) or "\\x1b" in err
+
+
+async def test_registry_wide_scan_reports_a_bad_catalog_name_alone(
+        hostile: HostileRegistry) -> None:
+    from cachetui.oci.reference import parse_reference
+    from cachetui.ops.inventory import ScanFailed
+    from cachetui.ops.registry_scan import scan_registry
+
+    async with RegistrySession(settings()) as session:
+        async def scan() -> list[object]:
+            return [event async for event in scan_registry(
+                hostile.host, lambda: session.catalog(hostile.host),
+                lambda name: session.repository(parse_reference(
+                    f"{hostile.host}/{name}", default_tag=False), listed=True))]
+
+        events = await bounded(scan)
+    scanned = [e for e in events if isinstance(e, EntryScanned)]
+    assert [e.entry.source for e in scanned] == [f"{hostile.host}/good/app"]
+    [failed] = [e for e in events if isinstance(e, ScanFailed)]
+    assert "\x1b" not in failed.message and "\\x1b" in failed.message

@@ -46,12 +46,15 @@ async def stores_for(spec: SourceSpec, args: argparse.Namespace, *, discover_dep
         from cachetui.oci.reference import parse_reference
 
         assert spec.host is not None
-        repositories = await catalog(spec.host, args)
-        return [
-            (repository_store(parse_reference(f"{spec.host}/{repo}", default_tag=False), args,
-                              listed=True), None)
-            for repo in repositories
-        ]
+        stores: list[tuple[Store, list[str] | None]] = []
+        for repo in await catalog(spec.host, args):
+            try:  # a name a registry lists may be no valid name: that repository's error
+                ref = parse_reference(f"{spec.host}/{repo}", default_tag=False)
+            except CachetuiError as exc:
+                errors.append(str(exc))
+                continue
+            stores.append((repository_store(ref, args, listed=True), None))
+        return stores
     return [(open_store(spec, args), tags)]
 
 

@@ -55,8 +55,12 @@ async def scan_registry(
         for repository in waiting:  # one shared iterator: each repository is taken once
             if cancel is not None:
                 cancel.check()
-            async for event in scan_store(open_store(repository), memo=memo,
-                                          concurrency=concurrency):
+            try:
+                store = open_store(repository)
+            except CachetuiError as exc:  # a catalog name that is no valid repository name
+                await events.put(ScanFailed(f"{host}/{repository}", str(exc)))
+                continue
+            async for event in scan_store(store, memo=memo, concurrency=concurrency):
                 await events.put(event)
 
     async def run() -> None:
