@@ -38,8 +38,8 @@ from cachetui.ops.objgc import (
 from cachetui.ops.objscan import PrefixReport, scan_prefix
 from cachetui.store.objects import KeyLayout, ObjectInfo, ObjectStore
 from tests.backend_fixtures import facts
-from tests.objstore_procs import REPO, Moto, load_s3
-from tests.objstore_servers import s3_loaded, s3_settings, unique_name
+from tests.objstore_procs import REPO, Azurite, Moto, load_s3
+from tests.objstore_servers import az_loaded, s3_loaded, s3_settings, unique_name
 
 
 async def test_gc_on_two_builds_deletes_exactly_the_old_orphans(moto: Moto) -> None:
@@ -287,4 +287,23 @@ async def test_prune_deletes_one_name_at_a_time_and_leaves_blobs_to_gc(moto: Mot
     assert [i.status for i in result.sources[0].items] == ["deleted"]
     assert await store.list_tags() == ["main"]
     assert len(await store.blob_objects()) == 3
+    await store.aclose()
+
+
+async def test_azblob_gc_and_touch_on_two_builds(azurite: Azurite) -> None:
+    info = facts("azblob", "two-builds")
+    store = await az_loaded(azurite, "two-builds")
+    plan = await plan_object_gc(store, now=datetime.now(UTC) + timedelta(hours=2))
+    assert [o.key for o in plan.delete] == [o["key"] for o in info["orphanedBlobs"]]
+    result = await apply_object_gc(plan, store)
+    assert result.bytes == info["orphanedBytes"] and not result.failed
+    before = await store.blob_objects()
+    await asyncio.sleep(1.1)
+    touch = await plan_touch(store, ["main"])
+    assert await apply_touch(touch, store) == 9
+    after = await store.blob_objects()
+    assert {d for d in before if after[d].last_modified > before[d].last_modified} \
+        == set(touch.blobs)
+    report = await scan_prefix(store)
+    assert report.orphans == () and all(not m.missing for m in report.manifests)
     await store.aclose()
