@@ -149,3 +149,28 @@ async def test_a_manifest_is_never_written_before_its_blobs(moto: Moto) -> None:
 
 def test_expected_facts_are_loaded() -> None:
     assert facts("s3", "max")["manifests"][0]["layerCount"] == 9
+
+
+async def test_store_contract_basics_on_both_backends(moto: Moto, azurite: Azurite) -> None:
+    """Tags are manifest names; delete_manifest(digest) removes every name on it, delete_tag one;
+    blob sizes and reads match the manifest; an unknown name or blob is NotFound / None."""
+    from cachetui.errors import NotFound
+    from cachetui.oci.digest import Digest
+
+    for store in (s3_loaded(moto, "multi-name", prefix="proj/"),
+                  await az_loaded(azurite, "multi-name", prefix="proj")):
+        assert await store.list_tags() == ["main", "pr-42"]
+        main = await store.resolve("main")
+        assert (await store.resolve("pr-42")).digest == main.digest
+        top = await store.get_manifest(main.digest)
+        assert top.digest == main.digest
+        for layer in top.body.layers:  # type: ignore[union-attr]
+            assert await store.blob_size(layer.blob_digest) == layer.size
+        with pytest.raises(NotFound):
+            await store.resolve("nope")
+        assert await store.blob_size(Digest("sha256:" + "0" * 64)) is None
+        await store.delete_tag("pr-42")
+        assert await store.list_tags() == ["main"]
+        await store.delete_manifest(Digest(main.digest))
+        assert await store.list_tags() == []
+        await store.aclose()
