@@ -14,6 +14,7 @@ import base64
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -28,7 +29,8 @@ from tests.registry_procs import free_port
 REPO: Final = Path(__file__).resolve().parent.parent
 AZURITE: Final = Path(os.environ.get(
     "CACHETUI_AZURITE", REPO / ".cache" / "node" / "node_modules" / ".bin" / "azurite-blob"))
-MOTO: Final = Path(os.environ.get("CACHETUI_MOTO", REPO / ".venv" / "bin" / "moto_server"))
+MOTO: Final = Path(os.environ.get("CACHETUI_MOTO", Path(sys.executable).parent / "moto_server"))
+"""Installed by ``pip install -e '.[test]'`` beside the interpreter running the tests."""
 AZ_ACCOUNT: Final = "bkfixtures"
 AZ_KEY: Final = base64.b64encode(b"fake-azurite-key-for-local-fixtures-only").decode()
 READY_TIMEOUT: Final = 60.0
