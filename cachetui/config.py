@@ -70,6 +70,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     registries: dict[str, RegistryConfig] = msgspec.field(default_factory=dict)
     policies: dict[str, PolicyConfig] = msgspec.field(default_factory=dict)
     read_only: bool = False
+    keymap: dict[str, str] = msgspec.field(default_factory=dict)
+    """TUI key remapping: binding id (``main.mark``) → keys (``m`` or ``m,space``)."""
 
     def registry(self, host: str) -> RegistryConfig:
         """Settings for ``host`` (defaults when the file does not name it)."""

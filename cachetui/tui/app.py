@@ -23,6 +23,7 @@ from cachetui.tui import extensions
 from cachetui.tui.ascii_output import ascii_driver, output_is_ascii, to_ascii
 from cachetui.tui.commands import ScreenCommands
 from cachetui.tui.jobs import Job, JobRun, JobState
+from cachetui.tui.keymap import identify
 from cachetui.tui.messages import JobChanged, JobEnded
 from cachetui.tui.opening import RegistryAccess, SourceRequest, requests_for
 from cachetui.tui.screens.help import HelpScreen, bindings_of
@@ -39,13 +40,13 @@ class CachetuiApp(App[None]):
     CSS_PATH = "styles/app.tcss"
     TITLE = "cachetui"
     COMMANDS: ClassVar = App.COMMANDS | {ScreenCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
+    BINDINGS: ClassVar[list[BindingType]] = identify("app", [
         Binding("q", "quit", "Quit"),
         Binding("ctrl+q", "quit", "Quit", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("f1", "help", "Help", show=False),
         Binding("x", "cancel_job", "Cancel job"),
-    ]
+    ])
 
     def __init__(self, requests: list[SourceRequest], *, config: Config | None = None,
                  read_only: bool = False, clock: Clock | None = None,
@@ -80,6 +81,8 @@ class CachetuiApp(App[None]):
         # lives until exit, so it is frozen (exempt from collection) while the app runs; any
         # garbage frozen with it is collected after exit (unfreeze in on_unmount).
         gc.freeze()
+        if self.config.keymap:
+            self.set_keymap(self.config.keymap)
         self.push_screen(MainScreen(self.requests))
         self.call_after_refresh(gc.freeze)
 
@@ -175,7 +178,7 @@ class CachetuiApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_job":
-            return bool(self.running_jobs()) or False
+            return True if self.running_jobs() else None  # listed (dimmed) while idle
         return True
 
     @on(Worker.StateChanged)

@@ -12,11 +12,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from cachetui.tui.keymap import identify
+
 
 class Confirm(ModalScreen[bool]):
     """``push_screen(Confirm(title, body, yes="Delete"), callback)``; returns True only on yes."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = identify("confirm", [Binding("escape", "cancel", "Cancel")])
 
     def __init__(self, title: str, body: RenderableType, *, yes: str = "Yes",
                  no: str = "Cancel") -> None:

@@ -28,6 +28,7 @@ from cachetui.present.plans import describe_copy_plan
 from cachetui.present.safe_text import safe
 from cachetui.store.base import Store
 from cachetui.tui.destinations import DestinationRules
+from cachetui.tui.keymap import identify
 from cachetui.tui.modals.destination_input import DestinationInput
 
 OpenDestination = Callable[[DestinationSpec], Store]
@@ -72,7 +73,7 @@ class CopyDialog(ModalScreen[CopyOrder | None]):
     CopyDialog #copy-plan { height: auto; max-height: 14; margin-top: 1; }
     CopyDialog #copy-error { height: auto; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = identify("copy", [Binding("escape", "cancel", "Cancel")])
 
     def __init__(self, picks: list[Picked], rules: DestinationRules, known: list[str],
                  open_destination: OpenDestination, *, value: str = "") -> None:

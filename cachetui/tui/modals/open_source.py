@@ -13,10 +13,11 @@ from textual.widgets import Input, Label
 
 from cachetui.errors import CachetuiError
 from cachetui.sources import parse_source
+from cachetui.tui.keymap import identify
 
 
 class OpenSource(ModalScreen[str | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = identify("open", [Binding("escape", "cancel", "Cancel")])
 
     def compose(self) -> ComposeResult:
         with Vertical(id="open-source", classes="dialog"):

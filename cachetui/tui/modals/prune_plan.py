@@ -30,6 +30,7 @@ from cachetui.ops.policy import format_duration, parse_duration
 from cachetui.ops.prune_model import PrunePlan
 from cachetui.present import units
 from cachetui.present.safe_text import safe
+from cachetui.tui.keymap import identify
 from cachetui.tui.modals.fit import fit_body
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class PrunePlanModal(ModalScreen[PrunePlan | None]):
     PrunePlanModal #prune-policy { width: 24; margin-right: 2; }
     PrunePlanModal #prune-grace { width: 10; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = identify("prune", [Binding("escape", "cancel", "Cancel")])
 
     def __init__(self, plan: PrunePlan, replan: Replan | None = None, *,
                  policies: Sequence[str] = ()) -> None:

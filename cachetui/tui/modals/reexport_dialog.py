@@ -30,6 +30,7 @@ from cachetui.present.plans import describe_reexport_plan
 from cachetui.present.safe_text import safe
 from cachetui.store.base import Store
 from cachetui.tui.destinations import DestinationRules
+from cachetui.tui.keymap import identify
 from cachetui.tui.modals.copy_dialog import PLAN_DELAY
 from cachetui.tui.modals.destination_input import DestinationInput
 from cachetui.tui.modals.fit import fit_body
@@ -74,7 +75,7 @@ class ReexportDialog(ModalScreen[ReexportOrder | None]):
     ReexportDialog #reexport-plan-scroll { height: auto; margin-top: 1; }
     ReexportDialog #reexport-plan { height: auto; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = identify("reexport", [Binding("escape", "cancel", "Cancel")])
 
     def __init__(self, source: Store, source_id: str, tag: str, rules: DestinationRules,
                  known: list[str], open_destination: OpenDestination, *,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from textual.binding import Binding
 from textual.screen import Screen
 
 from cachetui.tui import extensions
@@ -30,8 +31,11 @@ class ExtensibleScreen(Screen[None]):
         super().__init__()
         for action in extensions.actions_for(self.SCREEN_NAME):
             if action.key:
-                self._bindings.bind(action.key, f"ext('{action.name}')", action.description,
-                                    show=action.show)
+                # Bound with an id, so the config's [keymap] can move it ("ext.prune.plan").
+                for key in action.key.split(","):
+                    self._bindings.key_to_bindings.setdefault(key.strip(), []).append(Binding(
+                        key.strip(), f"ext('{action.name}')", action.description,
+                        show=action.show, id=f"ext.{action.name}"))
 
     @property
     def cachetui(self) -> AppContext:

@@ -21,6 +21,7 @@ from cachetui.errors import CachetuiError
 from cachetui.ops.uncompressed import measure
 from cachetui.present.safe_text import safe
 from cachetui.store.base import Store
+from cachetui.tui.keymap import identify
 from cachetui.tui.messages import LayerSizesMeasured
 from cachetui.tui.model import Row, age, percent, short_digest, size
 from cachetui.tui.screens.base import ExtensibleScreen, PaletteCommand
@@ -38,7 +39,7 @@ AUTO_MEASURE_LAYERS = 200
 
 class CacheScreen(ExtensibleScreen):
     SCREEN_NAME = "cache"
-    BINDINGS: ClassVar[list[BindingType]] = [
+    BINDINGS: ClassVar[list[BindingType]] = identify("cache", [
         Binding("escape", "back", "Back"),
         Binding("1", "tab('summary')", "Summary", show=False),
         Binding("2", "tab('layers')", "Layers", show=False),
@@ -49,7 +50,7 @@ class CacheScreen(ExtensibleScreen):
         Binding("left_square_bracket", "next_tab(-1)", "Prev tab", key_display="["),
         Binding("y", "copy_digest", "Copy digest"),
         Binding("u", "measure", "Measure uncompressed"),
-    ]
+    ])
 
     def __init__(self, row: Row, store: Store | None, users: Counter[str], source_label: str) -> None:
         super().__init__()

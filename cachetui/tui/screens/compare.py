@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 
 from cachetui.buildkit.diff import CacheDiff, diff_caches
 from cachetui.present.safe_text import safe
+from cachetui.tui.keymap import identify
 from cachetui.tui.model import Row, short_digest, size
 from cachetui.tui.screens.base import ExtensibleScreen
 from cachetui.tui.widgets.fitting_footer import FittingFooter
@@ -22,12 +23,12 @@ from cachetui.tui.widgets.fitting_footer import FittingFooter
 
 class CompareScreen(ExtensibleScreen):
     SCREEN_NAME = "compare"
-    BINDINGS: ClassVar[list[BindingType]] = [
+    BINDINGS: ClassVar[list[BindingType]] = identify("compare", [
         Binding("escape", "back", "Back"),
         Binding("y", "copy_digest", "Copy digest"),
         Binding("j", "down", "Down", show=False),
         Binding("k", "up", "Up", show=False),
-    ]
+    ])
 
     def __init__(self, left: Row, right: Row) -> None:
         super().__init__()

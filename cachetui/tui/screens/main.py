@@ -23,6 +23,7 @@ from cachetui.ops.inventory import (
 )
 from cachetui.present.safe_text import safe
 from cachetui.store.base import StoreKind
+from cachetui.tui.keymap import identify
 from cachetui.tui.messages import JobEnded, ScanBatch, SourceAdded
 from cachetui.tui.modals.prune_plan import freed_estimate
 from cachetui.tui.model import (
@@ -50,7 +51,7 @@ RENDER_DELAY = 0.2
 
 class MainScreen(ExtensibleScreen):
     SCREEN_NAME = "main"
-    BINDINGS: ClassVar[list[BindingType]] = [
+    BINDINGS: ClassVar[list[BindingType]] = identify("main", [
         Binding("space", "mark", "Mark"),
         Binding("shift+down", "mark_range(1)", "Mark down", show=False),
         Binding("shift+up", "mark_range(-1)", "Mark up", show=False),
@@ -66,7 +67,7 @@ class MainScreen(ExtensibleScreen):
         Binding("ctrl+r", "refresh", "Refresh"),
         Binding("o", "open_source", "Open source", show=False),
         Binding("tab", "app.focus_next", "Next pane", show=False),
-    ]
+    ])
 
     def __init__(self, requests: list[SourceRequest]) -> None:
         super().__init__()

@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from cachetui.present.safe_text import safe
+from cachetui.tui.keymap import identify
 from cachetui.tui.model import (
     Row,
     SortKey,
@@ -114,13 +115,13 @@ def _signature(cell: Text | str) -> object:
 class CacheTable(DataTable[Text | str]):
     """Rows are keyed by :attr:`Row.key`; :meth:`show` re-renders and keeps the cursor row."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
+    BINDINGS: ClassVar[list[BindingType]] = identify("table", [
         Binding("enter", "select_cursor", "Open"),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
         Binding("g", "scroll_top", "Top", show=False),
         Binding("G", "scroll_bottom", "Bottom", show=False),
-    ]
+    ])
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from cachetui.buildkit.analysis import LayerInfo, LayerRole
+from cachetui.tui.keymap import identify
 from cachetui.tui.model import compact_age, short_digest, size
 
 FIRST_ROWS = 60
@@ -23,12 +24,12 @@ ROLE_STYLE = {LayerRole.FINAL: "green", LayerRole.INTERMEDIATE: "dark_orange"}
 class LayersTable(DataTable[Text | str]):
     """Row keys are blob digests; uncompressed sizes arrive later through :meth:`set_uncompressed`."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
+    BINDINGS: ClassVar[list[BindingType]] = identify("layers", [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
         Binding("g", "scroll_home", "Top", show=False),
         Binding("G", "scroll_end", "Bottom", show=False),
-    ]
+    ])
 
     def __init__(self, layers: tuple[LayerInfo, ...], users: Counter[str], now: datetime,
                  *, measuring: bool = True, **kwargs: object) -> None:

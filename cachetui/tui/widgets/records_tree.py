@@ -16,6 +16,7 @@ from textual.widgets.tree import TreeNode
 from cachetui.buildkit.analysis import CacheAnalysis
 from cachetui.buildkit.cacheconfig import CacheConfig
 from cachetui.buildkit.chains import linked_records
+from cachetui.tui.keymap import identify
 from cachetui.tui.model import short_digest, size
 
 BATCH = 200
@@ -33,12 +34,12 @@ class RecordRef:
 
 
 class RecordsTree(Tree[RecordRef]):
-    BINDINGS: ClassVar[list[BindingType]] = [
+    BINDINGS: ClassVar[list[BindingType]] = identify("records", [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
         Binding("g", "scroll_home", "Top", show=False),
         Binding("G", "scroll_end", "Bottom", show=False),
-    ]
+    ])
 
     def __init__(self, analysis: CacheAnalysis, **kwargs: object) -> None:
         super().__init__("records", data=RecordRef(), **kwargs)  # type: ignore[arg-type]

@@ -6,11 +6,12 @@ from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from cachetui.present.safe_text import safe
+from cachetui.tui.keymap import identify
 from cachetui.tui.model import SourceState, SourceStatus
 
 ALL = ""
@@ -20,7 +21,9 @@ ALL = ""
 class SourcesTree(Tree[str]):
     """One node per source; group nodes for registries and directories."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [("j", "cursor_down", "Down"), ("k", "cursor_up", "Up")]
+    BINDINGS: ClassVar[list[BindingType]] = identify(
+        "sources", [Binding("j", "cursor_down", "Down", show=False),
+                    Binding("k", "cursor_up", "Up", show=False)])
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__("Sources", data=ALL, **kwargs)  # type: ignore[arg-type]
