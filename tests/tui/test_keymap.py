@@ -18,8 +18,8 @@ AppFactory = Callable[..., CachetuiApp]
 
 
 def all_binding_classes() -> list[type]:
-    import cachetui.tui.copying  # noqa: F401  (registers the extension keys)
-    import cachetui.tui.pruning  # noqa: F401
+    import cachetui.tui.copying  # registers the extension keys
+    import cachetui.tui.pruning  # noqa: F401  (registers the prune key)
     from cachetui.tui.modals import (
         confirm,
         copy_dialog,
