@@ -18,8 +18,9 @@ AppFactory = Callable[..., CachetuiApp]
 
 
 def all_binding_classes() -> list[type]:
-    import cachetui.tui.copying  # registers the extension keys
-    import cachetui.tui.pruning  # noqa: F401  (registers the prune key)
+    from cachetui.tui import extensions
+
+    extensions.load_extensions()  # in the app's order: the footer's order follows it
     from cachetui.tui.modals import (
         confirm,
         copy_dialog,
