@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import sys
 
 from cachetui.cli import gha_view
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, print_json, table
 from cachetui.cli.gather import gather
 from cachetui.cli.gha_view import gather_gha, listing_json
 from cachetui.cli.registry_args import add_registry_arguments, close_sessions
+from cachetui.ops.inventory import CacheEntry
+from cachetui.ops.listing import ListSort, Totals, matching, sorted_entries, totals
 from cachetui.present import units
-from cachetui.present.safe_text import safe_lines
+from cachetui.present.safe_text import safe, safe_lines
 from cachetui.report import cache_json
 from cachetui.store.gha.location import is_gha
 
@@ -21,11 +25,46 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "them), HOST/REPO for every tag of a repository, HOST for a whole registry, or "
         "gha://OWNER/REPO (type=gha,...) for a GitHub Actions cache.")
     parser.add_argument("sources", nargs="+", metavar="SOURCE")
-    parser.add_argument("--json", action="store_true", help="print a JSON list")
+    parser.add_argument("--json", action="store_true", help="print a JSON list (--format json)")
+    parser.add_argument("--format", choices=["table", "json", "csv"], default=None,
+                        help="table (default, with a totals line), json or csv")
+    parser.add_argument("--sort", choices=[s.value for s in ListSort], default="name",
+                        help="name (A-Z), size (biggest first) or age (newest first)")
+    parser.add_argument("--match", action="append", default=[], metavar="GLOB",
+                        help="only tags (or SOURCE:TAG) matching GLOB; repeatable")
     parser.add_argument("--depth", type=int, default=4,
                         help="how deep to search folders for cache directories (default 4)")
     add_registry_arguments(parser)
     parser.set_defaults(handler=run)
+
+
+CSV_FIELDS = ("source", "store", "tag", "digest", "format", "compression", "layer_count",
+              "size_bytes", "min_size_bytes", "max_over_min_bytes", "unreferenced_bytes",
+              "created_newest", "error")
+
+
+def write_csv(entries: list[CacheEntry], unreferenced: dict[str, int | None],
+              failed: list[tuple[str, str]]) -> None:
+    """One row per cache (the JSON fields that are scalars); names escaped as everywhere."""
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    rows = [cache_json(entry, unreferenced_bytes=unreferenced.get(entry.source))
+            for entry in entries] + [failed_source_json(s, m) for s, m in failed]
+    for row in rows:
+        values = []
+        for field in CSV_FIELDS:
+            value = row.get(field)
+            if isinstance(value, list):
+                value = ";".join(str(v) for v in value)
+            values.append("" if value is None else safe(str(value)))
+        writer.writerow(values)
+
+
+def totals_line(found: Totals) -> str:
+    """``TOTAL 12 caches, 3.1 GiB; unique 1.2 GiB; reclaimable now 200 MiB``."""
+    return (f"\nTOTAL {units.count(found.caches, 'cache')}, {units.size(found.total_bytes)}; "
+            f"unique {units.size(found.unique_bytes)} (shared layers once); "
+            f"reclaimable now {units.size(found.reclaimable_bytes)} (unreferenced blobs)")
 
 
 def failed_source_json(source: str, message: str) -> dict[str, object]:
@@ -42,7 +81,11 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         await close_sessions(args)
     found.errors.extend(gha_errors)
-    if args.json:
+    output = "json" if args.json else (args.format or "table")
+    found.entries = sorted_entries(matching(found.entries, args.match), ListSort(args.sort))
+    if output == "csv":
+        write_csv(found.entries, found.unreferenced, found.failed)
+    elif output == "json":
         print_json([
             cache_json(entry, unreferenced_bytes=found.unreferenced.get(entry.source))
             for entry in found.entries
@@ -71,6 +114,7 @@ async def run(args: argparse.Namespace) -> int:
         if rows:
             print(table(["CACHE", "FORMAT", "COMPRESSION", "LAYERS", "SIZE", "MIN", "MAX-MIN",
                          "UNREFERENCED", "NEWEST", ""], rows, right=(3, 4, 5, 6, 7)))
+            print(totals_line(totals(found.entries, found.unreferenced)))
         for listing in gha:
             if rows or listing is not gha[0]:
                 print()
