@@ -97,3 +97,45 @@ def diff_caches(left: CacheAnalysis, right: CacheAnalysis) -> CacheDiff:
         same_records=normalised_records(left) == normalised_records(right),
         same_layer_chains=set(diffid_chains(left)) == set(diffid_chains(right)),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LayerPair:
+    """One layer content (diffID) as each side stores it: same digest, re-encoded, or one-sided."""
+
+    diff_id: str | None
+    left: str | None
+    right: str | None
+    left_size: int
+    right_size: int
+
+    @property
+    def status(self) -> str:
+        if self.left is None:
+            return "only right"
+        if self.right is None:
+            return "only left"
+        return "same blob" if self.left == self.right else "same content, re-encoded"
+
+
+def pair_layers(left: CacheAnalysis, right: CacheAnalysis) -> list[LayerPair]:
+    """Layers paired by digest first, then by diffID (the uncompressed content): a gzip and a
+    zstd blob of one layer are the same content, which a digest-only diff calls different."""
+    right_by_digest = {layer.digest: layer for layer in right.layers}
+    right_by_diff = {layer.diff_id: layer for layer in right.layers if layer.diff_id}
+    used: set[str] = set()
+    pairs: list[LayerPair] = []
+    for layer in left.layers:
+        match = right_by_digest.get(layer.digest)
+        if match is None and layer.diff_id:
+            match = right_by_diff.get(layer.diff_id)
+        if match is not None and match.digest in used:
+            match = None
+        if match is not None:
+            used.add(match.digest)
+        pairs.append(LayerPair(layer.diff_id, layer.digest, match.digest if match else None,
+                               layer.size, match.size if match else 0))
+    for layer in right.layers:
+        if layer.digest not in used:
+            pairs.append(LayerPair(layer.diff_id, None, layer.digest, 0, layer.size))
+    return pairs

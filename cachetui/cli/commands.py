@@ -24,6 +24,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("ls", "cachetui.cli.ls_cmd", "list caches in directories and registries"),
     Command("inspect", "cachetui.cli.inspect_cmd",
             "show one cache: format, layers, records, min versus max"),
+    Command("diff", "cachetui.cli.diff_cmd",
+            "compare two caches: shared layers (by digest and diffID), records in common"),
     Command("prune", "cachetui.cli.prune_cmd", "delete caches by policy (dry run unless --yes)"),
     Command("gc", "cachetui.cli.gc_cmd",
             "delete unreferenced blobs of cache directories (dry run unless --yes)"),
