@@ -58,3 +58,19 @@ def test_reexport_of_an_inline_cache_says_why_in_plain_words(
     assert main(["reexport", f"{source}:{tag}", f"{tmp_path / 'out'}:x", "--dry-run"]) == 1
     err = capsys.readouterr().err
     assert "its form is inline" in err and "a inline" not in err
+
+
+def test_reexport_plan_says_a_level_is_not_applied_without_force(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """found 7: gzip --level 1 of a gzip cache changes nothing unless forced; the plan says so."""
+    import shutil
+
+    source = tmp_path / "gz"
+    shutil.copytree(fixture_dir("buildkit-variants", "gzip"), source)
+    assert main(["reexport", f"{source}:latest", f"{source}:l1", "--compression", "gzip",
+                 "--level", "1", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "level 1 is not applied to 9 layers already in gzip" in out
+    assert main(["reexport", f"{source}:latest", f"{source}:l1", "--compression", "gzip",
+                 "--level", "1", "--force", "--dry-run"]) == 0
+    assert "not applied" not in capsys.readouterr().out

@@ -49,7 +49,21 @@ def describe_reexport_plan(plan: ReexportPlan) -> str:
     if plan.settings.minimal:
         lines.append(f"  min          {plan.dropped_results} intermediate-only results dropped "
                      "(estimate for a clean builder)")
+    unchanged = level_not_applied(plan)
+    if unchanged:
+        lines.append(f"  note         level {plan.settings.level} is not applied to "
+                     f"{units.count(unchanged, 'layer')} already in {plan.settings.compression}: "
+                     "they are kept byte for byte (force re-encodes them)")
     return "\n".join(lines)
+
+
+def level_not_applied(plan: ReexportPlan) -> int:
+    """Layers kept as they are although a level was asked for: already in the target
+    compression, and not forced (re-encoding only for a level costs CPU for little)."""
+    settings = plan.settings
+    if settings.level is None or settings.force or settings.compression is None:
+        return 0
+    return sum(1 for layer in plan.of("keep") if layer.compression == settings.compression)
 
 
 def describe_reexport_result(result: ReexportResult, seconds: float) -> str:
