@@ -1,4 +1,5 @@
-"""Regenerate screenshots/*.svg from the demo set (fixed clock, 120x36).
+"""Regenerate screenshots/*.svg from the demo set (fixed clock, 120x36; ``-140`` and ``-80``
+names at 140x40 and 80x24).
 
     .venv/bin/python -m scripts.screenshots
 """
@@ -28,7 +29,18 @@ SCENES: dict[str, tuple[str, ...]] = {
     "marked": ("j", "space", "shift+down", "shift+down"),
     "help": ("question_mark",),
     "error": ("G",),
+    "reexport": ("r",),
+    "prune": ("j", "space", "shift+down", "d"),
 }
+WIDE: dict[str, tuple[str, ...]] = {
+    "main-140": (),
+    "cache-layers-140": ("enter", "2"),
+    "prune-140": ("j", "space", "shift+down", "d"),
+    "main-80": (),
+    "reexport-80": ("r",),
+    "help-80": ("question_mark",),
+}
+SIZES = {"140": (140, 40), "80": (80, 24)}
 
 
 async def settle(pilot: Pilot[None]) -> None:
@@ -44,7 +56,8 @@ async def settle(pilot: Pilot[None]) -> None:
 async def scene(sources: list[str], name: str, keys: tuple[str, ...]) -> None:
     app: CachetuiApp = make_app(sources, clock=lambda: FIXED_NOW, use_config_sources=False,
                                 demo=True)
-    async with app.run_test(size=(120, 36)) as pilot:
+    size = SIZES.get(name.rsplit("-", 1)[-1], (120, 36))
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         for key in keys:
             await pilot.press(key)
@@ -58,7 +71,7 @@ async def main() -> int:
         paths = build_demo(Path(tmp) / "demo")
         os.chdir(tmp)  # relative paths: no temporary directory names in the pictures
         sources = [f"./demo/{p.name}" for p in paths]
-        for name, keys in SCENES.items():
+        for name, keys in {**SCENES, **WIDE}.items():
             await scene(sources, name, keys)
             print(OUT / f"{name}.svg")
     return 0
