@@ -73,6 +73,10 @@ class UnsupportedOperation(CachetuiError):
     """The store cannot do this (read-only store, registry refuses deletes, ...)."""
 
 
+class ReadOnlySource(CachetuiError):
+    """A write to a store that is read-only (``read_only`` in the config, ``--read-only``)."""
+
+
 class RegistryError(CachetuiError):
     """A registry answered with an error; ``code`` is the distribution error code if any."""
 

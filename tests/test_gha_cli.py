@@ -156,17 +156,16 @@ def test_cli_copy_from_gha_into_a_directory(rest_env: GitHubEmulator, tmp_path: 
 
 
 async def test_the_tui_opens_a_gha_source_as_a_store(rest_env: GitHubEmulator) -> None:
-    from typing import Any, cast
-
-    from cachetui.tui.opening import open_targets, parse
+    from cachetui.locations import Workspace, parse_location
 
     load_dump(rest_env, "v2-generations")
-    [target] = await open_targets(parse(f"gha://{REPOSITORY}"), cast(Any, None))
+    workspace = Workspace()  # the TUI opens every source through its workspace
+    [target] = (await workspace.expand(parse_location(f"gha://{REPOSITORY}"))).targets
     try:
         assert target.store.kind == "gha"
         assert await target.store.list_tags() == [f"app@{MAIN}"]
     finally:
-        await target.store.aclose()
+        await workspace.aclose()
 
 
 def test_names_from_github_are_printed_without_control_characters(

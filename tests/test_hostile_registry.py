@@ -343,19 +343,15 @@ def test_cli_ls_host_lists_a_catalog_with_control_characters_in_names(
 
 async def test_registry_wide_scan_reports_a_bad_catalog_name_alone(
         hostile: HostileRegistry) -> None:
-    from cachetui.oci.reference import parse_reference
-    from cachetui.ops.inventory import ScanFailed
-    from cachetui.ops.registry_scan import scan_registry
+    from cachetui.locations import Workspace
+    from cachetui.ops.gather import Gathered, gather
 
     async with RegistrySession(settings()) as session:
-        async def scan() -> list[object]:
-            return [event async for event in scan_registry(
-                hostile.host, lambda: session.catalog(hostile.host),
-                lambda name: session.repository(parse_reference(
-                    f"{hostile.host}/{name}", default_tag=False), listed=True))]
+        async def scan() -> Gathered:
+            return await gather(Workspace(registry_session=session), [hostile.host])
 
-        events = await bounded(scan)
-    scanned = [e for e in events if isinstance(e, EntryScanned)]
-    assert [e.entry.source for e in scanned] == [f"{hostile.host}/good/app"]
-    [failed] = [e for e in events if isinstance(e, ScanFailed)]
-    assert "\x1b" not in failed.message and "\\x1b" in failed.message
+        found = await bounded(scan)
+    scanned = [entry for entry in found.entries if entry.analysis is not None]
+    assert [entry.source for entry in scanned] == [f"{hostile.host}/good/app"]
+    [failed] = found.errors
+    assert "\x1b" not in failed and "\\x1b" in failed

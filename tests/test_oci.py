@@ -6,7 +6,6 @@ import pytest
 
 from cachetui.errors import InvalidDigest, InvalidInput
 from cachetui.oci import mediatypes as mt
-from cachetui.oci.cachespec import parse_cache_spec
 from cachetui.oci.digest import Digest, Verifier, is_digest
 from cachetui.oci.reference import parse_reference
 
@@ -79,37 +78,6 @@ def test_reference_api_host_and_str() -> None:
 def test_reference_rejects_bad_input(text: str) -> None:
     with pytest.raises(InvalidInput):
         parse_reference(text)
-
-
-def test_cache_specs_as_users_paste_them() -> None:
-    spec = parse_cache_spec("type=registry,ref=ghcr.io/org/app:buildcache,mode=max")
-    assert spec.type == "registry" and spec.ref is not None
-    assert spec.ref.tag == "buildcache" and spec.attrs == {"mode": "max"}
-    local = parse_cache_spec("type=local,src=/tmp/cache,tag=main")
-    assert (local.type, local.path, local.tag) == ("local", "/tmp/cache", "main")
-    dest = parse_cache_spec("type=local,dest=./out,mode=max,compression=zstd")
-    assert dest.path == "./out" and dest.attrs["compression"] == "zstd"
-    pinned = parse_cache_spec(f"type=local,src=/c,digest={GOOD}")
-    assert pinned.digest == GOOD
-    bare = parse_cache_spec("user/app:cache")
-    assert bare.type == "registry" and bare.ref is not None
-    assert bare.ref.name == "docker.io/user/app" and bare.ref.tag == "cache"
-    quoted = parse_cache_spec('"type=local","src=/path with, comma"')
-    assert quoted.path == "/path with, comma"
-
-
-@pytest.mark.parametrize(("text", "message"), [
-    ("type=gha,scope=x", "not supported"),
-    ("type=registry", "needs ref="),
-    ("type=local,tag=x", "needs src= or dest="),
-    ("type=nope,ref=x", "unknown type"),
-    ("type=local,src=/x,tag=bad tag", "invalid tag"),
-    ("type=local,src=/x,digest=sha256:../..", "invalid digest"),
-    ("type=registry,ref", "not key=value"),
-])
-def test_cache_spec_errors_say_what_is_wrong(text: str, message: str) -> None:
-    with pytest.raises(InvalidInput, match=message):
-        parse_cache_spec(text)
 
 
 def test_layer_media_types_and_compression() -> None:

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from cachetui.ops.inventory import EntryScanned, ScanFailed, collect, scan_store
+from cachetui.locations import Workspace
+from cachetui.ops.gather import gather
+from cachetui.ops.inventory import collect, scan_store
 from cachetui.ops.load import DocumentMemo
-from cachetui.ops.registry_scan import scan_registry
 from cachetui.store.registry import RegistrySession
 from tests.fixtures import fixture_dir
 from tests.registry_procs import RunningRegistry, free_port
@@ -68,14 +69,12 @@ async def test_registry_wide_scan_streams_every_repository(registry: RunningRegi
     counting = Counting()
     memo = DocumentMemo()
     async with RegistrySession(fast_settings(), transport=counting) as session:
-        events = [event async for event in scan_registry(
-            registry.host, lambda: session.catalog(registry.host),
-            lambda name: session.store(registry.host, name, listed=True), memo=memo)]
-    rows = {(e.entry.source, e.entry.tag) for e in events if isinstance(e, EntryScanned)}
+        found = await gather(Workspace(registry_session=session), [registry.host], memo=memo)
+    rows = {(entry.source, entry.tag) for entry in found.entries if entry.analysis is not None}
     for repo in repos:
         assert {(f"{registry.host}/{repo}", tag) for tag in
                 ("buildcache-max-0", "inline-0", "latest-0")} <= rows
-    assert not [e for e in events if isinstance(e, ScanFailed)]
+    assert found.errors == []
     # the same three manifests in every repository: classified once for the whole registry
     assert len(memo) >= 3
     assert counting.calls[("GET", "blob")] <= len(memo)
@@ -84,10 +83,9 @@ async def test_registry_wide_scan_streams_every_repository(registry: RunningRegi
 async def test_registry_wide_scan_reports_a_refused_catalog() -> None:
     host = f"127.0.0.1:{free_port()}"
     async with RegistrySession(fast_settings()) as session:
-        events = [event async for event in scan_registry(
-            host, lambda: session.catalog(host), lambda name: session.store(host, name, listed=True))]
-    assert len(events) == 1 and isinstance(events[0], ScanFailed)
-    assert "cannot connect" in events[0].message
+        found = await gather(Workspace(registry_session=session), [host])
+    assert found.entries == [] and len(found.errors) == 1
+    assert "cannot connect" in found.errors[0]
 
 
 def test_a_catalog_repository_without_tags_is_empty_not_an_error(

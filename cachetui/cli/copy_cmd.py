@@ -10,7 +10,7 @@ import argparse
 
 from cachetui.cli.endpoints import open_destination, open_source, source_references
 from cachetui.cli.planned import show_then_apply
-from cachetui.cli.registry_args import add_registry_arguments, close_sessions
+from cachetui.cli.registry_args import add_registry_arguments, workspace
 from cachetui.errors import InvalidInput
 from cachetui.ops.copy import apply_copy, plan_copy
 from cachetui.present.plans import describe_copy_plan, describe_copy_result
@@ -35,9 +35,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    try:
-        source, spec = open_source(args.source, args)
-        destination = open_destination(args.destination, args)
+    async with workspace(args) as ws:
+        source, spec = open_source(args.source, ws)
+        destination = open_destination(args.destination, ws)
         references = await source_references(source, spec, all_tags=args.all_tags)
         if destination.tag is not None and len(references) > 1:
             raise InvalidInput("--all-tags keeps tag names; do not name a destination tag")
@@ -47,5 +47,3 @@ async def run(args: argparse.Namespace) -> int:
             lambda sink, cancel: apply_copy(plan, source, destination.store, sink=sink,
                                             cancel=cancel),
             describe_copy_result)
-    finally:
-        await close_sessions(args)

@@ -10,7 +10,8 @@ from cachetui.buildkit.analysis import CacheAnalysis
 from cachetui.buildkit.diff import CacheDiff, LayerPair, diff_caches, pair_layers
 from cachetui.cli.common import EXIT_OK, print_json, table
 from cachetui.cli.endpoints import open_source, source_references
-from cachetui.cli.registry_args import add_registry_arguments, close_sessions
+from cachetui.cli.registry_args import add_registry_arguments, workspace
+from cachetui.locations import Workspace
 from cachetui.ops.load import DocumentMemo, load_cache
 from cachetui.present import units
 from cachetui.present.safe_text import safe
@@ -27,8 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
-async def _load(text: str, args: argparse.Namespace, memo: DocumentMemo) -> CacheAnalysis:
-    store, spec = open_source(text, args)
+async def _load(text: str, ws: Workspace, memo: DocumentMemo) -> CacheAnalysis:
+    store, spec = open_source(text, ws)
     (reference,) = await source_references(store, spec, all_tags=False)
     return await load_cache(store, reference, memo=memo)
 
@@ -72,11 +73,9 @@ def _short(digest: str | None) -> str:
 
 async def run(args: argparse.Namespace) -> int:
     memo = DocumentMemo()
-    try:
-        left = await _load(args.left, args, memo)
-        right = await _load(args.right, args, memo)
-    finally:
-        await close_sessions(args)
+    async with workspace(args) as ws:
+        left = await _load(args.left, ws, memo)
+        right = await _load(args.right, ws, memo)
     diff = diff_caches(left, right)
     pairs = pair_layers(left, right)
     if args.json:

@@ -1,53 +1,49 @@
 """Source and destination arguments of ``copy`` and ``reexport``, and their progress line.
 
-What a destination names is decided by :func:`cachetui.endpoints.parse_destination` (shared with
-the TUI); this module opens it with the CLI's registry flags.
+What a source or destination names is decided by :mod:`cachetui.locations` (shared with the
+TUI); this module opens them through the run's workspace.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass
 from typing import TextIO
 
-from cachetui.cli.registry_args import open_store
-from cachetui.endpoints import parse_destination
 from cachetui.errors import InvalidInput, NotFound
+from cachetui.locations import Location, Workspace, parse_destination, parse_location
 from cachetui.oci.reference import DEFAULT_TAG
 from cachetui.ops.progress import Progress
 from cachetui.present import units
-from cachetui.sources import SourceSpec, parse_source
 from cachetui.store.base import Store
-from cachetui.store.layout import LayoutStore
 
 
 @dataclass(frozen=True, slots=True)
 class Destination:
     store: Store
     tag: str | None
-    text: str
+    location: Location
 
 
-def open_source(text: str, args: argparse.Namespace) -> tuple[Store, SourceSpec]:
-    spec = parse_source(text)
-    if spec.kind == "host":
+def open_source(text: str, workspace: Workspace) -> tuple[Store, Location]:
+    location = parse_location(text)
+    if location.kind == "registry-host":
         raise InvalidInput(f"{text} is a registry host; name a repository (HOST/REPO:TAG)")
-    return open_store(spec, args), spec
+    return workspace.open(location), location
 
 
-async def source_references(store: Store, spec: SourceSpec, *, all_tags: bool) -> list[str]:
+async def source_references(store: Store, location: Location, *, all_tags: bool) -> list[str]:
     """The tags (or digest) to read: the one named, every tag, ``latest``, or the only tag."""
     if all_tags:
-        if spec.reference is not None:
+        if location.reference is not None:
             raise InvalidInput("--all-tags copies every tag; do not name one in SOURCE")
         tags = await store.list_tags()
         if not tags:
             raise NotFound("no tags", where=store.location)
         return tags
-    if spec.reference is not None:
-        return [spec.reference]
+    if location.reference is not None:
+        return [location.reference]
     tags = await store.list_tags()
     if DEFAULT_TAG in tags:
         return [DEFAULT_TAG]
@@ -59,13 +55,10 @@ async def source_references(store: Store, spec: SourceSpec, *, all_tags: bool) -
                        "--all-tags")
 
 
-def open_destination(text: str, args: argparse.Namespace) -> Destination:
+def open_destination(text: str, workspace: Workspace) -> Destination:
     """A store to write to, creating a cache directory when the path does not exist yet."""
-    spec = parse_destination(text)
-    if spec.kind == "directory":
-        assert spec.path is not None
-        return Destination(LayoutStore(spec.path, create=True), spec.tag, text)
-    return Destination(open_store(spec.source_spec(), args), spec.tag, text)
+    location = parse_destination(text)
+    return Destination(workspace.open_destination(location), location.tag, location)
 
 
 class ProgressLine:

@@ -12,11 +12,12 @@ import asyncio
 from typing import Any
 
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, option_duration, print_json
+from cachetui.cli.registry_args import workspace
 from cachetui.errors import CachetuiError, InvalidInput
+from cachetui.locations import Workspace, parse_location
 from cachetui.ops.gc import GcPlan, GcResult, apply_gc, plan_gc
 from cachetui.ops.policy import DEFAULT_GRACE, format_duration
 from cachetui.present import units
-from cachetui.sources import parse_source
 from cachetui.store.layout import LayoutStore
 from cachetui.store.objspec import is_object_location
 
@@ -40,13 +41,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
-def _store(text: str) -> LayoutStore:
-    spec = parse_source(text)
-    if spec.kind != "directory" or spec.path is None:
+def _store(text: str, workspace: Workspace) -> LayoutStore:
+    location = parse_location(text)
+    if location.kind != "local":
         raise InvalidInput(f"{text}: gc works on cache directories only")
-    if spec.reference is not None:
+    if location.reference is not None:
         raise InvalidInput(f"{text}: gc covers the whole directory; leave out the tag")
-    return LayoutStore(spec.path)
+    store = workspace.open(location)
+    assert isinstance(store, LayoutStore)
+    return store
 
 
 def plan_json(plan: GcPlan) -> dict[str, Any]:
@@ -83,6 +86,7 @@ async def run(args: argparse.Namespace) -> int:
     errors: list[str] = []
     failed = False
     failures: list[str] = []
+    ws = workspace(args)
     for text in args.directories:
         if is_object_location(text):
             from cachetui.cli.objects_cmd import object_gc
@@ -102,7 +106,7 @@ async def run(args: argparse.Namespace) -> int:
             errors.append(f"{text}: --repair is for s3/azblob locations")
             continue
         try:
-            store = _store(text)
+            store = _store(text, ws)
             plan = await asyncio.to_thread(plan_gc, store, grace=grace)
         except CachetuiError as exc:
             errors.append(str(exc))

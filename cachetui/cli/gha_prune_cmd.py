@@ -16,8 +16,8 @@ from cachetui.cli.common import (
     print_json,
     table,
 )
-from cachetui.cli.registry_args import open_store
 from cachetui.errors import CachetuiError
+from cachetui.locations import Workspace, parse_location
 from cachetui.ops.gha_prune import (
     GhaPrunePlan,
     GhaPruneResult,
@@ -27,7 +27,6 @@ from cachetui.ops.gha_prune import (
 )
 from cachetui.present import units
 from cachetui.present.safe_text import safe
-from cachetui.sources import parse_source
 from cachetui.store.gha.store import GhaStore
 
 
@@ -41,7 +40,7 @@ def rules_from_args(args: argparse.Namespace) -> GhaRules:
         evicted=bool(getattr(args, "evicted", False)))
 
 
-async def run_gha(args: argparse.Namespace, texts: list[str]) -> int:
+async def run_gha(args: argparse.Namespace, texts: list[str], workspace: Workspace) -> int:
     rules = rules_from_args(args)
     if not rules.selects:
         error("no rule selects anything in a gha cache: give --superseded, --older-than, "
@@ -52,7 +51,7 @@ async def run_gha(args: argparse.Namespace, texts: list[str]) -> int:
     errors: list[str] = []
     for text in texts:
         try:
-            store = open_store(parse_source(text), args)
+            store = workspace.open(parse_location(text))
             assert isinstance(store, GhaStore)
             inventory = await store.inventory()
             findings = await store.findings() if (rules.orphans or rules.evicted) else None

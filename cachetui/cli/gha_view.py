@@ -4,16 +4,14 @@ evicted and orphaned blob entries."""
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
-from cachetui.cli.registry_args import open_store
 from cachetui.errors import CachetuiError
+from cachetui.locations import Workspace, parse_location
 from cachetui.ops.inventory import CacheEntry, collect, scan_store
 from cachetui.present import units
 from cachetui.report import cache_json
-from cachetui.sources import parse_source
 from cachetui.store.gha.inventory import ContentFindings, GhaCache, GhaInventory, ages
 from cachetui.store.gha.store import GhaStore
 
@@ -27,14 +25,14 @@ class GhaListing:
     contents_readable: bool = False
 
 
-async def gather_gha(texts: list[str], args: argparse.Namespace
+async def gather_gha(texts: list[str], workspace: Workspace
                      ) -> tuple[list[GhaListing], list[str]]:
     """Inventory every gha source; read contents where a runtime token allows."""
     listings: list[GhaListing] = []
     errors: list[str] = []
     for text in texts:
         try:
-            store = open_store(parse_source(text), args)
+            store = workspace.open(parse_location(text))
             assert isinstance(store, GhaStore)
             inventory = await store.inventory()
             listing = GhaListing(store.location, inventory)

@@ -7,9 +7,9 @@ import argparse
 from cachetui.buildkit.analysis import CacheAnalysis
 from cachetui.cli import gha_view, objects_view
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, print_json, table
-from cachetui.cli.gather import gather
-from cachetui.cli.registry_args import add_registry_arguments, close_sessions
+from cachetui.cli.registry_args import add_registry_arguments, workspace
 from cachetui.errors import CachetuiError
+from cachetui.ops.gather import gather
 from cachetui.ops.inventory import CacheEntry
 from cachetui.ops.uncompressed import UncompressedSizes, fill
 from cachetui.present import units
@@ -82,8 +82,8 @@ def _describe(entry: CacheEntry, analysis: CacheAnalysis, unreferenced: int | No
 
 async def run(args: argparse.Namespace) -> int:
     sizes_memo = UncompressedSizes() if args.uncompressed else None
-    try:
-        found = await gather(args, args.sources, discover_depth=0)
+    async with workspace(args) as ws:
+        found = await gather(ws, args.sources, discover_depth=0)
         if sizes_memo is not None:
             for entry in found.entries:
                 if entry.analysis is None:
@@ -99,13 +99,12 @@ async def run(args: argparse.Namespace) -> int:
             gha = []
             found.errors.append(str(exc))
         prefixes = await objects_view.reports_of(list(found.stores.values()), found.errors)
-    finally:
-        await close_sessions(args)
     sizes = sizes_memo.sizes() if sizes_memo is not None else None
     if args.json:
         rows = [
             cache_json(entry, unreferenced_bytes=found.unreferenced.get(entry.source),
                        layers=args.layers or args.uncompressed, uncompressed=sizes)
+            | {"cache_from": found.cache_from(entry)}
             for entry in found.entries
         ]
         for row in rows:

@@ -8,9 +8,9 @@ import sys
 
 from cachetui.cli import gha_view
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, print_json, table
-from cachetui.cli.gather import gather
 from cachetui.cli.gha_view import gather_gha, listing_json
-from cachetui.cli.registry_args import add_registry_arguments, close_sessions
+from cachetui.cli.registry_args import add_registry_arguments, workspace
+from cachetui.ops.gather import gather
 from cachetui.ops.inventory import CacheEntry
 from cachetui.ops.listing import ListSort, Totals, matching, sorted_entries, totals
 from cachetui.present import units
@@ -74,12 +74,10 @@ def failed_source_json(source: str, message: str) -> dict[str, object]:
 
 async def run(args: argparse.Namespace) -> int:
     gha_sources = [text for text in args.sources if is_gha(text)]
-    try:
-        found = await gather(args, [t for t in args.sources if not is_gha(t)],
+    async with workspace(args) as ws:
+        found = await gather(ws, [t for t in args.sources if not is_gha(t)],
                              discover_depth=args.depth)
-        gha, gha_errors = await gather_gha(gha_sources, args)
-    finally:
-        await close_sessions(args)
+        gha, gha_errors = await gather_gha(gha_sources, ws)
     found.errors.extend(gha_errors)
     output = "json" if args.json else (args.format or "table")
     found.entries = sorted_entries(matching(found.entries, args.match), ListSort(args.sort))

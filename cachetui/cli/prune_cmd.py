@@ -11,11 +11,11 @@ import sys
 from typing import TextIO
 
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, error, print_json, table
-from cachetui.cli.gather import stores_for
 from cachetui.cli.gha_prune_cmd import run_gha
-from cachetui.cli.registry_args import add_registry_arguments, close_sessions
+from cachetui.cli.registry_args import add_registry_arguments, workspace
 from cachetui.config import load_config
 from cachetui.errors import CachetuiError, InvalidInput, UsageError
+from cachetui.locations import Workspace, parse_location
 from cachetui.ops.policy import (
     Policy,
     format_duration,
@@ -28,7 +28,6 @@ from cachetui.ops.prune import apply_prune, plan_prune
 from cachetui.ops.prune_model import PrunePlan, PruneResult, plan_json, result_json
 from cachetui.present import units
 from cachetui.present.safe_text import safe
-from cachetui.sources import parse_source
 from cachetui.store.base import Store
 from cachetui.store.gha.location import is_gha
 
@@ -99,40 +98,40 @@ def _override_from_args(base: Policy, args: argparse.Namespace) -> Policy:
     )
 
 
-async def _targets(args: argparse.Namespace) -> tuple[list[tuple[Store, list[str]]], list[str]]:
+async def _targets(workspace: Workspace, sources: list[str]
+                   ) -> tuple[list[tuple[Store, list[str]]], list[str]]:
     targets: dict[str, tuple[Store, list[str]]] = {}
     errors: list[str] = []
-    for text in args.sources:
+    for text in sources:
         try:
-            spec = parse_source(text)
-            if spec.digest is not None:
+            location = parse_location(text)
+            if location.digest is not None:
                 raise InvalidInput(f"{text}: name a tag to prune, not a digest")
-            found = await stores_for(spec, args, discover_depth=0, errors=errors)
+            expansion = await workspace.expand(location, discover_depth=0)
         except CachetuiError as exc:
             errors.append(str(exc))
             continue
-        for store, _ in found:
-            _, named = targets.setdefault(store.location, (store, []))
-            if spec.tag is not None:
-                named.append(spec.tag)
+        errors += expansion.problems
+        for target in expansion.targets:
+            _, named = targets.setdefault(target.store.id, (target.store, []))
+            if location.tag is not None:
+                named.append(location.tag)
     return list(targets.values()), errors
 
 
 async def run(args: argparse.Namespace) -> int:
     gha_sources = [text for text in args.sources if is_gha(text)]
     if gha_sources:
-        try:
-            code = await run_gha(args, gha_sources)
-        finally:
-            await close_sessions(args)
+        async with workspace(args) as ws:
+            code = await run_gha(args, gha_sources, ws)
         args.sources = [text for text in args.sources if not is_gha(text)]
         if not args.sources:
             return code
         rest = await run(args)
         return max(code, rest) if EXIT_USAGE not in (code, rest) else EXIT_USAGE
-    try:
-        policy = policy_from_args(args)
-        targets, errors = await _targets(args)
+    policy = policy_from_args(args)
+    async with workspace(args) as ws:
+        targets, errors = await _targets(ws, args.sources)
         if not policy.selects_by_rule and not any(named for _, named in targets) and not errors:
             error("no rule selects anything: give --older-than, --keep, --match, --max-size, "
                   "--policy or SOURCE:TAG")
@@ -141,8 +140,6 @@ async def run(args: argparse.Namespace) -> int:
         result = None
         if args.yes and plan.has_work:
             result = await apply_prune({store.location: store for store, _ in targets}, plan)
-    finally:
-        await close_sessions(args)
     if args.json:
         print_json({"plan": plan_json(plan, dry_run=not args.yes),
                     "result": None if result is None else result_json(result)})

@@ -11,7 +11,7 @@ import argparse
 
 from cachetui.cli.endpoints import open_destination, open_source, source_references
 from cachetui.cli.planned import show_then_apply
-from cachetui.cli.registry_args import add_registry_arguments, close_sessions
+from cachetui.cli.registry_args import add_registry_arguments, workspace
 from cachetui.errors import InvalidInput, UsageError
 from cachetui.oci.mediatypes import Compression
 from cachetui.ops.recompress import Encoding
@@ -77,10 +77,10 @@ def settings_from_args(args: argparse.Namespace) -> ReexportSettings:
 
 
 async def run(args: argparse.Namespace) -> int:
-    try:
-        settings = settings_from_args(args)
-        source, spec = open_source(args.source, args)
-        destination = open_destination(args.destination, args)
+    settings = settings_from_args(args)
+    async with workspace(args) as ws:
+        source, spec = open_source(args.source, ws)
+        destination = open_destination(args.destination, ws)
         (reference,) = await source_references(source, spec, all_tags=False)
         plan = await plan_reexport(source, reference, destination.store, destination.tag,
                                    settings)
@@ -89,5 +89,3 @@ async def run(args: argparse.Namespace) -> int:
             lambda sink, cancel: apply_reexport(plan, source, destination.store, sink=sink,
                                                 cancel=cancel),
             describe_reexport_result)
-    finally:
-        await close_sessions(args)

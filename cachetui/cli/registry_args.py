@@ -1,7 +1,8 @@
-"""Registry flags shared by every subcommand, and the one registry session of a CLI run.
+"""Registry flags shared by every subcommand, and the workspace of a CLI run built from them.
 
-The session is created lazily on first use (so directory-only commands never import httpx) and
-kept on ``args``; ``close_sessions`` closes it at the end of the command.
+This is where argparse ends: below ``cli/`` only :class:`~cachetui.locations.Workspace` and its
+settings are seen. The registry session is created by the workspace on first use (so
+directory-only commands never import httpx).
 """
 
 from __future__ import annotations
@@ -11,19 +12,13 @@ import sys
 from typing import TYPE_CHECKING
 
 from cachetui.errors import InvalidInput
-from cachetui.oci.reference import ImageRef, validate_host
-from cachetui.sources import SourceSpec, open_directory
-from cachetui.store.base import Store
+from cachetui.locations import Workspace
+from cachetui.oci.reference import validate_host
 
 if TYPE_CHECKING:
     from cachetui.config import Config
     from cachetui.store.registry.credentials import Credentials
-    from cachetui.store.registry.session import RegistrySession
     from cachetui.store.registry.settings import RegistrySettings
-
-_SESSION_ATTR = "_registry_session"
-_GHA_ATTR = "_gha_stores"
-
 
 def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags: --insecure HOST, --username, --password-stdin, --concurrency, --ca-file."""
@@ -77,60 +72,13 @@ def registry_settings(args: argparse.Namespace, config: Config | None = None) ->
         ca_file=getattr(args, "ca_file", None), concurrency=concurrency, credentials=explicit)
 
 
-def session(args: argparse.Namespace) -> RegistrySession:
-    """The registry session of this run, created on first use from the config file and flags."""
-    existing: RegistrySession | None = getattr(args, _SESSION_ATTR, None)
-    if existing is not None:
-        return existing
-    from cachetui.store.registry.session import RegistrySession
+def workspace(args: argparse.Namespace, config: Config | None = None) -> Workspace:
+    """The workspace of this run: the config file (or ``config``) with the registry flags applied.
 
-    created = RegistrySession(registry_settings(args))
-    setattr(args, _SESSION_ATTR, created)
-    return created
+    Use it as ``async with``: it closes the registry session it opened.
+    """
+    from cachetui.config import load_config
 
-
-def open_store(spec: SourceSpec, args: argparse.Namespace) -> Store:
-    """A store for a directory or registry repository source, with this run's registry flags."""
-    if spec.kind == "directory":
-        return open_directory(spec)
-    if spec.kind == "object":
-        assert spec.objects is not None
-        return spec.objects.open()
-    if spec.kind == "registry":
-        assert spec.ref is not None
-        return repository_store(spec.ref, args)
-    if spec.kind == "gha":
-        from cachetui.store.gha.opener import open_gha_text
-
-        store = open_gha_text(spec.text)
-        opened: list[Store] = getattr(args, _GHA_ATTR, None) or []
-        opened.append(store)
-        setattr(args, _GHA_ATTR, opened)
-        return store
-    raise InvalidInput(f"{spec.text} is a registry host; name a repository (HOST/REPO)")
-
-
-def repository_store(ref: ImageRef, args: argparse.Namespace, *, listed: bool = False) -> Store:
-    """A registry repository; on GHCR and Docker Hub refused deletes go through their APIs."""
-    from cachetui.store.vendor.opener import with_vendor_deletes
-
-    return with_vendor_deletes(session(args).repository(ref, listed=listed), ref.registry,
-                               ref.repository)
-
-
-async def catalog(host: str, args: argparse.Namespace) -> list[str]:
-    from cachetui.oci.reference import parse_reference
-
-    api_host = parse_reference(f"{validate_host(host)}/x").api_host  # docker.io → registry-1
-    return await session(args).catalog(api_host)
-
-
-async def close_sessions(args: argparse.Namespace) -> None:
-    """Close the shared HTTP client, if one was opened (and the gha stores' clients)."""
-    for store in getattr(args, _GHA_ATTR, None) or []:
-        await store.aclose()
-    setattr(args, _GHA_ATTR, [])
-    existing: RegistrySession | None = getattr(args, _SESSION_ATTR, None)
-    if existing is not None:
-        setattr(args, _SESSION_ATTR, None)
-        await existing.aclose()
+    loaded = config if config is not None else load_config()
+    return Workspace(loaded, registry_settings=lambda: registry_settings(args, loaded),
+                     read_only=bool(getattr(args, "read_only", False)))

@@ -127,6 +127,7 @@ def sweep_sync(store: LayoutStore, blobs: Iterable[str], ingest: Iterable[str], 
                grace: timedelta, progress: ProgressSink = no_progress,
                cancel: CancelToken | None = None) -> GcResult:
     """Delete the given blobs and ingest entries that are, under the lock, still garbage and old."""
+    store.check_writable()
     cancel = cancel or CancelToken()
     result = GcResult(store.location)
     planned = list(blobs)

@@ -107,6 +107,12 @@ async def plan_source(store: Store, policy: Policy, *, named: Iterable[str] = ()
     plan.problems += [f"no tag {tag!r}" for tag in missing_named]
 
     _mark_collateral(plan, target, policy, unresolved)
+    if store.read_only:  # the store would refuse each delete; say so in the plan instead
+        for item in plan.items:
+            item.blocked = item.blocked or "read-only source (read_only in the config)"
+        plan.notes.append("read-only source: nothing here is deleted")
+        _attribute(plan, blob_sets)
+        return plan
     await target.finish_plan(store, plan, blob_sets)
     _attribute(plan, blob_sets)
     return plan

@@ -39,7 +39,18 @@ class Store(Protocol):
 
     @property
     def location(self) -> str:
-        """Where this is, for people: ``/ci/cache`` or ``ghcr.io/org/app``."""
+        """Where this is, for people: ``/ci/cache`` or ``ghcr.io/org/app``. Not an identity."""
+        ...
+
+    @property
+    def id(self) -> str:
+        """Stable identity: ``local:/abs/path``, ``registry:host/repo`` (the ``Location.id``
+        of what opened it). Two stores with one id are the same place."""
+        ...
+
+    @property
+    def read_only(self) -> bool:
+        """Every write raises :class:`~cachetui.errors.ReadOnlySource` (config ``read_only``)."""
         ...
 
     async def list_tags(self) -> list[str]:

@@ -31,6 +31,7 @@ from cachetui.errors import (
     FormatError,
     LayoutError,
     NotFound,
+    ReadOnlySource,
     TooLarge,
 )
 from cachetui.oci import mediatypes as mt
@@ -102,9 +103,14 @@ def tag_of(descriptor: Descriptor) -> str | None:
 class LayoutStore(Store):
     """A local cache directory behind the :class:`Store` interface."""
 
-    def __init__(self, root: str | os.PathLike[str], *, create: bool = False) -> None:
+    read_only: bool = False
+
+    def __init__(self, root: str | os.PathLike[str], *, create: bool = False,
+                 read_only: bool = False) -> None:
         self.root = Path(root)
         self._create = create
+        self.read_only = read_only
+        """Every write (blob, index.json, blob deletion) raises :class:`ReadOnlySource`."""
         self._verified: dict[str, tuple[int, int, int, int]] = {}
         """digest → (device, inode, size, mtime_ns) of a file this process hashed: the same file,
         unchanged since, needs no second hash (a rename or a write changes one of them)."""
@@ -117,6 +123,15 @@ class LayoutStore(Store):
     @property
     def location(self) -> str:
         return str(self.root)
+
+    @property
+    def id(self) -> str:
+        return "local:" + os.path.abspath(self.root)
+
+    def check_writable(self) -> None:
+        """Raise :class:`ReadOnlySource` when this store is read-only (before any write)."""
+        if self.read_only:
+            raise ReadOnlySource("read-only source: nothing is written", where=str(self.root))
 
     def __repr__(self) -> str:
         return f"LayoutStore({str(self.root)!r})"
@@ -476,6 +491,7 @@ class LayoutStore(Store):
 
     # -- writing ----------------------------------------------------------------------------
     def _ensure_layout_sync(self) -> None:
+        self.check_writable()
         blobs = self.root / "blobs" / "sha256"
         if not blobs.is_dir():
             blobs.mkdir(parents=True, exist_ok=True)
@@ -520,7 +536,7 @@ class LayoutStore(Store):
 
     def update_index_sync(self, change: IndexChange) -> None:
         """Apply ``change`` to index.json under the exclusive flock, atomically."""
-        self._ensure_layout_sync()
+        self._ensure_layout_sync()  # (refuses a read-only store)
         with flocked(self.lock_path, exclusive=True, required=True):
             if self.index_path.exists():
                 with open(self.index_path, "rb") as handle:

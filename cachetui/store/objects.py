@@ -22,7 +22,14 @@ from typing import Final, Literal, Protocol
 
 from cachetui.buildkit.annotated import OciForm, annotated_to_oci, oci_to_annotated, parse_annotated
 from cachetui.buildkit.document import build_document
-from cachetui.errors import DigestMismatch, InvalidInput, NotFound, TooLarge, UnsupportedOperation
+from cachetui.errors import (
+    DigestMismatch,
+    InvalidInput,
+    NotFound,
+    ReadOnlySource,
+    TooLarge,
+    UnsupportedOperation,
+)
 from cachetui.oci import mediatypes as mt
 from cachetui.oci.digest import Digest, Verifier, is_digest
 from cachetui.oci.models import Descriptor, TopObject
@@ -159,6 +166,17 @@ class ObjectStore:
         prefix = self.layout.prefix
         return f"{shown}/{prefix}" if prefix else shown
 
+    @property
+    def id(self) -> str:
+        return f"{self._kind}:{self.location}"
+
+    read_only: bool = False
+    """Every write raises :class:`ReadOnlySource` (set by whoever opens it read-only)."""
+
+    def check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlySource("read-only source: nothing is written", where=self.location)
+
     def __repr__(self) -> str:
         return f"ObjectStore({self.location!r})"
 
@@ -219,6 +237,7 @@ class ObjectStore:
         return (await self._form(reference, fresh=False)).top
 
     async def put_manifest(self, top: TopObject, tag: str | None) -> None:
+        self.check_writable()
         descriptor = _config_of(top)
         config_raw = self._configs.get(descriptor.digest) if descriptor is not None else None
         document = build_document(top, config_raw, where=f"{self.location}: {tag or top.digest}")
@@ -243,11 +262,13 @@ class ObjectStore:
 
     async def put_annotated(self, name: str, raw: bytes) -> None:
         """Write annotated manifest bytes as they are (a copy between object stores)."""
+        self.check_writable()
         _check_name(name)
         await self.backend.put(self.layout.manifest_key(name), _one(raw), len(raw), _no_check)
         self._forms.pop(name, None)
 
     async def delete_manifest(self, digest: Digest) -> None:
+        self.check_writable()
         found = False
         for name in await self.list_tags():
             try:
@@ -261,6 +282,7 @@ class ObjectStore:
             raise NotFound(f"no manifest with digest {Digest(digest).short}", where=self.location)
 
     async def delete_tag(self, tag: str) -> None:
+        self.check_writable()
         await self.backend.delete(self.layout.manifest_key(tag))
         self._forms.pop(tag, None)
 
@@ -306,6 +328,7 @@ class ObjectStore:
         return bytes(data)
 
     async def put_blob(self, descriptor: Descriptor, chunks: AsyncIterable[bytes]) -> None:
+        self.check_writable()
         digest = Digest(descriptor.digest)
         where = f"{self.location}: blob {digest.short}"
         verifier = Verifier(digest, descriptor.size, where=where)
@@ -335,10 +358,12 @@ class ObjectStore:
 
     async def delete_blob(self, digest: str) -> None:
         """Delete one blob object (gc of orphans)."""
+        self.check_writable()
         await self.backend.delete(self.layout.blob_key(digest))
 
     async def touch_blob(self, digest: str) -> None:
         """Refresh a blob's last-modified time (lifecycle rules count from it)."""
+        self.check_writable()
         await self.backend.touch(self.layout.blob_key(digest))
 
     async def blob_objects(self) -> dict[str, ObjectInfo]:

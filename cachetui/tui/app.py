@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from cachetui.config import Config
 from cachetui.errors import CachetuiError, Cancelled
+from cachetui.locations import SourceRequest, Workspace
 from cachetui.ops.load import DocumentMemo
 from cachetui.ops.uncompressed import UncompressedSizes
 from cachetui.tui import extensions
@@ -25,7 +26,6 @@ from cachetui.tui.commands import ScreenCommands
 from cachetui.tui.jobs import Job, JobRun, JobState
 from cachetui.tui.keymap import identify
 from cachetui.tui.messages import JobChanged, JobEnded
-from cachetui.tui.opening import RegistryAccess, SourceRequest, requests_for
 from cachetui.tui.screens.help import HelpScreen, bindings_of
 from cachetui.tui.screens.main import MainScreen
 from cachetui.tui.widgets.jobs_panel import JobsPanel
@@ -48,17 +48,16 @@ class CachetuiApp(App[None]):
         Binding("x", "cancel_job", "Cancel job"),
     ])
 
-    def __init__(self, requests: list[SourceRequest], *, config: Config | None = None,
-                 read_only: bool = False, clock: Clock | None = None,
-                 registry_settings: RegistrySettings | None = None) -> None:
+    def __init__(self, requests: list[SourceRequest], *, workspace: Workspace,
+                 clock: Clock | None = None) -> None:
         self.ascii_only = output_is_ascii()  # read by get_driver_class during __init__
         super().__init__()
         self.requests = requests
-        self.config = config or Config()
-        self.read_only = read_only or self.config.read_only
+        self.workspace = workspace
+        self.config = workspace.config
+        self.read_only = workspace.read_only
         self.now: Clock = clock or (lambda: datetime.now(UTC))
         self.memo = DocumentMemo()
-        self.registry = RegistryAccess(self.config, registry_settings)
         self.uncompressed = UncompressedSizes()
         self.jobs: dict[int, Job] = {}
         self._next_job = 1
@@ -92,7 +91,7 @@ class CachetuiApp(App[None]):
             if job.running:
                 job.cancel()
         try:
-            await self.registry.aclose()
+            await self.workspace.aclose()
         except CachetuiError:
             pass
 
@@ -200,9 +199,9 @@ def make_app(sources: list[str], *, config: Config | None = None, read_only: boo
     ``registry_settings`` (the CLI's registry flags applied to the config) default to the
     config file's.
     """
-    requests = requests_for(sources, config if use_config_sources else None)
-    app = CachetuiApp(requests, config=config, read_only=read_only, clock=clock,
-                      registry_settings=registry_settings)
+    workspace = Workspace(config, registry_settings=registry_settings, read_only=read_only)
+    requests = workspace.requests(sources, use_config_sources=use_config_sources)
+    app = CachetuiApp(requests, workspace=workspace, clock=clock)
     if demo:
         app.sub_title = "demo"
     return app

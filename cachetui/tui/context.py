@@ -12,20 +12,20 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from cachetui.config import Config
+    from cachetui.locations import Workspace
     from cachetui.ops.load import DocumentMemo
     from cachetui.ops.uncompressed import UncompressedSizes
     from cachetui.tui.jobs import Job, JobRun
-    from cachetui.tui.opening import RegistryAccess
 
 
 class AppContext(Protocol):
-    """The app's shared state: settings, caches of parsed documents, the registry, jobs."""
+    """The app's shared state: settings, caches of parsed documents, the workspace, jobs."""
 
     config: Config
     read_only: bool
     now: Callable[[], datetime]
     memo: DocumentMemo
-    registry: RegistryAccess
+    workspace: Workspace
     uncompressed: UncompressedSizes
 
     def start_job(self, title: str, run: JobRun, *, refresh: tuple[str, ...] = ()) -> Job:

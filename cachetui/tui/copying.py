@@ -12,17 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cachetui.endpoints import DestinationSpec
+from cachetui.locations import Location, SourceRequest
 from cachetui.ops.copy import CopyResult, apply_copy
 from cachetui.ops.progress import CancelToken, ProgressSink
 from cachetui.ops.reexport import ReexportResult, apply_reexport
 from cachetui.store.base import Store
 from cachetui.tui import extensions
-from cachetui.tui.destinations import known_destinations, open_destination, rules_for, spec_location
+from cachetui.tui.destinations import DestinationRules, known_destinations, place, rules_for
 from cachetui.tui.jobs import Job, JobRun
 from cachetui.tui.modals.copy_dialog import CopyDialog, CopyOrder, Picked
 from cachetui.tui.modals.reexport_dialog import ReexportDialog, ReexportOrder
-from cachetui.tui.opening import SourceRequest
 
 if TYPE_CHECKING:
     from cachetui.tui.model import Row
@@ -60,24 +59,27 @@ def _picked(screen: MainScreen, row: Row) -> Picked:
     return Picked(screen.targets[row.source_id].store, row.source_id, row.entry.tag)
 
 
-def _open(screen: MainScreen) -> tuple[list[str], Callable[[DestinationSpec], Store]]:
+def _open(screen: MainScreen) -> tuple[list[str], Callable[[Location], Store]]:
     app = screen.cachetui
     known = known_destinations(screen.sources.values(), app.config)
-
-    def opener(spec: DestinationSpec) -> Store:
-        return open_destination(spec, app.registry)
-
-    return known, opener
+    return known, app.workspace.open_destination
 
 
-def _finish(screen: MainScreen, spec: DestinationSpec, destination: Store) -> None:
+def _rules(screen: MainScreen, picks: list[Picked], *, default_tag: str | None = None
+           ) -> DestinationRules:
+    read_only = [target.store.id for source_id, target in screen.targets.items()
+                 if screen.sources.get(source_id) and screen.sources[source_id].read_only]
+    return rules_for([(p.store.id, p.tag) for p in picks], read_only, screen.cachetui.workspace,
+                     default_tag=default_tag)
+
+
+def _finish(screen: MainScreen, location: Location, destination: Store) -> None:
     """Show a destination that was not open yet as a new source."""
     if destination.location not in screen.targets and screen.is_attached:
-        text = str(spec.path) if spec.kind == "directory" else spec_location(spec)
-        screen.load(SourceRequest(text))
+        screen.load(SourceRequest(place(location)))
 
 
-def _start(screen: MainScreen, title: str, spec: DestinationSpec, destination: Store,
+def _start(screen: MainScreen, title: str, location: Location, destination: Store,
            work: JobRun) -> Job:
     known = destination.location in screen.targets
     return screen.cachetui.start_job(title, work,
@@ -108,8 +110,7 @@ def open_copy(screen: object) -> None:
         main.notify("Nothing to copy: mark caches or move to one", severity="warning")
         return
     picks = [_picked(main, row) for row in rows]
-    rules = rules_for([(p.store.location, p.tag) for p in picks], main.sources.values(),
-                      main.cachetui.config)
+    rules = _rules(main, picks)
     known, opener = _open(main)
 
     def decided(order: CopyOrder | None) -> None:
@@ -144,8 +145,7 @@ def open_reexport(screen: object) -> None:
         main.notify("Nothing to re-export: move to a cache", severity="warning")
         return
     pick = _picked(main, row)
-    rules = rules_for([(pick.store.location, pick.tag)], main.sources.values(),
-                      main.cachetui.config)
+    rules = _rules(main, [pick])
     known, opener = _open(main)
 
     def decided(order: ReexportOrder | None) -> None:

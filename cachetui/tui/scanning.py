@@ -8,20 +8,12 @@ from collections.abc import Callable
 
 from textual.message import Message
 
-from cachetui.errors import CachetuiError
+from cachetui.errors import CachetuiError, NotFound
+from cachetui.locations import Location, SourceRequest, Target, Workspace, parse_location
 from cachetui.ops.inventory import PARALLEL_STORES, ScanEvent, ScanKnown, ScanStarted, scan_store
 from cachetui.ops.load import DocumentMemo
 from cachetui.tui.messages import ScanBatch, SourceAdded
 from cachetui.tui.model import SourceState, SourceStatus
-from cachetui.tui.opening import (
-    RegistryAccess,
-    SourceRequest,
-    Target,
-    directory_targets,
-    display_label,
-    open_targets,
-    parse,
-)
 
 BATCH_SECONDS = 0.05
 BATCH_EVENTS = 64
@@ -45,47 +37,61 @@ async def scan_target(source_id: str, target: Target, memo: DocumentMemo, post: 
         post(ScanBatch(source_id, batch))
 
 
-async def open_request(request: SourceRequest, registry: RegistryAccess,
+def display_label(location: Location) -> str:
+    """Short name for the tree and the Where column: a directory's last path component."""
+    if location.kind == "local" and location.path is not None:
+        name = location.path.resolve().name or str(location.path)
+        return f"{name}:{location.reference}" if location.reference else name
+    return location.text
+
+
+def _guessed_kind(text: str) -> str:
+    """The tree section of a source that could not even be parsed (it failed before a kind)."""
+    return "registry" if "/" not in text and not text.startswith(".") else "directory"
+
+
+async def open_request(request: SourceRequest, workspace: Workspace,
                        post: Post) -> list[tuple[str, Target]]:
     """Open one requested source into stores; failures become a failed source, never raise."""
     label = request.label or request.text
     try:
-        spec = parse(request.text)
-        label = request.label or display_label(spec)
-        if spec.kind == "directory":
-            targets = await asyncio.to_thread(directory_targets, spec)
-        else:
-            targets = await open_targets(spec, registry)
+        location = parse_location(request.text)
+        label = request.label or display_label(location)
+        expansion = await workspace.expand(location)
+        if not expansion.targets and expansion.searched is not None:
+            problems = "; ".join(f"{path}: {why}" for path, why in expansion.unreadable)
+            raise NotFound("no cache directories found" + (f" ({problems})" if problems else ""),
+                           where=str(expansion.searched))
     except CachetuiError as exc:
-        kind = "registry" if "/" not in request.text and not request.text.startswith(".") else \
-            "directory"
-        post(SourceAdded(SourceState(request.text, label, kind, accent=request.accent,
-                                     read_only=request.read_only, status=SourceStatus.FAILED,
+        post(SourceAdded(SourceState(request.text, label, _guessed_kind(request.text),
+                                     accent=request.accent, read_only=request.read_only,
+                                     status=SourceStatus.FAILED,
                                      error=exc.args[0] if exc.args else str(exc))))
         return []
-    host = spec.host if spec.kind == "host" else spec.ref.registry if spec.ref else None
-    read_only = request.read_only or (host is not None and registry.host_read_only(host))
-    grouped = spec.kind == "host" or (spec.kind == "directory" and (
-        len(targets) != 1 or targets[0].store.location != str(spec.path)))
+    targets = expansion.targets
+    read_only = request.read_only or workspace.is_read_only(location)
+    grouped = location.kind == "registry-host" or (location.kind == "local" and (
+        len(targets) != 1 or targets[0].store.location != str(location.path)))
     parent = None
     if grouped:
         parent = f"group:{request.text}"
-        kind = "host" if spec.kind == "host" else "folder"
+        kind = "host" if location.kind == "registry-host" else "folder"
         post(SourceAdded(SourceState(parent, label, kind, accent=request.accent,
                                      read_only=read_only, status=SourceStatus.DONE,
                                      total=None)))
     out = []
     for target in targets:
-        location = target.store.location
+        source_id = target.store.location
         if grouped:
-            child_label = location.removeprefix(str(spec.path) + "/") if spec.path else \
-                location.split("/", 1)[-1]
+            child_label = source_id.removeprefix(str(location.path) + "/") if location.path \
+                else source_id.split("/", 1)[-1]
         else:
             child_label = label
-        post(SourceAdded(SourceState(location, child_label, target.store.kind, parent=parent,
-                                     accent=request.accent, read_only=read_only,
+        post(SourceAdded(SourceState(source_id, child_label, target.store.kind, parent=parent,
+                                     accent=request.accent,
+                                     read_only=read_only or target.store.read_only,
                                      status=SourceStatus.LOADING)))
-        out.append((location, target))
+        out.append((source_id, target))
     return out
 
 

@@ -113,6 +113,25 @@ async def test_sort_keys_and_header_click(app_factory: AppFactory) -> None:
         assert layers == sorted(layers, reverse=True)
 
 
+async def test_y_on_a_row_copies_the_cache_from_spec_that_imports_it(
+        app_factory: AppFactory) -> None:
+    from cachetui.locations import parse_location
+
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_screen(app)
+        row = main.query_one(CacheTable).current()
+        assert row is not None and row.entry.analysis is not None
+        await pilot.press("y")
+        spec = app.clipboard
+        assert spec.startswith("type=local,src=/") and spec.endswith(f",tag={row.entry.tag}")
+        # The spec opens the same store and tag again.
+        location = parse_location(spec)
+        assert location.id == main.targets[row.source_id].store.id
+        assert location.tag == row.entry.tag
+
+
 async def test_open_cache_views_copy_and_back(app_factory: AppFactory) -> None:
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:

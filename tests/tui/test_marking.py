@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from cachetui.config import Config, RegistryConfig, SourceConfig
+from cachetui.locations import Workspace, parse_location
 from cachetui.tui.app import CachetuiApp, make_app
 from cachetui.tui.modals.prune_plan import PrunePlanModal, freed_estimate
 from cachetui.tui.model import size
-from cachetui.tui.opening import RegistryAccess
 from cachetui.tui.screens.main import MainScreen
 from cachetui.tui.widgets.cache_table import CacheTable
 from tests.tui.conftest import clock, settle
@@ -174,6 +174,7 @@ async def test_read_only_source_hides_prune_where_every_candidate_is_read_only(
 
 def test_registry_hosts_marked_read_only_in_the_config_are_read_only() -> None:
     config = Config(registries={"registry.internal:5000": RegistryConfig(read_only=True)})
-    access = RegistryAccess(config)
-    assert access.host_read_only("registry.internal:5000")
-    assert not access.host_read_only("other:5000")
+    workspace = Workspace(config)
+    assert workspace.is_read_only(parse_location("registry.internal:5000/app"))
+    assert workspace.is_read_only(parse_location("registry.internal:5000"))
+    assert not workspace.is_read_only(parse_location("registry.other:5000/app"))

@@ -15,7 +15,14 @@ from typing import Final
 
 from cachetui.buildkit.annotated import OciForm, annotated_to_oci, oci_to_annotated, parse_annotated
 from cachetui.buildkit.document import build_document, config_descriptor
-from cachetui.errors import DigestMismatch, InvalidInput, NotFound, TooLarge, UnsupportedOperation
+from cachetui.errors import (
+    DigestMismatch,
+    InvalidInput,
+    NotFound,
+    ReadOnlySource,
+    TooLarge,
+    UnsupportedOperation,
+)
 from cachetui.oci.digest import Digest, Verifier, is_digest
 from cachetui.oci.models import Descriptor, TopObject
 from cachetui.store.base import MAX_CONFIG_BYTES, Store, StoreKind
@@ -58,6 +65,18 @@ class GhaStore:
     @property
     def location(self) -> str:
         return f"gha://{self.rest.repository}" + (f"?scope={self.scope}" if self.scope else "")
+
+    @property
+    def id(self) -> str:
+        return f"gha:repository={self.rest.repository}" + (f",scope={self.scope}"
+                                                           if self.scope else "")
+
+    read_only: bool = False
+    """Every write raises :class:`ReadOnlySource` (set by whoever opens it read-only)."""
+
+    def check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlySource("read-only source: nothing is written", where=self.location)
 
     # -- inventory ---------------------------------------------------------------------------
 
@@ -206,6 +225,7 @@ class GhaStore:
     async def put_blob(self, descriptor: Descriptor, chunks: AsyncIterable[bytes]) -> None:
         """A layer becomes ``buildkit-blob-1-<digest>`` (committed only once verified); a config
         blob is kept in memory for :meth:`put_manifest`, as gha stores no config object."""
+        self.check_writable()
         verifier = Verifier(Digest(descriptor.digest), descriptor.size,
                             where=f"{self.location} {descriptor.digest}")
         if descriptor.size <= MAX_CONFIG_BYTES and descriptor.media_type.endswith(
@@ -240,6 +260,7 @@ class GhaStore:
     async def put_manifest(self, top: TopObject, tag: str | None) -> None:
         """Write the annotated index as the next generation of ``tag``'s scope for the token's
         writable ref, after checking every layer it names is there (never a dangling index)."""
+        self.check_writable()
         runtime = self._need_runtime()
         if not tag:
             raise InvalidInput("a gha cache needs a scope name to write (SCOPE or SCOPE@REF)")
@@ -283,10 +304,12 @@ class GhaStore:
         return ref
 
     async def delete_manifest(self, digest: Digest) -> None:
+        self.check_writable()
         raise UnsupportedOperation("delete gha caches with prune (it plans generations and refs)",
                                    where=self.location)
 
     async def delete_tag(self, tag: str) -> None:
+        self.check_writable()
         raise UnsupportedOperation("gha caches have no tags to remove", where=self.location)
 
     async def aclose(self) -> None:

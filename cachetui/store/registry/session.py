@@ -137,9 +137,11 @@ class RegistrySession:
             self._clients[host] = found
         return found
 
-    def repository(self, ref: ImageRef, *, listed: bool = False) -> RegistryStore:
+    def repository(self, ref: ImageRef, *, listed: bool = False,
+                   read_only: bool = False) -> RegistryStore:
         """``listed``: the name came from the catalog (see :class:`RegistryStore`)."""
-        return RegistryStore(self.client(ref.api_host), ref.repository, listed=listed)
+        return RegistryStore(self.client(ref.api_host), ref.repository, listed=listed,
+                             read_only=read_only)
 
     def store(self, host: str, repository: str, *, listed: bool = False) -> RegistryStore:
         return RegistryStore(self.client(host), repository, listed=listed)

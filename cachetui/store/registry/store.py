@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
 
-from cachetui.errors import TooLarge
+from cachetui.errors import ReadOnlySource, TooLarge
 from cachetui.oci.digest import Digest, is_digest
 from cachetui.oci.models import Descriptor, TopObject
 from cachetui.oci.reference import validate_tag
@@ -16,11 +16,14 @@ from cachetui.store.registry.errors import RegistryNotFound
 class RegistryStore:
     """``host/repository`` on a registry; all I/O goes through the session's shared client."""
 
-    def __init__(self, client: RegistryClient, repository: str, *, listed: bool = False) -> None:
+    def __init__(self, client: RegistryClient, repository: str, *, listed: bool = False,
+                 read_only: bool = False) -> None:
         self.client = client
         self.repository = repository
         self.listed = listed
         """Named by the registry's catalog: it exists, so ``NAME_UNKNOWN`` means "no tags"."""
+        self.read_only = read_only
+        """Every write (blob, mount, manifest, delete) raises :class:`ReadOnlySource`."""
 
     @property
     def kind(self) -> StoreKind:
@@ -34,8 +37,17 @@ class RegistryStore:
     def location(self) -> str:
         return f"{self.client.host}/{self.repository}"
 
+    @property
+    def id(self) -> str:
+        return f"registry:{self.location}"
+
     def __repr__(self) -> str:
         return f"RegistryStore({self.location!r})"
+
+    def check_writable(self) -> None:
+        """Raise :class:`ReadOnlySource` when this store is read-only (before any request)."""
+        if self.read_only:
+            raise ReadOnlySource("read-only source: nothing is written", where=self.location)
 
     async def list_tags(self) -> list[str]:
         try:
@@ -67,6 +79,7 @@ class RegistryStore:
         return b"".join(parts)
 
     async def put_blob(self, descriptor: Descriptor, chunks: AsyncIterable[bytes]) -> None:
+        self.check_writable()
         existing = await self.blob_size(Digest(descriptor.digest))
         if existing == descriptor.size:
             closer = getattr(chunks, "aclose", None)
@@ -76,6 +89,7 @@ class RegistryStore:
         await self.client.upload_blob(self.repository, descriptor, chunks)
 
     async def mount_blob(self, descriptor: Descriptor, source: Store) -> bool:
+        self.check_writable()
         if not isinstance(source, RegistryStore) or source.host != self.host:
             return False
         if source.repository == self.repository:
@@ -84,13 +98,16 @@ class RegistryStore:
                                             source.repository)
 
     async def put_manifest(self, top: TopObject, tag: str | None) -> None:
+        self.check_writable()
         reference = validate_tag(tag) if tag is not None else top.digest
         await self.client.put_manifest(self.repository, top, reference)
 
     async def delete_manifest(self, digest: Digest) -> None:
+        self.check_writable()
         await self.client.delete_manifest(self.repository, Digest(digest))
 
     async def delete_tag(self, tag: str) -> None:
+        self.check_writable()
         if is_digest(tag):
             raise ValueError("delete_tag takes a tag, not a digest")
         await self.client.delete_tag(self.repository, validate_tag(tag))

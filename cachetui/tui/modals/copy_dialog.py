@@ -21,8 +21,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from cachetui.endpoints import DestinationSpec
 from cachetui.errors import CachetuiError
+from cachetui.locations import Location
 from cachetui.ops.copy import CopyPlan, plan_copy
 from cachetui.present.plans import describe_copy_plan
 from cachetui.present.safe_text import safe
@@ -31,7 +31,7 @@ from cachetui.tui.destinations import DestinationRules
 from cachetui.tui.keymap import identify
 from cachetui.tui.modals.destination_input import DestinationInput
 
-OpenDestination = Callable[[DestinationSpec], Store]
+OpenDestination = Callable[[Location], Store]
 PLAN_DELAY = 0.15
 
 
@@ -48,7 +48,7 @@ class Picked:
 class CopyOrder:
     """What the dialog decided: the destination and one plan per source store."""
 
-    spec: DestinationSpec
+    spec: Location
     destination: Store
     plans: tuple[tuple[Store, CopyPlan], ...]
 
@@ -120,7 +120,7 @@ class CopyDialog(ModalScreen[CopyOrder | None]):
         self.plan(spec)
 
     @work(exclusive=True, group="copy-plan", exit_on_error=False)
-    async def plan(self, spec: DestinationSpec) -> None:
+    async def plan(self, spec: Location) -> None:
         await asyncio.sleep(PLAN_DELAY)  # typing goes on: the next key cancels this plan
         try:
             destination = self.open_destination(spec)

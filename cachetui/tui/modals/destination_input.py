@@ -10,8 +10,8 @@ from textual.suggester import SuggestFromList
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input
 
-from cachetui.endpoints import DestinationSpec
 from cachetui.errors import CachetuiError
+from cachetui.locations import Location
 from cachetui.tui.destinations import DestinationRules
 
 
@@ -44,7 +44,7 @@ class DestinationInput(Input):
                          validate_on=["changed", "submitted"])
         self.rules = rules
 
-    def spec(self) -> DestinationSpec | None:
+    def spec(self) -> Location | None:
         """The parsed destination, or ``None`` while the text is not valid."""
         try:
             return self.rules.check(self.value)

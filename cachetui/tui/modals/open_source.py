@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
 from cachetui.errors import CachetuiError
-from cachetui.sources import parse_source
+from cachetui.locations import parse_location
 from cachetui.tui.keymap import identify
 
 
@@ -32,7 +32,7 @@ class OpenSource(ModalScreen[str | None]):
         if not text:
             return
         try:
-            parse_source(text)
+            parse_location(text)
         except CachetuiError as exc:
             self.query_one("#open-source-error", Label).update(str(exc))
             return

@@ -22,8 +22,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from cachetui.endpoints import DestinationSpec
 from cachetui.errors import CachetuiError, InvalidInput
+from cachetui.locations import Location
 from cachetui.oci.mediatypes import Compression
 from cachetui.ops.reexport import ReexportPlan, ReexportSettings, plan_reexport
 from cachetui.present.plans import describe_reexport_plan
@@ -35,7 +35,7 @@ from cachetui.tui.modals.copy_dialog import PLAN_DELAY
 from cachetui.tui.modals.destination_input import DestinationInput
 from cachetui.tui.modals.fit import fit_body
 
-OpenDestination = Callable[[DestinationSpec], Store]
+OpenDestination = Callable[[Location], Store]
 KEEP = "keep"
 
 COMPRESSIONS = [("zstd", "zstd"), ("gzip", "gzip"), ("uncompressed", "uncompressed"),
@@ -49,7 +49,7 @@ class ReexportOrder:
     plan: ReexportPlan
     source: Store
     destination: Store
-    spec: DestinationSpec
+    spec: Location
 
 
 def default_destination(source: Store, tag: str, compression: str) -> str:
@@ -184,7 +184,7 @@ class ReexportDialog(ModalScreen[ReexportOrder | None]):
         self.plan(settings, field.spec())
 
     @work(exclusive=True, group="reexport-plan", exit_on_error=False)
-    async def plan(self, settings: ReexportSettings, spec: DestinationSpec | None) -> None:
+    async def plan(self, settings: ReexportSettings, spec: Location | None) -> None:
         """Plans even while the destination is invalid (against the source), so options show."""
         await asyncio.sleep(PLAN_DELAY)  # the next change cancels this plan
         try:

@@ -12,6 +12,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static, Tree
 
+from cachetui.locations import SourceRequest, Target
+from cachetui.oci.digest import Digest, is_digest
 from cachetui.ops.inventory import (
     CacheEntry,
     EntryScanned,
@@ -37,7 +39,6 @@ from cachetui.tui.model import (
     size,
     sort_rows,
 )
-from cachetui.tui.opening import SourceRequest, Target
 from cachetui.tui.scanning import open_request, scan_all
 from cachetui.tui.screens.base import ExtensibleScreen, PaletteCommand
 from cachetui.tui.widgets.cache_table import COLUMNS, CacheTable
@@ -66,6 +67,7 @@ class MainScreen(ExtensibleScreen):
         Binding("N", "sort('name')", "Sort name", key_display="N", show=False),
         Binding("ctrl+r", "refresh", "Refresh"),
         Binding("o", "open_source", "Open source", show=False),
+        Binding("y", "copy_cache_from", "Copy --cache-from", show=False),
         Binding("tab", "app.focus_next", "Next pane", show=False),
     ])
 
@@ -113,7 +115,7 @@ class MainScreen(ExtensibleScreen):
 
     async def _load(self, request: SourceRequest) -> None:
         app = self.cachetui
-        targets = await open_request(request, app.registry, self.post_message)
+        targets = await open_request(request, app.workspace, self.post_message)
         for source_id, target in targets:
             self.targets[source_id] = target
         await scan_all(targets, app.memo, self.post_message)
@@ -422,6 +424,25 @@ class MainScreen(ExtensibleScreen):
             ids = set(self.targets)
         self.rescan(ids)
         self.notify(f"Refreshing {len(ids & set(self.targets))} source(s)")
+
+    def cache_from(self, row: Row) -> str | None:
+        """The ``--cache-from`` spec that makes buildx import the cache of ``row``."""
+        target = self.targets.get(row.source_id)
+        if target is None or row.entry.tag == "(source)":
+            return None
+        location = target.location
+        if is_digest(row.entry.tag):
+            return location.with_reference(digest=Digest(row.entry.tag)).cache_from()
+        return location.with_reference(tag=row.entry.tag).cache_from()
+
+    def action_copy_cache_from(self) -> None:
+        row = self.query_one(CacheTable).current()
+        spec = self.cache_from(row) if row is not None else None
+        if spec is None:
+            self.notify("Nothing to copy: move to a cache", severity="warning", timeout=2)
+            return
+        self.app.copy_to_clipboard(spec)
+        self.notify(f"Copied {spec}", timeout=3, markup=False)
 
     def action_open_source(self) -> None:
         from cachetui.tui.modals.open_source import OpenSource
