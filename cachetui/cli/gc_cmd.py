@@ -8,17 +8,16 @@ build may be writing them. Prints the plan; ``--yes`` applies it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, option_duration, print_json
 from cachetui.cli.registry_args import workspace
 from cachetui.errors import CachetuiError, InvalidInput
 from cachetui.locations import Workspace, parse_location
-from cachetui.ops.gc import GcPlan, GcResult, apply_gc, plan_gc
 from cachetui.ops.policy import DEFAULT_GRACE, format_duration
 from cachetui.present import units
-from cachetui.store.layout import LayoutStore
+from cachetui.store.base import CollectsGarbage
+from cachetui.store.garbage import GcPlan, GcResult
 from cachetui.store.objspec import is_object_location
 
 
@@ -41,14 +40,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
-def _store(text: str, workspace: Workspace) -> LayoutStore:
+def _store(text: str, workspace: Workspace) -> CollectsGarbage:
     location = parse_location(text)
-    if location.kind != "local":
-        raise InvalidInput(f"{text}: gc works on cache directories only")
     if location.reference is not None:
-        raise InvalidInput(f"{text}: gc covers the whole directory; leave out the tag")
+        raise InvalidInput(f"{text}: gc covers the whole store; leave out the tag")
     store = workspace.open(location)
-    assert isinstance(store, LayoutStore)
+    if not isinstance(store, CollectsGarbage):
+        raise InvalidInput(f"{text}: gc works on cache directories only")
     return store
 
 
@@ -107,7 +105,7 @@ async def run(args: argparse.Namespace) -> int:
             continue
         try:
             store = _store(text, ws)
-            plan = await asyncio.to_thread(plan_gc, store, grace=grace)
+            plan = await store.plan_garbage(grace=grace)
         except CachetuiError as exc:
             errors.append(str(exc))
             continue
@@ -117,7 +115,7 @@ async def run(args: argparse.Namespace) -> int:
         if not args.yes or not (plan.blobs or plan.ingest):
             continue
         try:
-            result = await apply_gc(store, plan)
+            result = await store.collect_garbage(plan)
         except CachetuiError as exc:
             errors.append(str(exc))
             continue

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from cachetui.ops.policy import DEFAULT_GRACE, Decision, Policy
+from cachetui.store.garbage import GcPlan
 
 
 @dataclass(slots=True)
@@ -43,6 +44,8 @@ class SourcePlan:
     delete_blobs: tuple[str, ...] = ()
     """Directory: exactly the blobs the apply step may delete (each re-checked under the lock)."""
     stale_ingest: tuple[str, ...] = ()
+    gc: GcPlan | None = None
+    """The store's garbage collection plan behind ``delete_blobs`` (stores that collect)."""
     garbage_bytes: int = 0
     """Bytes of blobs that were already unreferenced (directory) and go too."""
     garbage_blobs: int = 0

@@ -1,30 +1,29 @@
-"""The one place where pruning a directory and pruning a registry really differ.
+"""The one place where pruning by untagging and pruning by deleting digests really differ.
 
-- A directory untags: its ``index.json`` entries go (one atomic rewrite under the flock), other
-  tags on the same manifest stay, and then the blobs no remaining tag reaches are collected
-  (BuildKit's ``reset=true`` rule, sparing young blobs: :mod:`cachetui.ops.gc`).
-- A registry deletes a manifest by digest, and with it every tag on that digest (distribution
-  untags them all): those tags are collateral and must be confirmed. Blob space comes back only
-  when the registry runs its own garbage collection.
+Which applies is asked of the store's capabilities (:mod:`cachetui.store.base`), never its class:
+
+- A store that ``Untags`` (a directory) drops its ``index.json`` entries (one atomic rewrite
+  under the flock), other tags on the same manifest stay; then, if it ``CollectsGarbage``, the
+  blobs no remaining tag reaches are collected (BuildKit's ``reset=true`` rule, sparing young
+  blobs: :mod:`cachetui.store.layout_gc`).
+- A store that ``DeletesByDigest`` (a registry) deletes a manifest by digest, and with it every
+  tag on that digest (distribution untags them all): those tags are collateral and must be
+  confirmed. Blob space comes back only when the registry runs its own garbage collection.
+- A store with neither gets every item blocked, with the reason.
 
 Everything else (reading tags, policies, byte counting) is shared in :mod:`cachetui.ops.prune`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Protocol
 
 from cachetui.errors import CachetuiError, NotFound, RegistryError, UnsupportedOperation
 from cachetui.oci.digest import Digest
-from cachetui.oci.models import Descriptor
-from cachetui.ops.gc import plan_from, sweep_sync
 from cachetui.ops.progress import CancelToken, Progress, ProgressSink
 from cachetui.ops.prune_model import ItemResult, SourcePlan, SourceResult, deleted_tags
-from cachetui.store.base import Store
-from cachetui.store.layout import LayoutStore, Reachability, tag_of
-from cachetui.store.objects import ObjectStore
+from cachetui.store.base import CollectsGarbage, DeletesByDigest, Store, Untags
 
 REGISTRY_GC_NOTE = (
     "registry space comes back only after the registry's own garbage collection "
@@ -63,12 +62,12 @@ class Target(Protocol):
 
 
 def target_for(store: Store) -> Target:
-    """Directory, object-store or registry semantics, decided here and nowhere else."""
-    if isinstance(store, LayoutStore):
-        return DirectoryTarget()
-    if isinstance(store, ObjectStore):
-        return ObjectTarget()
-    return RegistryTarget()
+    """Untag or delete-by-digest semantics, from what the store can do."""
+    if isinstance(store, Untags):
+        return DirectoryTarget() if isinstance(store, CollectsGarbage) else UntagOnlyTarget()
+    if isinstance(store, DeletesByDigest):
+        return RegistryTarget()
+    return CannotDeleteTarget()
 
 
 def _skipped_blocked(plan: SourcePlan, result: SourceResult) -> None:
@@ -84,49 +83,30 @@ class DirectoryTarget:
 
     async def finish_plan(self, store: Store, plan: SourcePlan,
                           blob_sets: Mapping[str, dict[str, int]]) -> None:
-        assert isinstance(store, LayoutStore)
-        removed = {(item.tag, item.digest) for item in plan.active}
-
-        def survivors_reach() -> Reachability:
-            entries = store.read_index_sync().manifests
-            roots = [d for d in entries if (tag_of(d), d.digest) not in removed]
-            return store.reachability_sync(roots=roots)
-
+        if not isinstance(store, CollectsGarbage):
+            plan.freed = {}
+            return  # untagging frees what the store's own collection later takes
+        removed = [(item.tag, item.digest) for item in plan.active]
         try:
-            reach = await asyncio.to_thread(survivors_reach)
+            gc = await store.plan_garbage(grace=plan.grace, without=removed)
         except CachetuiError as exc:
             plan.problems.append(f"blobs will not be collected: {exc}")
             return
-        if reach.problems:
-            plan.problems.append("blobs will not be collected: a remaining tag's manifest cannot "
-                                 f"be read ({reach.problems[0]})")
-            return
-        gc = plan_from(reach, store.location, plan.grace)
         plan.freed = {blob.digest: blob.size for blob in gc.blobs}
         plan.delete_blobs = tuple(blob.digest for blob in gc.blobs)
         plan.spared_bytes = sum(blob.size for blob in gc.spared)
         plan.stale_ingest = tuple(entry.name for entry in gc.ingest)
+        plan.gc = gc
         if gc.spared:
             plan.notes.append(f"{len(gc.spared)} unreferenced blobs are younger than the grace "
                               "period and are kept for now (a build may be writing them)")
 
     async def apply(self, store: Store, plan: SourcePlan, *, progress: ProgressSink,
                     cancel: CancelToken) -> SourceResult:
-        assert isinstance(store, LayoutStore)
+        assert isinstance(store, Untags)
         result = SourceResult(plan.location)
         wanted = {(item.tag, item.digest) for item in plan.active}
-        found: set[tuple[str | None, str]] = set()
-
-        def drop(manifests: list[Descriptor]) -> list[Descriptor]:
-            kept = []
-            for descriptor in manifests:
-                key = (tag_of(descriptor), descriptor.digest)
-                if key in wanted:
-                    found.add(key)
-                else:
-                    kept.append(descriptor)
-            return kept
-
+        found: set[tuple[str, str]] = set()
         if wanted:
             if cancel.cancelled:
                 for item in plan.active:
@@ -134,7 +114,7 @@ class DirectoryTarget:
                 _skipped_blocked(plan, result)
                 return result
             try:
-                await asyncio.to_thread(store.update_index_sync, drop)
+                found = await store.untag(wanted)
             except CachetuiError as exc:
                 for item in plan.active:
                     result.items.append(ItemResult(item.tag, item.digest, "failed", str(exc)))
@@ -148,11 +128,10 @@ class DirectoryTarget:
                 result.items.append(ItemResult(item.tag, item.digest, "failed",
                                                "the tag no longer points at the planned manifest"))
         _skipped_blocked(plan, result)
-        if plan.delete_blobs or plan.stale_ingest:
+        if (plan.delete_blobs or plan.stale_ingest) and plan.gc is not None \
+                and isinstance(store, CollectsGarbage):
             try:
-                swept = await asyncio.to_thread(sweep_sync, store, plan.delete_blobs,
-                                                plan.stale_ingest, grace=plan.grace,
-                                                progress=progress, cancel=cancel)
+                swept = await store.collect_garbage(plan.gc, progress=progress, cancel=cancel)
             except CachetuiError as exc:
                 result.errors.append(f"blobs not collected: {exc}")
                 return result
@@ -231,7 +210,8 @@ class RegistryTarget:
                 if now != digest:
                     return ItemResult(tag, digest, "failed",
                                       f"tag {name} moved to {Digest(now).short} since the plan")
-            await store.delete_manifest(Digest(digest))
+            assert isinstance(store, DeletesByDigest)
+            await store.delete_by_digest(Digest(digest))
         except NotFound as exc:
             return ItemResult(tag, digest, "failed", f"changed since the plan: {exc}")
         except CachetuiError as exc:
@@ -242,9 +222,10 @@ class RegistryTarget:
         return ItemResult(tag, digest, "deleted", also)
 
 
-class ObjectTarget(RegistryTarget):
-    """s3/azblob: every manifest name is its own object, so a name goes alone (two names with
-    the same bytes are not collateral of each other); blobs stay until gc deletes the orphans."""
+class UntagOnlyTarget(RegistryTarget):
+    """A store that untags but does not collect its own garbage (s3/azblob): every manifest
+    name is its own object, so a name goes alone (two names with the same bytes are not
+    collateral of each other); blobs stay until gc deletes the orphans."""
 
     deletes_by_digest = False
     space_note = ("blobs stay until `cachetui gc LOCATION` deletes the orphans (older than its "
@@ -255,14 +236,37 @@ class ObjectTarget(RegistryTarget):
 
     async def _delete(self, store: Store, tag: str, digest: str,
                       collateral: tuple[str, ...]) -> ItemResult:
+        assert isinstance(store, Untags)
         try:
             now = (await store.resolve(tag)).digest
             if now != digest:
                 return ItemResult(tag, digest, "failed",
                                   f"manifest {tag} changed to {Digest(now).short} since the plan")
-            await store.delete_tag(tag)
+            if not await store.untag([(tag, digest)]):
+                return ItemResult(tag, digest, "failed", f"manifest {tag} changed since the plan")
         except NotFound as exc:
             return ItemResult(tag, digest, "failed", f"changed since the plan: {exc}")
         except CachetuiError as exc:
             return ItemResult(tag, digest, "failed", str(exc))
         return ItemResult(tag, digest, "deleted", "")
+
+
+class CannotDeleteTarget:
+    """A store with neither capability: every selected item is blocked, saying why."""
+
+    deletes_by_digest = False
+
+    def collateral(self, tag: str, digest: str, tags: Mapping[str, str]) -> tuple[str, ...]:
+        return ()
+
+    async def finish_plan(self, store: Store, plan: SourcePlan,
+                          blob_sets: Mapping[str, dict[str, int]]) -> None:
+        for item in plan.items:
+            item.blocked = item.blocked or "this store cannot delete caches"
+        plan.freed = {}
+
+    async def apply(self, store: Store, plan: SourcePlan, *, progress: ProgressSink,
+                    cancel: CancelToken) -> SourceResult:
+        result = SourceResult(plan.location)
+        _skipped_blocked(plan, result)
+        return result

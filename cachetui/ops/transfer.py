@@ -17,7 +17,7 @@ from typing import Any, Final
 from cachetui.errors import CachetuiError, Cancelled, RegistryError, is_transient
 from cachetui.oci.models import Descriptor
 from cachetui.ops.progress import CancelToken, Progress, ProgressSink
-from cachetui.store.base import Store, VerifiesBlobs
+from cachetui.store.base import Mounts, Store, VerifiesBlobs
 
 DEFAULT_CONCURRENCY: Final = 6
 """Blobs moved at once: with 4, the last of 9 equal layers moved alone (measured in bench_copy)."""
@@ -44,10 +44,8 @@ class BlobAction(StrEnum):
 
 
 def same_registry(source: Store, destination: Store) -> bool:
-    """Whether a mount can work: two repositories of one registry (display and planning only)."""
-    if source.kind != "registry" or destination.kind != "registry":
-        return False
-    return source.location.split("/", 1)[0] == destination.location.split("/", 1)[0]
+    """Whether a mount can work (two repositories of one registry): asked of the destination."""
+    return isinstance(destination, Mounts) and destination.can_mount_from(source)
 
 
 async def blob_present(destination: Store, descriptor: Descriptor) -> bool:

@@ -13,11 +13,16 @@ Contract every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
-from typing import Final, Literal, Protocol, runtime_checkable
+from collections.abc import AsyncIterable, AsyncIterator, Collection
+from datetime import timedelta
+from typing import TYPE_CHECKING, Final, Literal, Protocol, runtime_checkable
 
 from cachetui.oci.digest import Digest
 from cachetui.oci.models import Descriptor, TopObject
+from cachetui.progress import CancelToken, ProgressSink
+
+if TYPE_CHECKING:
+    from cachetui.store.garbage import GcPlan, GcResult
 
 CHUNK_SIZE: Final = 1024 * 1024
 """Streaming granularity for blobs: large enough for throughput, small enough for flat memory."""
@@ -54,7 +59,7 @@ class Store(Protocol):
         ...
 
     async def list_tags(self) -> list[str]:
-        """Every tag, in a stable order."""
+        """Every tag, sorted (the same order from every store)."""
         ...
 
     async def resolve(self, tag: str) -> Descriptor:
@@ -78,7 +83,10 @@ class Store(Protocol):
         ...
 
     async def put_blob(self, descriptor: Descriptor, chunks: AsyncIterable[bytes]) -> None:
-        """Store a blob from a chunk stream; verified against the descriptor before it is kept."""
+        """Store a blob from a chunk stream; verified against the descriptor before it is kept.
+
+        A blob the store already has intact is kept and the stream closed unread (skip if
+        present, in every store)."""
         ...
 
     async def mount_blob(self, descriptor: Descriptor, source: Store) -> bool:
@@ -115,4 +123,64 @@ class VerifiesBlobs(Protocol):
 
     async def has_verified_blob(self, descriptor: Descriptor) -> bool:
         """Whether the blob is here with exactly the declared digest and size."""
+        ...
+
+
+# -- capabilities: what a store can do beyond reading and writing ------------------------------
+# Operations ask these (``isinstance(store, Untags)``), never which class or kind a store is.
+
+
+@runtime_checkable
+class DeletesByDigest(Protocol):
+    """Deleting a manifest by digest removes every tag on it (a registry): the other tags on the
+    digest are collateral, and a plan must show and confirm them."""
+
+    async def delete_by_digest(self, digest: Digest) -> None:
+        """Delete the manifest ``digest`` and with it every tag that points at it."""
+        ...
+
+
+@runtime_checkable
+class Untags(Protocol):
+    """Tags can be removed one by one, leaving other tags on the same manifest (a directory)."""
+
+    async def untag(self, entries: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Remove these (tag, manifest digest) entries in one atomic step; returns those found
+        (a tag that moved since the plan is not removed)."""
+        ...
+
+
+@runtime_checkable
+class CollectsGarbage(Protocol):
+    """The store deletes its own unreferenced blobs, sparing those younger than a grace period
+    (a build may be writing them)."""
+
+    async def plan_garbage(self, *, grace: timedelta,
+                           without: Collection[tuple[str, str]] = ()) -> GcPlan:
+        """What a collection would delete now; ``without``: (tag, digest) entries counted as
+        already removed (what a prune of them frees)."""
+        ...
+
+    async def collect_garbage(self, plan: GcPlan, *, progress: ProgressSink | None = None,
+                              cancel: CancelToken | None = None) -> GcResult:
+        """Delete exactly the planned blobs that are, re-checked under the store's lock, still
+        unreferenced and old."""
+        ...
+
+
+@runtime_checkable
+class Mounts(Protocol):
+    """Blobs of another store can be made available here without moving bytes."""
+
+    def can_mount_from(self, source: Store) -> bool:
+        """Whether :meth:`Store.mount_blob` can work for ``source`` (for plans: mount or copy)."""
+        ...
+
+
+@runtime_checkable
+class Touches(Protocol):
+    """Blobs can be marked as used now, so an expiry rule does not remove them (s3's
+    ``touch_refresh``)."""
+
+    async def touch_blob(self, digest: str) -> None:
         ...

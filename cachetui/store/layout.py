@@ -16,8 +16,8 @@ import asyncio
 import contextlib
 import os
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection
+from datetime import timedelta
 from io import BufferedWriter
 from pathlib import Path
 from typing import Final
@@ -38,8 +38,11 @@ from cachetui.oci import mediatypes as mt
 from cachetui.oci.digest import Digest, Verifier, is_digest
 from cachetui.oci.models import Descriptor, Index, TopObject, encode_json, parse_top
 from cachetui.oci.reference import validate_tag
+from cachetui.progress import CancelToken, ProgressSink, no_progress
 from cachetui.store.base import CHUNK_SIZE, MAX_CONFIG_BYTES, Store, StoreKind
 from cachetui.store.fsutil import atomic_write, create_new, flocked, fsync_dir, inside, temp_name
+from cachetui.store.garbage import BlobFile, GcPlan, GcResult, IngestEntry, Reachability, tag_of
+from cachetui.store.layout_gc import LayoutMaintenance
 
 IndexChange = Callable[[list[Descriptor]], list[Descriptor]]
 """Maps the old ``index.json`` entries to the new ones (run under the exclusive lock)."""
@@ -51,53 +54,6 @@ OCI_LAYOUT_BYTES: Final = b'{"imageLayoutVersion":"1.0.0"}'
 LEFTOVER: Final = re.compile(r"\A\.cachetui-[^/]+\.tmp\Z")
 """Temp files of :func:`cachetui.store.fsutil.atomic_write` and blob writes."""
 LEFTOVER_DIRS: Final = ("", "blobs/sha256", "blobs/sha512")
-
-
-@dataclass(frozen=True, slots=True)
-class IngestEntry:
-    """A leftover in-progress write: under ``ingest/`` (an aborted export leaves these), or a
-    cachetui temp file (``name`` is then its path from the layout root)."""
-
-    name: str
-    size: int
-    mtime: float
-
-
-@dataclass(frozen=True, slots=True)
-class BlobFile:
-    digest: Digest
-    size: int
-    mtime: float
-
-
-@dataclass(slots=True)
-class Reachability:
-    """What the tags of a directory reach, and what nothing reaches (BuildKit's reset=true rule)."""
-
-    reachable: set[str] = field(default_factory=set)
-    missing: set[str] = field(default_factory=set)
-    blobs: dict[str, BlobFile] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    """Reachable manifests that could not be read: their children are unknown, so GC must stop."""
-    ingest: list[IngestEntry] = field(default_factory=list)
-
-    @property
-    def unreferenced(self) -> list[BlobFile]:
-        return sorted(
-            (blob for digest, blob in self.blobs.items() if digest not in self.reachable),
-            key=lambda blob: blob.digest,
-        )
-
-    @property
-    def unreferenced_bytes(self) -> int:
-        return sum(blob.size for blob in self.unreferenced)
-
-
-def tag_of(descriptor: Descriptor) -> str | None:
-    """The tag of an ``index.json`` entry, as BuildKit's client resolves it."""
-    return descriptor.annotation(mt.ANNOTATION_CONTAINERD_NAME) or descriptor.annotation(
-        mt.ANNOTATION_REF_NAME
-    )
 
 
 class LayoutStore(Store):
@@ -216,10 +172,7 @@ class LayoutStore(Store):
 
     async def list_tags(self) -> list[str]:
         entries = await asyncio.to_thread(self.tag_entries_sync)
-        seen: dict[str, None] = {}
-        for tag, _ in entries:
-            seen.setdefault(tag)
-        return list(seen)
+        return sorted({tag for tag, _ in entries})
 
     async def resolve(self, tag: str) -> Descriptor:
         entries = await asyncio.to_thread(self.read_index_sync)
@@ -502,8 +455,16 @@ class LayoutStore(Store):
             atomic_write(layout, OCI_LAYOUT_BYTES)
 
     async def put_blob(self, descriptor: Descriptor, chunks: AsyncIterable[bytes]) -> None:
+        """Write a blob, or keep the one here when it verifies (as every store skips a blob it
+        has); a corrupt file of the right size is rewritten."""
         digest = Digest(descriptor.digest)
         where = f"{self.root}: blob {digest.short}"
+        self.check_writable()
+        if await self.has_verified_blob(descriptor):
+            closer = getattr(chunks, "aclose", None)
+            if closer is not None:
+                await closer()
+            return
         await asyncio.to_thread(self._ensure_layout_sync)
         final = self._checked_blob_path(digest)
         tmp = temp_name(final.parent, digest.hex[:16])
@@ -590,6 +551,19 @@ class LayoutStore(Store):
             return kept
 
         await asyncio.to_thread(self.update_index_sync, drop)
+
+    # -- capabilities: Untags, CollectsGarbage (the work is done by LayoutMaintenance) ---------
+    async def untag(self, entries: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        return await LayoutMaintenance(self).untag(entries)
+
+    async def plan_garbage(self, *, grace: timedelta,
+                           without: Collection[tuple[str, str]] = ()) -> GcPlan:
+        return await LayoutMaintenance(self).plan(grace=grace, without=without)
+
+    async def collect_garbage(self, plan: GcPlan, *, progress: ProgressSink | None = None,
+                              cancel: CancelToken | None = None) -> GcResult:
+        return await LayoutMaintenance(self).sweep(plan, progress=progress or no_progress,
+                                                   cancel=cancel)
 
     async def aclose(self) -> None:
         return None

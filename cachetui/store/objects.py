@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal, Protocol
@@ -280,6 +280,21 @@ class ObjectStore:
                 found = True
         if not found:
             raise NotFound(f"no manifest with digest {Digest(digest).short}", where=self.location)
+
+    async def untag(self, entries: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Delete these manifest names, each only while it still has the planned digest (Untags:
+        every name is its own object; other names with the same bytes stay)."""
+        self.check_writable()
+        found: set[tuple[str, str]] = set()
+        for tag, digest in entries:
+            try:
+                now = (await self.resolve(tag)).digest
+            except NotFound:
+                continue
+            if now == digest:
+                await self.delete_tag(tag)
+                found.add((tag, digest))
+        return found
 
     async def delete_tag(self, tag: str) -> None:
         self.check_writable()

@@ -88,6 +88,14 @@ class RegistryStore:
             return
         await self.client.upload_blob(self.repository, descriptor, chunks)
 
+    def can_mount_from(self, source: Store) -> bool:
+        """Another repository (or this one) of the same registry."""
+        return isinstance(source, RegistryStore) and source.host == self.host
+
+    async def delete_by_digest(self, digest: Digest) -> None:
+        """distribution deletes the manifest and untags every tag on it."""
+        await self.delete_manifest(digest)
+
     async def mount_blob(self, descriptor: Descriptor, source: Store) -> bool:
         self.check_writable()
         if not isinstance(source, RegistryStore) or source.host != self.host:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from cachetui.errors import CachetuiError, RegistryError, UnsupportedOperation
 from cachetui.oci.digest import Digest, is_digest
 from cachetui.oci.models import Descriptor, TopObject
-from cachetui.store.base import Store
+from cachetui.store.base import Mounts, Store
 
 
 class VendorDeleter(Protocol):
@@ -59,6 +59,15 @@ class VendorDeletes:
         its own class)."""
         inner = source._store if isinstance(source, VendorDeletes) else source
         return await self._store.mount_blob(descriptor, inner)
+
+    def can_mount_from(self, source: Store) -> bool:
+        inner = source._store if isinstance(source, VendorDeletes) else source
+        return isinstance(self._store, Mounts) and self._store.can_mount_from(inner)
+
+    async def delete_by_digest(self, digest: Digest) -> None:
+        """Every tag on the digest goes (as the registry's own delete), with the vendor's API
+        as the fallback."""
+        await self.delete_manifest(digest)
 
     async def get_manifest(self, reference: str) -> TopObject:
         top = await self._store.get_manifest(reference)
