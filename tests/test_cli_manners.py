@@ -4,6 +4,7 @@ counts agree with their nouns."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,25 @@ def test_reexport_plan_says_a_level_is_not_applied_without_force(
     assert main(["reexport", f"{source}:latest", f"{source}:l1", "--compression", "gzip",
                  "--level", "1", "--force", "--dry-run"]) == 0
     assert "not applied" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["copy"], ["reexport", "--compression", "zstd"]])
+def test_an_existing_destination_tag_is_named_and_no_clobber_refuses(
+        command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """found 8: the plan says 'replaces sha256:...'; --no-clobber refuses and writes nothing."""
+    root = copy_fixture("local-multi-tag", tmp_path / "multi")
+    index = json.loads((root / "index.json").read_text())
+    old = {m["annotations"]["org.opencontainers.image.ref.name"]: m["digest"]
+           for m in index["manifests"]}
+    argv = [command[0], f"{root}:main", f"{root}:feature-x", *command[1:]]
+    assert main([*argv, "--dry-run"]) == 0
+    assert re.search(rf"replaces +{old['feature-x']}", capsys.readouterr().out)
+    assert main([*argv, "--dry-run", "--json"]) == 0
+    assert old["feature-x"] in capsys.readouterr().out
+    before = (root / "index.json").read_bytes()
+    assert main([*argv, "--no-clobber"]) == 1
+    err = capsys.readouterr().err
+    assert "--no-clobber refuses" in err and err.count("\n") == 1
+    assert (root / "index.json").read_bytes() == before
+    assert main([f"{command[0]}", f"{root}:main", f"{root}:new-tag", *command[1:],
+                 "--no-clobber", "--dry-run"]) == 0

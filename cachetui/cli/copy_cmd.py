@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from cachetui.cli.endpoints import open_destination, open_source, source_references
-from cachetui.cli.planned import show_then_apply
+from cachetui.cli.planned import refuse_clobber, show_then_apply
 from cachetui.cli.registry_args import add_registry_arguments, workspace
 from cachetui.errors import InvalidInput
 from cachetui.ops.copy import apply_copy, plan_copy
@@ -29,6 +29,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("destination", metavar="DST")
     parser.add_argument("--all-tags", action="store_true", help="copy every tag of SRC")
     parser.add_argument("--dry-run", action="store_true", help="only print the plan")
+    parser.add_argument("--no-clobber", action="store_true",
+                        help="refuse to move a destination tag that exists (the plan says "
+                        "'replaces sha256:...')")
     parser.add_argument("--json", action="store_true", help="print the plan and result as JSON")
     add_registry_arguments(parser)
     parser.set_defaults(handler=run)
@@ -42,6 +45,9 @@ async def run(args: argparse.Namespace) -> int:
         if destination.tag is not None and len(references) > 1:
             raise InvalidInput("--all-tags keeps tag names; do not name a destination tag")
         plan = await plan_copy(source, references, destination.store, destination.tag)
+        if args.no_clobber:
+            refuse_clobber(destination.store.location,
+                           [(tag.destination_tag, tag.replaces) for tag in plan.tags])
         return await show_then_apply(
             args, plan, describe_copy_plan,
             lambda sink, cancel: apply_copy(plan, source, destination.store, sink=sink,

@@ -10,6 +10,7 @@ from typing import Any, Protocol, TypeVar
 
 from cachetui.cli.common import EXIT_OK, print_json
 from cachetui.cli.endpoints import ProgressLine
+from cachetui.errors import CachetuiError
 from cachetui.ops.progress import CancelToken, ProgressSink
 
 
@@ -46,3 +47,13 @@ async def show_then_apply(
     else:
         print(describe_result(result, time.monotonic() - started))
     return EXIT_OK
+
+
+def refuse_clobber(destination: str, tags: list[tuple[str, str | None]]) -> None:
+    """``--no-clobber``: a destination tag that exists and would move stops the command."""
+    taken = [(tag, digest) for tag, digest in tags if digest]
+    if taken:
+        tag, digest = taken[0]
+        more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+        raise CachetuiError(f"{destination}:{tag} exists ({digest}){more}; --no-clobber "
+                            "refuses to replace it")

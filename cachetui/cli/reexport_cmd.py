@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from cachetui.cli.endpoints import open_destination, open_source, source_references
-from cachetui.cli.planned import show_then_apply
+from cachetui.cli.planned import refuse_clobber, show_then_apply
 from cachetui.cli.registry_args import add_registry_arguments, workspace
 from cachetui.errors import InvalidInput, UsageError
 from cachetui.oci.mediatypes import Compression
@@ -56,6 +56,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="keep only what serves the final image (the min analysis): drop "
                         "intermediate-only results and layers")
     parser.add_argument("--dry-run", action="store_true", help="only print the plan")
+    parser.add_argument("--no-clobber", action="store_true",
+                        help="refuse to move a destination tag that exists")
     parser.add_argument("--json", action="store_true", help="print the plan and result as JSON")
     add_registry_arguments(parser)
     parser.set_defaults(handler=run)
@@ -84,6 +86,8 @@ async def run(args: argparse.Namespace) -> int:
         (reference,) = await source_references(source, spec, all_tags=False)
         plan = await plan_reexport(source, reference, destination.store, destination.tag,
                                    settings)
+        if args.no_clobber:
+            refuse_clobber(plan.destination, [(plan.destination_tag, plan.replaces)])
         return await show_then_apply(
             args, plan, describe_reexport_plan,
             lambda sink, cancel: apply_reexport(plan, source, destination.store, sink=sink,

@@ -57,6 +57,8 @@ class TagCopy:
     """Child manifests of a multi-platform image index, copied before the index."""
     already_there: bool = False
     """The destination tag already points at this exact manifest."""
+    replaces: str | None = None
+    """The digest the destination tag points at now, when the copy moves it elsewhere."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,7 @@ class CopyPlan:
                     "media_type": tag.top.media_type,
                     "format": str(tag.format),
                     "already_there": tag.already_there,
+                    "replaces": tag.replaces,
                     "blobs": [
                         {"digest": b.descriptor.digest, "size": b.size, "role": b.role,
                          "media_type": b.descriptor.media_type, "action": str(b.action)}
@@ -176,13 +179,15 @@ async def _plan_tag(source: Store, reference: str, destination: Store,
         action = await planned_action(source, destination, descriptor)
         planned.append(PlannedBlob(descriptor, role, action))
     already = False
+    replaces: str | None = None
     try:
         current = await destination.resolve(destination_tag)
         already = current.digest == top.digest
+        replaces = None if already else current.digest
     except NotFound:
         pass
     return TagCopy(reference, destination_tag, top, document.format, tuple(planned),
-                   tuple(children), already)
+                   tuple(children), already, replaces)
 
 
 async def plan_copy(source: Store, references: list[str], destination: Store,

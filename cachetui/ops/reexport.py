@@ -23,7 +23,7 @@ from typing import Any, Final, Literal
 
 from cachetui.buildkit.document import CacheDocument
 from cachetui.buildkit.rewrite import Form, RewriteOptions, Rewritten, resolve_form, rewrite_document
-from cachetui.errors import DigestMismatch, InvalidInput, NoSpace
+from cachetui.errors import DigestMismatch, InvalidInput, NoSpace, NotFound
 from cachetui.oci import mediatypes as mt
 from cachetui.oci.mediatypes import Compression
 from cachetui.oci.models import Descriptor, TopObject
@@ -99,6 +99,8 @@ class ReexportPlan:
     document: CacheDocument = field(repr=False)
     layers: tuple[LayerPlan, ...]
     dropped_results: int
+    replaces: str | None = None
+    """The digest the destination tag points at now (it will move to the re-export)."""
 
     def of(self, action: LayerAction) -> list[LayerPlan]:
         return [layer for layer in self.layers if layer.action == action]
@@ -127,6 +129,7 @@ class ReexportPlan:
             "compression": str(encoding) if encoding else None,
             "force": self.settings.force,
             "min": self.settings.minimal,
+            "replaces": self.replaces,
             "layers": [
                 {"digest": layer.descriptor.digest, "size": layer.descriptor.size,
                  "compression": layer.compression, "action": layer.action,
@@ -221,8 +224,12 @@ async def plan_reexport(source: Store, reference: str, destination: Store,
             layers.append(LayerPlan(descriptor, "re-encode", compression, expected, plain))
         else:
             layers.append(LayerPlan(descriptor, "keep", compression, descriptor.size))
+    try:
+        replaces: str | None = (await destination.resolve(tag)).digest
+    except NotFound:
+        replaces = None
     return ReexportPlan(source.location, reference, destination.location, tag, settings, form,
-                        document, tuple(layers), survivors.dropped_results)
+                        document, tuple(layers), survivors.dropped_results, replaces)
 
 
 WORKDIR_PREFIX: Final = "cachetui-reexport-"

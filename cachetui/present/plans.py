@@ -15,6 +15,8 @@ def describe_copy_plan(plan: CopyPlan) -> str:
         state = "  (already there)" if tag.already_there else ""
         lines.append(f"  {safe(tag.source_ref)} -> {safe(tag.destination_tag)}  {tag.top.digest[:19]}  "
                      f"{tag.format}{state}")
+        if tag.replaces:
+            lines.append(f"    replaces {tag.replaces} (the tag exists and moves)")
     lines.append(
         f"  {plan.blob_count} blobs, {units.size(plan.total_bytes)}: "
         f"{plan.count_for(BlobAction.COPY)} to copy ({units.size(plan.bytes_for(BlobAction.COPY))}), "
@@ -46,6 +48,8 @@ def describe_reexport_plan(plan: ReexportPlan) -> str:
         f"  size         {units.size(plan.source_bytes)} -> {estimate}"
         f"{units.size(plan.expected_bytes_out)}",
     ]
+    if plan.replaces:
+        lines.append(f"  replaces     {plan.replaces} (the tag exists and moves)")
     if plan.settings.minimal:
         lines.append(f"  min          {plan.dropped_results} intermediate-only results dropped "
                      "(estimate for a clean builder)")
