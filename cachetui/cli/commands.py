@@ -38,6 +38,8 @@ COMMANDS: tuple[Command, ...] = (
             "copy caches between directories and registries (digests preserved)"),
     Command("reexport", "cachetui.cli.reexport_cmd",
             "re-encode a cache (compression, media types, form, min) keeping every cache hit"),
+    Command("completion", "cachetui.cli.completion_cmd",
+            "print a bash, zsh or fish completion script"),
     Command("cache", "cachetui.cli.cache_cmd",
             "the on-disk cache of manifests and configs: clear, info"),
 )
