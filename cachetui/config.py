@@ -7,7 +7,7 @@ Looked up at ``$CACHETUI_CONFIG``, else ``$XDG_CONFIG_HOME/cachetui/config.toml`
 [[sources]]
 source = "ghcr.io/acme/app"        # anything the CLI takes: DIR, DIR:TAG, HOST, HOST/REPO[:TAG], specs
 accent = "red"                      # optional colour of this source in the TUI
-read_only = true                    # hide destructive actions for this source
+read_only = true                    # nothing here is written or deleted (CLI and TUI)
 
 [registries."registry.internal:5000"]
 insecure = true                     # plain HTTP (localhost and 127.0.0.0/8 always are)

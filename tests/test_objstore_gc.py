@@ -307,3 +307,27 @@ async def test_azblob_gc_and_touch_on_two_builds(azurite: Azurite) -> None:
     report = await scan_prefix(store)
     assert report.orphans == () and all(not m.missing for m in report.manifests)
     await store.aclose()
+
+
+def test_a_read_only_object_store_gc_deletes_nothing() -> None:
+    """read_only (the workspace opens s3/azblob read-only per the config): the store refuses."""
+    from cachetui.errors import ReadOnlySource
+
+    backend = MemoryBackend()
+    layout = KeyLayout("concat")
+    old = datetime.now(UTC) - timedelta(days=2)
+    digest, data = _blob(0)
+    backend.objects[layout.blob_key(digest)] = (data, old)  # an orphan, old enough to go
+    store = ObjectStore(backend, layout, kind="s3")
+    store.read_only = True
+
+    async def run() -> None:
+        plan = await plan_object_gc(store, grace=timedelta(0))
+        try:
+            result = await apply_object_gc(plan, store)
+        except ReadOnlySource:
+            return
+        assert not result.deleted
+
+    asyncio.run(run())
+    assert layout.blob_key(digest) in backend.objects

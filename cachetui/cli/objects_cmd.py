@@ -14,7 +14,9 @@ from datetime import timedelta
 from typing import Any
 
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, option_duration, print_json
+from cachetui.config import load_config
 from cachetui.errors import CachetuiError, InvalidInput
+from cachetui.locations import Workspace, parse_location
 from cachetui.ops.objgc import (
     OBJECT_GRACE,
     apply_object_gc,
@@ -28,7 +30,7 @@ from cachetui.ops.objscan import PrefixReport, scan_prefix
 from cachetui.ops.policy import format_duration
 from cachetui.present import units
 from cachetui.store.objects import ObjectStore
-from cachetui.store.objspec import is_object_location, parse_object_location
+from cachetui.store.objspec import is_object_location
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -52,9 +54,13 @@ def configure_touch(parser: argparse.ArgumentParser) -> None:
 
 
 def open_object_store(text: str) -> ObjectStore:
+    """The s3/azblob store, opened by the workspace (so ``read_only`` in the config holds:
+    gc, repair and touch are refused there)."""
     if not is_object_location(text):
         raise InvalidInput(f"{text}: not an s3 or azblob location")
-    return parse_object_location(text).open()
+    store = Workspace(load_config()).open(parse_location(text))
+    assert isinstance(store, ObjectStore)
+    return store
 
 
 def _print_report(report: PrefixReport) -> None:
