@@ -349,6 +349,8 @@ class ObjectStore:
         verifier = Verifier(digest, descriptor.size, where=where)
         if not _is_blob_like(descriptor.media_type):
             # A config (or image config): BuildKit stores none here; kept for put_manifest.
+            if digest in self._configs:
+                return  # already held: the stream is never read
             if descriptor.size > MAX_CONFIG_BYTES:
                 raise TooLarge(f"{descriptor.size} bytes, over {MAX_CONFIG_BYTES}", where=where)
             data = bytearray()
@@ -357,6 +359,12 @@ class ObjectStore:
                 data += chunk
             verifier.verify()
             self._configs[digest] = bytes(data)
+            return
+
+        # Skip present (BuildKit HEADs before it uploads): content-addressed, so a stored object
+        # of the right size under the digest's key is this blob; the stream is never read.
+        if digest in self._present or await self.blob_size(digest) == descriptor.size:
+            self._present.add(digest)
             return
 
         async def hashed() -> AsyncIterator[bytes]:

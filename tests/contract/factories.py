@@ -71,10 +71,48 @@ def _registry(fixture: str, user: str | None) -> Factory:
 
 BASIC_PASSWORD = "alice-secret"
 
+
+@asynccontextmanager
+async def s3(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OpenStore]:
+    """moto with IAM signature checking: one bucket per test, one prefix per store name."""
+    from tests.objstore_procs import Moto
+    from tests.objstore_servers import unique_name
+
+    moto: Moto = request.getfixturevalue("moto")
+    bucket = unique_name("contract")
+    moto.client().create_bucket(Bucket=bucket)
+
+    def open_store(name: str, *, read_only: bool = False) -> Store:
+        text = (f"type=s3,endpoint_url={moto.endpoint},bucket={bucket},region=us-east-1,"
+                f"use_path_style=true,prefix={name}/,access_key_id={moto.access_key},"
+                f"secret_access_key={moto.secret_key}")
+        return _open(_workspace([text] if read_only else []), text, read_only)
+
+    yield open_store
+
+
+@asynccontextmanager
+async def azblob(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OpenStore]:
+    """Azurite 3.35.0: one container per test, one prefix per store name."""
+    from tests.objstore_procs import Azurite
+    from tests.objstore_servers import unique_name
+
+    azurite: Azurite = request.getfixturevalue("azurite")
+    container = unique_name("contract")
+
+    def open_store(name: str, *, read_only: bool = False) -> Store:
+        text = (f"type=azblob,account_url={azurite.account_url},account_name={azurite.account},"
+                f"container={container},prefix={name},secret_access_key={azurite.key}")
+        return _open(_workspace([text] if read_only else []), text, read_only)
+
+    yield open_store
+
 FACTORIES: dict[str, Factory] = {
     "directory": directory,
     "registry": _registry("registry", None),
     "registry-htpasswd": _registry("registry_basic", "alice"),
     "registry-token": _registry("registry_token", "alice"),
+    "s3": s3,
+    "azblob": azblob,
 }
 """s3, azblob and gha join here with a factory each."""
