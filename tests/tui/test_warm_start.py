@@ -4,13 +4,17 @@ deleted since disappears); with the registry gone, the known rows stay, marked a
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cachetui.oci.digest import Digest
+from cachetui.ops.inventory import ScanEvent, ScanKnown
+from cachetui.tui import scanning
 from cachetui.tui.app import make_app
-from cachetui.tui.model import SourceStatus
+from cachetui.tui.model import SourceState, SourceStatus
 from cachetui.tui.screens.main import MainScreen
 from tests.fixtures import fixture_dir
 from tests.registry_procs import start_registry
@@ -45,25 +49,37 @@ async def test_last_known_inventory_paints_first_then_refreshes(
         app = make_app([source], clock=clock, use_config_sources=False)
         async with app.run_test(size=(120, 36)) as pilot:  # the first look fills the disk cache
             await settle(pilot)
-            assert {row.name for row in main_screen(app).rows.values()} == {"one", "two", "three"}
+            rows = main_screen(app).rows.values()
+            assert {row.name: row.entry.error for row in rows} == dict.fromkeys(
+                ("one", "two", "three"))
         async with RegistrySession(fast_settings()) as session:
             await session.store(running.host, "warm/app").delete_manifest(Digest(three))
 
-        seen_first: list[tuple[set[str], str]] = []
+        events: list[object] = []
+        real_scan = scanning.scan_store  # type: ignore[attr-defined]
+
+        async def recording(*args: Any, **kwargs: Any) -> AsyncIterator[ScanEvent]:
+            async for event in real_scan(*args, **kwargs):
+                events.append(event)
+                yield event
+
+        monkeypatch.setattr(scanning, "scan_store", recording)
         app = make_app([source], clock=clock, use_config_sources=False)
         async with app.run_test(size=(120, 36)) as pilot:
-            while len(app.screen_stack) < 2 or not main_screen(app).rows:
-                await pilot.pause(0.005)
+            await settle(pilot)
             main = main_screen(app)
             [state] = [s for s in main.sources.values() if s.id == source]
-            seen_first.append(({r.name for r in main.rows.values()}, state.progress_text))
-            await settle(pilot)
             fresh = {row.name: row.entry.cached for row in main.rows.values()}
             assert state.status is SourceStatus.DONE and not state.refreshing
-        names, progress = seen_first[0]
-        assert names == {"one", "two", "three"}  # painted before any answer: the last inventory
-        assert progress.startswith("refreshing")
+        # Before any answer, the last known inventory: every tag of the first look, from disk.
+        first = events[0]
+        assert isinstance(first, ScanKnown)
+        assert {entry.tag for entry in first.entries} == {"one", "two", "three"}
+        assert all(entry.cached and entry.analysis is not None for entry in first.entries)
         assert fresh == {"one": False, "two": False}  # confirmed; the deleted tag is gone
+        marked = SourceState(source, source, "registry", status=SourceStatus.LOADING,
+                             refreshing=True, total=3, done=1)
+        assert marked.progress_text == "refreshing 1 of 3"
     finally:
         running.stop()
 
