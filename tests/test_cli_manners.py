@@ -97,3 +97,29 @@ def test_an_existing_destination_tag_is_named_and_no_clobber_refuses(
     assert (root / "index.json").read_bytes() == before
     assert main([f"{command[0]}", f"{root}:main", f"{root}:new-tag", *command[1:],
                  "--no-clobber", "--dry-run"]) == 0
+
+
+def test_gc_says_it_waits_for_a_held_lock(tmp_path: Path) -> None:
+    """found 11: a held index.json.lock is named on stderr (what, since when), then gc goes on."""
+    import subprocess
+    import sys
+    import time
+
+    root = copy_fixture("local-max-twice", tmp_path / "twice")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+         "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(3)",
+         str(root / "index.json.lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        start = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "cachetui", "gc", str(root), "--yes"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert time.monotonic() - start >= 1.0  # it did wait for the holder
+        waiting = [line for line in done.stderr.splitlines() if "waiting for" in line]
+        assert len(waiting) == 1
+        assert "index.json.lock" in waiting[0] and "waiting since" in waiting[0]
+        assert "UTC" in waiting[0]
+    finally:
+        holder.wait(timeout=30)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import select
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 import msgspec
@@ -17,6 +19,7 @@ from cachetui.errors import CachetuiError, InvalidInput, UsageError
 from cachetui.oci.models import encode_json
 from cachetui.ops.policy import parse_duration, parse_size
 from cachetui.present.safe_text import safe
+from cachetui.store import fsutil
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -35,6 +38,7 @@ def run_command(args: argparse.Namespace) -> int:
     if handler is None:
         print("cachetui: no command given (see cachetui --help)", file=sys.stderr)
         return EXIT_USAGE
+    fsutil.lock_wait_notice = lock_wait_message
     try:
         return asyncio.run(handler(args))
     except (NoTerminal, UsageError) as exc:
@@ -52,6 +56,14 @@ def run_command(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         silence_stdout()
         return EXIT_BROKEN_PIPE
+
+
+def lock_wait_message(lock_path: Path, since: datetime) -> None:
+    """A held ``index.json.lock``: one line saying what cachetui waits for, and since when."""
+    error_line = (f"cachetui: waiting for {safe(str(lock_path))}: another process (a build or "
+                  f"another cachetui) holds it; waiting since {since:%H:%M:%S} UTC")
+    with contextlib.suppress(BrokenPipeError):
+        print(error_line, file=sys.stderr, flush=True)
 
 
 def stdout_is_broken() -> bool:

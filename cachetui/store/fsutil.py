@@ -7,7 +7,8 @@ import errno
 import fcntl
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cachetui.errors import LayoutError
@@ -88,6 +89,12 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     fsync_dir(path.parent)
 
 
+LockWaitNotice = Callable[[Path, datetime], None]
+lock_wait_notice: LockWaitNotice | None = None
+"""Called once when a lock is held by another process, before waiting for it (the CLI prints
+'waiting for ... since ...'; a silent wait looks like a hang)."""
+
+
 @contextlib.contextmanager
 def flocked(lock_path: Path, *, exclusive: bool, required: bool) -> Iterator[None]:
     """Hold BuildKit's ``index.json.lock`` the way its client does (flock).
@@ -120,7 +127,14 @@ def flocked(lock_path: Path, *, exclusive: bool, required: bool) -> Iterator[Non
             yield
             return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            # Another process (a build, another cachetui) holds it: say so, then wait.
+            if lock_wait_notice is not None:
+                lock_wait_notice(lock_path, datetime.now(UTC))
+            fcntl.flock(fd, mode)
         yield
     finally:
         with contextlib.suppress(OSError):
