@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from typing import TextIO
 
 from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, error, print_json, table
@@ -25,7 +26,7 @@ from cachetui.ops.policy import (
     policy_from_config,
 )
 from cachetui.ops.prune import apply_prune, plan_prune
-from cachetui.ops.prune_model import PrunePlan, PruneResult, plan_json, result_json
+from cachetui.ops.prune_model import PruneItem, PrunePlan, PruneResult, plan_json, result_json
 from cachetui.present import units
 from cachetui.present.safe_text import safe
 from cachetui.store.base import Store
@@ -181,6 +182,11 @@ def failure_lines(plan: PrunePlan, result: PruneResult | None) -> list[str]:
     return lines
 
 
+def _blocked_by_shared_tags(items: Iterable[PruneItem]) -> bool:
+    """Whether the CLI's flag would unblock an item (the plan text itself names no CLI flag)."""
+    return any(item.needs_shared_tags for item in items)
+
+
 def print_plan(plan: PrunePlan, out: TextIO | None = None) -> None:
     write = (out or sys.stdout).write
     write(f"Prune plan ({plan.policy.describe()}; grace {format_duration(plan.policy.grace)})\n")
@@ -202,6 +208,8 @@ def print_plan(plan: PrunePlan, out: TextIO | None = None) -> None:
                 write(f"  blocked {safe(item.tag)}: {safe(item.blocked)}\n")
             elif item.same_manifest_as:
                 write(f"  {safe(item.tag)}: same manifest as {safe(item.same_manifest_as)}\n")
+        if _blocked_by_shared_tags(source.items):
+            write("  pass --include-shared-tags to delete the shared tags with them\n")
         if source.kept:
             kept = ", ".join(f"{d.tag} ({d.reason})" for d in source.kept[:8])
             more = f" and {len(source.kept) - 8} more" if len(source.kept) > 8 else ""

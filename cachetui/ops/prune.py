@@ -177,6 +177,7 @@ def _mark_collateral(plan: SourcePlan, target: Target, policy: Policy,
         elif item.collateral and not policy.include_shared_tags:
             item.blocked = (f"its manifest is shared with {', '.join(item.collateral)}, which would "
                             "be deleted too unless shared tags are included")
+            item.needs_shared_tags = True
     # Items deleting the same manifest share one fate.
     blocked_digests = {item.digest for item in plan.items if item.blocked is not None}
     for item in plan.items:

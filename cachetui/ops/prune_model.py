@@ -24,6 +24,8 @@ class PruneItem:
     """Other tags that go with it (a registry deletes a manifest with every tag on it)."""
     blocked: str | None = None
     """Why it will not be deleted (collateral not confirmed, protected collateral...)."""
+    needs_shared_tags: bool = False
+    """Blocked only because its collateral tags were not confirmed (``include_shared_tags``)."""
     same_manifest_as: str | None = None
     """An earlier item deletes the same manifest (registry): this one needs no request."""
 
