@@ -141,3 +141,16 @@ def test_no_cache_and_cache_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr("cachetui.store.diskcache._DISABLED", False)
     assert main(["ls", "--no-cache", str(fixture_dir("buildkit", "local-min"))]) == 0
     assert default_cache() is None
+
+
+async def test_a_cache_directory_is_not_copied_into_the_disk_cache(tmp_path: Path) -> None:
+    """A directory store reads local files already: the disk cache is asked by capability
+    (ReadsLocalFiles), not by store kind, and stays empty after listing one."""
+    from cachetui.store.layout import LayoutStore
+
+    disk = DiskCache(tmp_path / "disk")
+    store = LayoutStore(fixture_dir("buildkit", "local-max"), read_only=True)
+    entries, errors, _ = await collect(scan_store(store, memo=DocumentMemo(disk)))
+    assert errors == [] and entries
+    written = [p for p in (tmp_path / "disk").rglob("*") if p.is_file()]
+    assert written == []

@@ -7,7 +7,7 @@ import asyncio
 from cachetui.buildkit.analysis import CacheAnalysis, analyse
 from cachetui.buildkit.document import CacheDocument, build_document, config_descriptor
 from cachetui.oci.models import TopObject, parse_top
-from cachetui.store.base import Store
+from cachetui.store.base import ReadsLocalFiles, Store
 from cachetui.store.diskcache import DiskCache, default_cache
 
 _UNSET: DiskCache | None = DiskCache.__new__(DiskCache)
@@ -67,7 +67,7 @@ class DocumentMemo:
 
 def disk_for(store: Store, disk: DiskCache | None) -> DiskCache | None:
     """The disk cache when it helps: remote stores only."""
-    return None if store.kind == "directory" else disk
+    return None if isinstance(store, ReadsLocalFiles) else disk
 
 
 async def document_from_top(store: Store, top: TopObject, *, where: str,

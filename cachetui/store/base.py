@@ -126,6 +126,17 @@ class VerifiesBlobs(Protocol):
         ...
 
 
+@runtime_checkable
+class ReadsLocalFiles(Protocol):
+    """A store whose documents are already files on this machine (a cache directory).
+
+    Caching its manifests and configs on disk would only copy them, so the disk cache skips it."""
+
+    def reads_local_files(self) -> bool:
+        """Always true; a method so that the capability is a protocol operations can ask."""
+        ...
+
+
 # -- capabilities: what a store can do beyond reading and writing ------------------------------
 # Operations ask these (``isinstance(store, Untags)``), never which class or kind a store is.
 

@@ -71,6 +71,10 @@ class LayoutStore(Store):
         """digest → (device, inode, size, mtime_ns) of a file this process hashed: the same file,
         unchanged since, needs no second hash (a rename or a write changes one of them)."""
 
+    def reads_local_files(self) -> bool:
+        """The directory is already on disk: the document disk cache skips it (ReadsLocalFiles)."""
+        return True
+
     # -- identity ---------------------------------------------------------------------------
     @property
     def kind(self) -> StoreKind:
