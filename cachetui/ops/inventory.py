@@ -31,6 +31,15 @@ class HasUnreferenced(Protocol):
     async def unreferenced_bytes(self) -> int: ...
 
 
+@runtime_checkable
+class HasQuota(Protocol):
+    """Stores with a size limit that evicts past it (a GitHub repository's Actions cache)."""
+
+    async def quota(self) -> tuple[int, int]:
+        """``(used, limit)`` in bytes."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class CacheEntry:
     """One tag of one source: its analysis, or the error that kept it from being read."""
@@ -71,6 +80,8 @@ class SourceStats:
 
     source: str
     unreferenced_bytes: int | None
+    quota: tuple[int, int] | None = None
+    """``(used, limit)`` bytes of a source that evicts past a limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +194,11 @@ async def scan_store(
     if isinstance(store, HasUnreferenced):
         try:
             yield SourceStats(source, await store.unreferenced_bytes())
+        except CachetuiError as exc:
+            yield ScanFailed(source, str(exc))
+    if isinstance(store, HasQuota):
+        try:
+            yield SourceStats(source, None, quota=await store.quota())
         except CachetuiError as exc:
             yield ScanFailed(source, str(exc))
     yield ScanFinished(source, len(names))

@@ -41,9 +41,19 @@ class SourceState:
     failed_tags: int = 0
     refreshing: bool = False
     """Rows of the last known inventory are shown while the fresh listing runs."""
+    quota: tuple[int, int] | None = None
+    """``(used, limit)`` bytes of a source that evicts past a limit (a gha repository)."""
 
     @property
     def progress_text(self) -> str:
+        text = self._progress()
+        if self.quota is None or self.status is SourceStatus.FAILED:
+            return text
+        used, limit = self.quota
+        share = f"{units.size(used)} of {units.size(limit)} ({units.percent(used, limit)})"
+        return f"{text}, {share}" if text else share
+
+    def _progress(self) -> str:
         if self.status is SourceStatus.FAILED:
             message = self.error or "failed"
             # The tree row already names the source: lead with what went wrong.

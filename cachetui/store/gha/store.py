@@ -90,6 +90,14 @@ class GhaStore:
                                         scope=self.scope)
             return self._inventory
 
+    async def quota(self) -> tuple[int, int]:
+        """``(used, limit)``: the usage endpoint's figure (the listing's sum if it had none)
+        against the repository's limit, so a UI can say how close eviction is."""
+        inventory = await self.inventory()
+        used = inventory.usage_bytes if inventory.usage_bytes is not None \
+            else inventory.total_bytes
+        return used, inventory.limit_bytes
+
     async def list_tags(self) -> list[str]:
         return [cache.name for cache in (await self.inventory()).caches]
 

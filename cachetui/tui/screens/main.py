@@ -174,7 +174,10 @@ class MainScreen(ExtensibleScreen):
                 if entry.error is not None:
                     state.failed_tags += 1
             elif isinstance(event, SourceStats):
-                state.unreferenced = event.unreferenced_bytes
+                if event.quota is not None:
+                    state.quota = event.quota
+                else:
+                    state.unreferenced = event.unreferenced_bytes
             elif isinstance(event, ScanFailed):
                 state.status, state.error = SourceStatus.FAILED, event.message
                 self.add_failure_row(state)

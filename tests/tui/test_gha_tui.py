@@ -1,0 +1,44 @@
+"""The TUI on a GitHub repository's Actions cache (the emulator): the source says how close the
+repository is to its cache limit, from the usage endpoint."""
+
+from __future__ import annotations
+
+import pytest
+
+from cachetui.config import Config
+from cachetui.tui.app import make_app
+from cachetui.tui.model import SourceState, SourceStatus
+from cachetui.tui.widgets.sources_tree import SourcesTree
+from tests.gha_emulator.emulator import GitHubEmulator
+from tests.gha_emulator.fixture import REPOSITORY, load_dump
+from tests.test_gha_cli import rest_env  # noqa: F401  (the fixture)
+from tests.tui.conftest import clock, settle
+from tests.tui.test_objstore_tui import SIZE, main_screen
+
+
+async def test_a_gha_source_shows_its_usage_against_the_repository_limit(
+        rest_env: GitHubEmulator) -> None:  # noqa: F811
+    load_dump(rest_env, "v2-generations")
+    app = make_app([f"gha://{REPOSITORY}"], config=Config(), clock=clock,
+                   use_config_sources=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_screen(app)
+        [state] = main.sources.values()
+        assert state.status is SourceStatus.DONE, state.error
+        # The emulator's usage endpoint sums the live entries: 798.9 KiB, as `ls` reports.
+        assert state.quota is not None and state.quota[1] == 10 * 1024**3
+        assert "798.9 KiB of 10.0 GiB (<0.1%)" in state.progress_text
+        tree = main.query_one(SourcesTree)
+        labels = [str(node.label) for node in tree.root.children[1].children]
+        assert any("798.9 KiB of 10.0 GiB" in label for label in labels), labels
+
+
+@pytest.mark.parametrize(("used", "expected"), [
+    (int(4.2 * 1024**3), "4.2 GiB of 10.0 GiB (42%)"),
+    (int(0.5 * 1024**3), "512.0 MiB of 10.0 GiB (5.0%)"),
+])
+def test_the_quota_text_reads_used_of_limit_with_a_share(used: int, expected: str) -> None:
+    state = SourceState("gha://o/r", "gha://o/r", "gha", status=SourceStatus.DONE, total=3,
+                        quota=(used, 10 * 1024**3))
+    assert state.progress_text == f"3 tags, {expected}"
