@@ -16,6 +16,9 @@ concurrency = 8                     # requests in flight to this registry
 read_only = false
 accent = "yellow"
 
+[github]
+api_url = "https://github.internal/api/v3"   # REST base for gha:// (GHES); GITHUB_API_URL wins
+
 [policies.nightly]                  # cachetui prune --policy nightly
 older_than = "14d"
 keep = 3
@@ -32,6 +35,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 
@@ -65,10 +69,16 @@ class PolicyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     include_inline_images: bool = False
 
 
+class GitHubConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    api_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^/\s]+")] | None = None
+    """The REST base when ``GITHUB_API_URL`` is unset (GHES: ``https://HOST/api/v3``)."""
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     sources: list[SourceConfig] = msgspec.field(default_factory=list)
     registries: dict[str, RegistryConfig] = msgspec.field(default_factory=dict)
     policies: dict[str, PolicyConfig] = msgspec.field(default_factory=dict)
+    github: GitHubConfig = msgspec.field(default_factory=GitHubConfig)
     read_only: bool = False
     keymap: dict[str, str] = msgspec.field(default_factory=dict)
     """TUI key remapping: binding id (``main.mark``) → keys (``m`` or ``m,space``)."""

@@ -90,7 +90,8 @@ def open_object_store(context: OpenContext, location: Location, options: OpenOpt
 def open_gha(context: OpenContext, location: Location, options: OpenOptions) -> Store:
     from cachetui.store.gha.opener import open_gha_text
 
-    store = open_gha_text(location.spec or location.text)
+    store = open_gha_text(location.spec or location.text,
+                          configured_api_url=context.config.github.api_url)
     store.read_only = options.read_only
     return store
 

@@ -75,7 +75,10 @@ def _gh_auth_token(api_url: str) -> str | None:
     return token if done.returncode == 0 and token and "\n" not in token else None
 
 
-def api_url(explicit: str | None = None, env: Mapping[str, str] | None = None) -> str:
-    """``GITHUB_API_URL`` (set by the runner; GHES: ``https://HOST/api/v3``) or api.github.com."""
+def api_url(explicit: str | None = None, env: Mapping[str, str] | None = None, *,
+            configured: str | None = None) -> str:
+    """``GITHUB_API_URL`` (set by the runner; GHES: ``https://HOST/api/v3``), else the config
+    file's ``[github] api_url`` (``configured``), else api.github.com: the runner's value wins, so
+    a workflow on github.com is never sent to a GHES host named in a shared config."""
     environ = os.environ if env is None else env
-    return (explicit or environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
+    return (explicit or environ.get("GITHUB_API_URL") or configured or DEFAULT_API_URL).rstrip("/")

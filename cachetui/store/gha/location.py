@@ -65,7 +65,8 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "t", "true", "yes", "on")
 
 
-def parse_gha(text: str, env: Mapping[str, str] | None = None) -> GhaLocation:
+def parse_gha(text: str, env: Mapping[str, str] | None = None, *,
+              configured_api_url: str | None = None) -> GhaLocation:
     environ = os.environ if env is None else env
     attrs: dict[str, str] = {}
     repository = ""
@@ -110,7 +111,7 @@ def parse_gha(text: str, env: Mapping[str, str] | None = None) -> GhaLocation:
             version = 2 if "results-receiver.actions.githubusercontent.com" in url_v1 else 1
     scope = attrs.get("scope") or None
     return GhaLocation(repository=repository, scope=scope, ref=attrs.get("ref") or None,
-                       api_url=api_url(env=environ),
+                       api_url=api_url(env=environ, configured=configured_api_url),
                        cache_url=cache_url, version=version or 2,
                        ghtoken=attrs.get("ghtoken") or None,
                        runtime_token=attrs.get("token") or environ.get("ACTIONS_RUNTIME_TOKEN")

@@ -20,5 +20,6 @@ def open_gha(location: GhaLocation, *, use_gh: bool = True) -> GhaStore:
     return GhaStore(rest, runtime, scope=location.scope)
 
 
-def open_gha_text(text: str) -> GhaStore:
-    return open_gha(parse_gha(text))
+def open_gha_text(text: str, *, configured_api_url: str | None = None) -> GhaStore:
+    """``configured_api_url``: the config file's ``[github] api_url`` (GITHUB_API_URL wins)."""
+    return open_gha(parse_gha(text, configured_api_url=configured_api_url))
