@@ -15,6 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from cachetui.cli import main
+from cachetui.store.azblob import AzblobBackend
 from tests.backend_fixtures import facts
 from tests.objstore_procs import Azurite
 from tests.objstore_servers import az_loaded
@@ -50,6 +51,7 @@ def loaded_container(azurite: Azurite) -> str:
 
     async def load() -> str:
         store = await az_loaded(azurite, "two-builds")
+        assert isinstance(store.backend, AzblobBackend)
         name = store.backend.settings.container
         await store.aclose()
         return name
@@ -100,6 +102,31 @@ def test_container_sas_as_spec_attribute_and_from_the_environment(
     monkeypatch.setenv("AZURE_STORAGE_SAS_TOKEN", token)
     assert main(["ls", f"azblob://{azurite.account}/{container}", "--json"]) == 0
     assert tags(capsys.readouterr().out) == expected
+
+
+def test_a_sas_url_as_account_url_is_signed_in_and_never_shown(
+        azurite: Azurite, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The portal's "Blob SAS URL" pasted as account_url: the query is the SAS, not a path."""
+    container = loaded_container(azurite)
+    clear_azure_env(monkeypatch)
+    token, signature = container_sas(azurite, container)
+    spec = (f"type=azblob,account_url={azurite.account_url}?{token},"
+            f"account_name={azurite.account},container={container}")
+    for args in (["ls", spec, "--json"], ["ls", spec], ["inspect", spec]):
+        assert main(args) == 0
+        out = capsys.readouterr()
+        for hidden in (signature, quote(signature, safe=""), "sig="):
+            assert hidden not in out.out + out.err
+    assert main(["ls", spec, "--json"]) == 0
+    assert tags(capsys.readouterr().out) == sorted(
+        m["name"] for m in facts("azblob", "two-builds")["manifests"])
+    forged, forged_sig = container_sas(azurite, "some-other-container")
+    bad = spec.replace(token, forged)
+    assert main(["ls", bad]) != 0
+    out = capsys.readouterr()
+    assert "access denied" in out.err
+    assert forged_sig not in out.out + out.err and "sig=" not in out.out + out.err
 
 
 def test_an_expired_or_forged_sas_is_one_line_without_the_signature(

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -96,6 +96,13 @@ def settings_from_connection_string(text: str, **extra: Any) -> AzblobSettings:
                           sas_token=values.get("SharedAccessSignature"), **extra)
 
 
+def split_sas(url: str) -> tuple[str, str | None]:
+    """``account_url`` without its query, and the query as a SAS token (``?sv=…&sig=…``, the
+    "Blob SAS URL" the portal hands out) so the SAS is signed in, never shown."""
+    base, sep, query = url.partition("?")
+    return (base, query or None) if sep else (url, None)
+
+
 class SharedKey:
     """Shared Key authorization for the Blob service (version 2009-09-19 and later)."""
 
@@ -136,6 +143,10 @@ class AzblobBackend:
 
     def __init__(self, settings: AzblobSettings, *,
                  transport: httpx.AsyncBaseTransport | None = None, timeout: float = 30.0) -> None:
+        account_url, url_sas = split_sas(settings.account_url)
+        if url_sas:
+            settings = replace(settings, account_url=account_url,
+                               sas_token=settings.sas_token or url_sas)
         split = urlsplit(settings.account_url)
         if split.scheme not in ("http", "https") or not split.netloc:
             raise InvalidInput(f"account_url {settings.account_url!r} is not an http(s) URL")

@@ -21,6 +21,7 @@ from cachetui.store.azblob import (
     AzblobSettings,
     AzblobStore,
     settings_from_connection_string,
+    split_sas,
 )
 from cachetui.store.objects import ObjectStore
 from cachetui.store.s3 import S3Settings, S3Store
@@ -93,7 +94,8 @@ def _names(value: str | None) -> tuple[str, ...]:
 
 
 def _display(kind: str, attrs: dict[str, str]) -> str:
-    shown = [f"type={kind}"] + [f"{k}={v}" for k, v in attrs.items() if k not in SECRET_ATTRS]
+    shown = [f"type={kind}"] + [f"{k}={split_sas(v)[0] if k == 'account_url' else v}"
+                                for k, v in attrs.items() if k not in SECRET_ATTRS]
     return ",".join(shown)
 
 
