@@ -47,6 +47,9 @@ def display_label(location: Location) -> str:
 
 def _guessed_kind(text: str) -> str:
     """The tree section of a source that could not even be parsed (it failed before a kind)."""
+    for kind in ("s3", "azblob", "gha"):
+        if text.startswith((f"{kind}://", f"type={kind},")):
+            return kind
     return "registry" if "/" not in text and not text.startswith(".") else "directory"
 
 

@@ -30,8 +30,14 @@ async def test_a_gha_source_shows_its_usage_against_the_repository_limit(
         assert state.quota is not None and state.quota[1] == 10 * 1024**3
         assert "798.9 KiB of 10.0 GiB (<0.1%)" in state.progress_text
         tree = main.query_one(SourcesTree)
-        labels = [str(node.label) for node in tree.root.children[1].children]
+        [group] = [node for node in tree.root.children
+                   if str(node.label).startswith("Cloud caches")]
+        labels = [str(node.label) for node in group.children]
         assert any("798.9 KiB of 10.0 GiB" in label for label in labels), labels
+        # Not filed under Directories (it is no directory): that group stays empty.
+        [directories] = [node for node in tree.root.children
+                         if str(node.label).startswith("Directories")]
+        assert not directories.children
 
 
 @pytest.mark.parametrize(("used", "expected"), [
@@ -42,3 +48,14 @@ def test_the_quota_text_reads_used_of_limit_with_a_share(used: int, expected: st
     state = SourceState("gha://o/r", "gha://o/r", "gha", status=SourceStatus.DONE, total=3,
                         quota=(used, 10 * 1024**3))
     assert state.progress_text == f"3 tags, {expected}"
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("s3://bucket/prefix", "s3"), ("type=azblob,account_url=http://x,name=a", "azblob"),
+    ("gha://owner/repo", "gha"), ("./cache", "directory"), ("ghcr.io", "registry"),
+])
+def test_a_source_that_fails_to_open_is_filed_by_the_kind_its_text_names(
+        text: str, kind: str) -> None:
+    from cachetui.tui.scanning import _guessed_kind
+
+    assert _guessed_kind(text) == kind

@@ -1,4 +1,5 @@
-"""The sources panel: registries → repositories, directories; progress and errors in place."""
+"""The sources panel: registries → repositories, directories, cloud caches (s3, azblob, gha);
+progress and errors in place."""
 
 from __future__ import annotations
 
@@ -17,9 +18,15 @@ from cachetui.tui.model import SourceState, SourceStatus
 ALL = ""
 """Node data of the group nodes: selecting them shows every source."""
 
+CLOUD_KINDS = frozenset({"s3", "azblob", "gha"})
+"""Sources that are neither a registry nor a directory: object storage and GitHub's cache."""
+
+CLOUD_GROUP = "Cloud caches"
+
 
 class SourcesTree(Tree[str]):
-    """One node per source; group nodes for registries and directories."""
+    """One node per source; group nodes for registries and directories, and one for cloud caches
+    that appears with the first s3, azblob or gha source (most sessions have none)."""
 
     BINDINGS: ClassVar[list[BindingType]] = identify(
         "sources", [Binding("j", "cursor_down", "Down", show=False),
@@ -32,6 +39,7 @@ class SourcesTree(Tree[str]):
         self._source_nodes: dict[str, TreeNode[str]] = {}
         self._registries = self.root.add("Registries", data=ALL, expand=True)
         self._directories = self.root.add("Directories", data=ALL, expand=True)
+        self._clouds: TreeNode[str] | None = None
 
     def on_mount(self) -> None:
         self._sync_groups()
@@ -55,6 +63,8 @@ class SourcesTree(Tree[str]):
         # Empty groups are removed from view by collapsing; labels say what they are.
         self._registries.set_label(self._group_label("Registries", self._registries))
         self._directories.set_label(self._group_label("Directories", self._directories))
+        if self._clouds is not None:
+            self._clouds.set_label(self._group_label(CLOUD_GROUP, self._clouds))
 
     @staticmethod
     def _group_label(name: str, node: TreeNode[str]) -> Text:
@@ -79,6 +89,10 @@ class SourcesTree(Tree[str]):
                 parent = self._source_nodes[state.parent]
             elif state.kind in ("registry", "host"):
                 parent = self._registries
+            elif state.kind in CLOUD_KINDS:
+                if self._clouds is None:
+                    self._clouds = self.root.add(CLOUD_GROUP, data=ALL, expand=True)
+                parent = self._clouds
             else:
                 parent = self._directories
             allow = state.kind in ("host", "folder")
