@@ -10,6 +10,7 @@ from typing import Any
 from cachetui.buildkit.analysis import CacheAnalysis, LayerInfo
 from cachetui.buildkit.times import format_time
 from cachetui.ops.inventory import CacheEntry
+from cachetui.store.forms import format_name
 
 
 def layer_json(layer: LayerInfo, uncompressed: dict[str, int] | None = None) -> dict[str, Any]:
@@ -47,6 +48,7 @@ def cache_json(
         out["error"] = entry.error
         return out
     out.update(analysis_json(analysis))
+    out["format"] = format_name(entry.kind, analysis.document)
     out["unreferenced_bytes"] = unreferenced_bytes
     if layers:
         out["layers"] = [layer_json(layer, uncompressed) for layer in analysis.layers]

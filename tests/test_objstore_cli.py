@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cachetui.cli import main
+from cachetui.store.azblob import AzblobBackend
 from cachetui.store.objspec import parse_object_location
 from tests.backend_fixtures import facts
 from tests.fixtures import fixture_dir
@@ -208,3 +210,40 @@ def test_addressing_styles() -> None:
     dotted = S3Backend(S3Settings(bucket="my.bucket"))
     dotted._endpoint = "https://s3.amazonaws.com"
     assert dotted._url(dotted._endpoint, "k") == "https://s3.amazonaws.com/my.bucket/k"
+
+
+def test_object_store_caches_are_named_annotated_and_unreferenced_is_under_the_prefix(
+        moto: Moto, azurite: Azurite, capsys: pytest.CaptureFixture[str]) -> None:
+    """s3/azblob hold BuildKit's annotated cache config, not an image manifest; the directory
+    and registry wording stays as it was (tests/test_cli.py)."""
+    bucket = unique_name()
+    load_s3(moto, bucket, "dangling")
+    container = asyncio.run(_az_container(azurite))
+    for spec in (s3_spec(moto, bucket, name="buildkit"), az_spec(azurite, container,
+                                                                 name="main")):
+        assert main(["ls", spec]) == 0
+        text = capsys.readouterr().out
+        assert "annotated" in text and "image-manifest" not in text
+        assert main(["ls", spec, "--json"]) == 0
+        assert {row["format"] for row in json.loads(capsys.readouterr().out)} == {"annotated"}
+        assert main(["ls", spec, "--format", "csv"]) == 0
+        csv_text = capsys.readouterr().out
+        assert ",annotated," in csv_text and "image-manifest" not in csv_text
+        assert main(["inspect", spec]) == 0
+        text = capsys.readouterr().out
+        assert "  format        annotated  (BuildKit cache config with layer annotations)" in text
+        assert "under the prefix" in text and "in the directory" not in text
+        assert "image-manifest" not in text
+    directory = str(fixture_dir("buildkit", "local-min"))
+    assert main(["inspect", directory]) == 0
+    text = capsys.readouterr().out
+    assert "  format        image-manifest  (application/vnd.oci.image.manifest.v1+json)" in text
+    assert "in the directory" in text and "annotated" not in text
+
+
+async def _az_container(azurite: Azurite) -> str:
+    store = await az_loaded(azurite, "two-builds")
+    await store.aclose()
+    backend = store.backend
+    assert isinstance(backend, AzblobBackend)
+    return backend.settings.container

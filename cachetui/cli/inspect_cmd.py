@@ -15,6 +15,7 @@ from cachetui.ops.uncompressed import UncompressedSizes, fill
 from cachetui.present import units
 from cachetui.present.safe_text import safe, safe_lines
 from cachetui.report import cache_json
+from cachetui.store.forms import format_detail, format_name, unreferenced_place
 
 ESTIMATE_NOTE = (
     "min estimate assumes a clean builder; a warm builder exports more even with mode=min"
@@ -41,7 +42,8 @@ def _describe(entry: CacheEntry, analysis: CacheAnalysis, unreferenced: int | No
     lines = [
         safe(entry.ref),
         f"  digest        {document.top.digest}",
-        f"  format        {document.format}  ({safe(document.top.media_type)})",
+        f"  format        {format_name(entry.kind, document)}  "
+        f"({safe(format_detail(entry.kind, document))})",
     ]
     if not document.is_cache:
         lines.append("  not a BuildKit cache (a plain image)")
@@ -59,7 +61,7 @@ def _describe(entry: CacheEntry, analysis: CacheAnalysis, unreferenced: int | No
             f"                ({ESTIMATE_NOTE})",
         ]
     if unreferenced is not None:
-        lines.append(f"  unreferenced  {units.size(unreferenced)} in the directory")
+        lines.append(f"  unreferenced  {units.size(unreferenced)} {unreferenced_place(entry.kind)}")
     lines.append(f"  newest        {units.age(analysis.created_newest)}")
     if show_layers:
         rows = [

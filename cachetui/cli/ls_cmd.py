@@ -16,6 +16,7 @@ from cachetui.ops.listing import ListSort, Totals, matching, sorted_entries, tot
 from cachetui.present import units
 from cachetui.present.safe_text import safe, safe_lines
 from cachetui.report import cache_json
+from cachetui.store.forms import format_name
 from cachetui.store.gha.location import is_gha
 
 
@@ -99,7 +100,7 @@ async def run(args: argparse.Namespace) -> int:
                 continue
             rows.append([
                 entry.ref,
-                str(analysis.document.format),
+                format_name(entry.kind, analysis.document),
                 ",".join(analysis.compression) or "-",
                 str(analysis.layer_count),
                 units.size(analysis.size_bytes),
