@@ -108,6 +108,30 @@ def test_spec_errors_say_what_is_wrong(text: str, message: str,
 
 
 @pytest.mark.parametrize("text", [
+    "type=s3,bucket=b,secret_access_key=TOPSECRET,junk",         # a field that is not key=value
+    "type=s3,bucket=b,secret_access_key=TOP,SECRET",             # a comma inside the secret
+    "type=azblob,secret_access_key=TOPSECRET,junk",
+    "type=gha,token=TOPSECRET,junk",
+    "type=s3,bucket=b,secret_access_key=TOPSECRET,bogus=1",      # an unknown attribute
+    "type=nope,token=TOPSECRET",                                 # an unknown type
+    "type=s3,region=r,secret_access_key=TOPSECRET",              # a missing bucket
+])
+def test_spec_errors_never_repeat_a_credential(text: str, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from cachetui.cli import main
+
+    for name in ("AWS_REGION", "AWS_BUCKET", "BUILDKIT_AZURE_STORAGE_ACCOUNT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(InvalidInput) as raised:
+        parse_location(text)
+    assert "SECRET" not in str(raised.value) and "TOP" not in str(raised.value)
+    assert main(["inspect", text]) != 0
+    printed = capsys.readouterr()
+    assert "invalid cache spec" in printed.err
+    assert "SECRET" not in printed.out + printed.err and "TOP" not in printed.out + printed.err
+
+
+@pytest.mark.parametrize("text", [
     "type=local,src=/ci/cache,tag=main",
     f"type=local,src=/ci/cache,digest={GOOD}",
     "type=registry,ref=ghcr.io/org/app:buildcache",

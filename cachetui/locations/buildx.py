@@ -10,7 +10,6 @@ be silently ignored).
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 from typing import Final
@@ -19,6 +18,7 @@ from cachetui.errors import InvalidInput
 from cachetui.locations.location import SECRET_ATTRS, Location, LocationKind, spec_field
 from cachetui.oci.digest import Digest
 from cachetui.oci.reference import parse_reference, validate_tag
+from cachetui.oci.specfields import split_spec_fields
 
 _EXPORT: Final = frozenset({"mode", "ignore-error", "compression", "compression-level",
                             "force-compression", "oci-mediatypes", "image-manifest"})
@@ -44,22 +44,6 @@ def is_cache_spec(text: str) -> bool:
     return text.strip().startswith("type=")
 
 
-def split_attributes(text: str) -> dict[str, str]:
-    """``key=value`` CSV fields (quoting as buildx) into a dict with lower-case keys."""
-    try:
-        fields = next(csv.reader([text]))
-    except (csv.Error, StopIteration) as exc:
-        raise InvalidInput(f"invalid cache spec {text!r}: {exc}") from None
-    attrs: dict[str, str] = {}
-    for item in fields:
-        key, sep, value = item.partition("=")
-        key = key.strip().lower()
-        if not sep or not key:
-            raise InvalidInput(f"invalid cache spec {text!r}: {item!r} is not key=value")
-        attrs[key] = value.strip()
-    return attrs
-
-
 def parse_cache_spec(text: str) -> Location:
     """A buildx cache spec; a value without ``=`` is the registry shorthand."""
     text = text.strip()
@@ -69,19 +53,19 @@ def parse_cache_spec(text: str) -> Location:
         ref = parse_reference(text)
         return Location("registry", text, ref=ref, tag=ref.tag, digest=ref.digest)
     raw = text
-    attrs = split_attributes(text)
+    attrs = split_spec_fields(text)
     kind = attrs.pop("type", "")
+    secrets = {key: attrs.pop(key) for key in list(attrs) if key in SECRET_ATTRS}
+    if secrets:  # the text shows up in every message below: never with a credential in it
+        text = ",".join(spec_field(key, "***" if key in secrets else value)
+                        for key, value in {"type": kind, **attrs, **secrets}.items())
     if kind not in ATTRIBUTES:
         raise InvalidInput(f"invalid cache spec {text!r}: unknown type {kind!r} (known: "
                            f"{', '.join(ATTRIBUTES)})")
-    unknown = sorted(set(attrs) - ATTRIBUTES[kind])
+    unknown = sorted((set(attrs) | set(secrets)) - ATTRIBUTES[kind])
     if unknown:
         raise InvalidInput(f"invalid cache spec {text!r}: type={kind} has no attribute "
                            f"{unknown[0]!r}")
-    secrets = {key: attrs.pop(key) for key in list(attrs) if key in SECRET_ATTRS}
-    if secrets:  # the text shows up in messages: never with a credential in it
-        text = ",".join(spec_field(key, "***" if key in secrets else value)
-                        for key, value in {"type": kind, **attrs, **secrets}.items())
     if kind in ("registry", "inline"):
         ref_text = attrs.pop("ref", "")
         if not ref_text:

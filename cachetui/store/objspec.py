@@ -10,12 +10,12 @@ location lists every manifest under the prefix. The display text never carries a
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from typing import Final
 
 from cachetui.errors import InvalidInput
+from cachetui.oci.specfields import split_spec_fields
 from cachetui.store.azblob import (
     DEFAULT_CONTAINER,
     AzblobSettings,
@@ -62,21 +62,6 @@ def is_object_location(text: str) -> bool:
     return head in ("type=s3", "type=azblob")
 
 
-def _attrs(text: str) -> dict[str, str]:
-    try:
-        fields = next(csv.reader([text.strip()]))
-    except (csv.Error, StopIteration) as exc:
-        raise InvalidInput(f"invalid cache spec: {exc}") from None
-    attrs: dict[str, str] = {}
-    for item in fields:
-        key, sep, value = item.partition("=")
-        key = key.strip().lower()
-        if not sep or not key:
-            raise InvalidInput(f"invalid cache spec: {item.split('=')[0]!r} is not key=value")
-        attrs[key] = value.strip()
-    return attrs
-
-
 def _bool(value: str, name: str) -> bool:
     lowered = value.lower()
     if lowered in ("1", "t", "true"):
@@ -106,7 +91,7 @@ def parse_object_location(text: str) -> ObjectLocation:
         return _s3_short(stripped)
     if stripped.startswith("azblob://"):
         return _az_short(stripped)
-    attrs = _attrs(stripped)
+    attrs = split_spec_fields(stripped)
     kind = attrs.pop("type", "")
     if kind == "s3":
         return _s3_spec(attrs)

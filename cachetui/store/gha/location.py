@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
 from cachetui.errors import InvalidInput
+from cachetui.oci.specfields import split_spec_fields
 from cachetui.store.gha.credentials import api_url
 
 KNOWN_ATTRS = frozenset({"type", "scope", "url", "url_v2", "token", "version", "repository",
@@ -79,11 +80,7 @@ def parse_gha(text: str, env: Mapping[str, str] | None = None, *,
             raise InvalidInput(f"gha:// takes only ?scope= and &ref=, not "
                                f"{', '.join(sorted(unknown))}")
     else:
-        for part in text.split(","):
-            key, sep, value = part.partition("=")
-            if not sep:
-                raise InvalidInput(f"gha cache spec: {key!r} is not key=value")
-            attrs[key.strip()] = value.strip()
+        attrs.update(split_spec_fields(text))
         unknown = set(attrs) - KNOWN_ATTRS
         if unknown:
             raise InvalidInput(f"gha cache spec: unknown attribute {', '.join(sorted(unknown))}")
