@@ -134,3 +134,43 @@ async def test_ghcr_and_hub_repositories_get_vendor_deletes_others_do_not(
         assert isinstance(wrapped, VendorDeletes)
         assert wrapped.location == store.location and wrapped.kind == "registry"
         assert isinstance(with_vendor_deletes(store, "docker.io", "octocat/app"), VendorDeletes)
+
+
+async def test_ghcr_deletes_use_the_config_files_api_url(
+        gha_emulator: GitHubEmulator, registry_nodelete: RunningRegistry,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """GHES users name their API once, in ``[github] api_url``: GHCR deletes go there when
+    ``GITHUB_API_URL`` is unset (without it they would go to api.github.com)."""
+    from cachetui.config import parse_config
+    from cachetui.locations import parse_location
+    from cachetui.locations.workspace import Workspace
+    from cachetui.store.vendor.opener import with_vendor_deletes
+
+    monkeypatch.delenv("GITHUB_API_URL", raising=False)
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    monkeypatch.setenv("GITHUB_TOKEN", PACKAGES_TOKEN)
+    config = parse_config(f'[github]\napi_url = "{gha_emulator.url}/"\n')
+    gha_emulator.add_rest_token(PACKAGES_TOKEN, ("read:packages", "delete:packages"))
+    # The opener hands the setting on (checked before any request to ghcr.io).
+    opened = Workspace(config).open(parse_location("ghcr.io/octo-org/app"))
+    assert isinstance(opened, VendorDeletes)
+    deleter = opened._deleter._open()  # type: ignore[attr-defined]
+    try:
+        assert isinstance(deleter, GhcrPackages)
+        assert deleter._rest.api_url == gha_emulator.url
+    finally:
+        await opened.aclose()
+    # And a prune through it deletes the planned version in the emulator.
+    async with repository(registry_nodelete.host, "ghcr") as store:
+        await push_shared(store)
+        repo = store.location.split("/", 1)[1]
+        owner, package = repo.split("/", 1)
+        tags = await digests(store)
+        gha_emulator.packages.add_version(owner, package, tags["other"], ["other"])
+        wrapped = with_vendor_deletes(store, "ghcr.io", repo,
+                                      configured_api_url=config.github.api_url)
+        plan = await plan_prune([(wrapped, ["other"])], Policy())
+        result = await apply_prune({wrapped.location: wrapped}, plan)
+        await wrapped._deleter.aclose()  # type: ignore[attr-defined]
+        assert [(i.tag, i.status) for i in result.items] == [("other", "deleted")]
+        assert _versions(gha_emulator, owner, package) == []

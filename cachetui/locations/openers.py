@@ -75,7 +75,8 @@ def open_registry(context: OpenContext, location: Location, options: OpenOptions
     assert location.ref is not None
     store = context.registry_session().repository(location.ref, listed=options.listed,
                                                   read_only=options.read_only)
-    return with_vendor_deletes(store, location.ref.registry, location.ref.repository)
+    return with_vendor_deletes(store, location.ref.registry, location.ref.repository,
+                               configured_api_url=context.config.github.api_url)
 
 
 def open_object_store(context: OpenContext, location: Location, options: OpenOptions) -> Store:

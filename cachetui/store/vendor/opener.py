@@ -1,6 +1,7 @@
 """Which registries get vendor deletes, and the credentials each vendor API takes:
 ``ghcr.io`` → GitHub Packages API with the GitHub token (``GITHUB_TOKEN``, ``GH_TOKEN``,
-``gh auth token``; ``GITHUB_API_URL`` for the API base); Docker Hub → Hub's API with the user and
+``gh auth token``; the API base from ``GITHUB_API_URL``, else the config file's ``[github]
+api_url``, as for ``gha://``); Docker Hub → Hub's API with the user and
 password (a personal access token) ``docker login`` left in the docker config, or
 ``DOCKERHUB_USERNAME`` / ``DOCKERHUB_TOKEN``."""
 
@@ -23,10 +24,12 @@ HUB_HOSTS = frozenset({"docker.io", "registry-1.docker.io", "index.docker.io",
 class _Lazy:
     """Opens the vendor client on the first refused delete only (most runs never need it)."""
 
-    def __init__(self, registry: str, repository: str, env: Mapping[str, str]) -> None:
+    def __init__(self, registry: str, repository: str, env: Mapping[str, str],
+                 configured_api_url: str | None = None) -> None:
         self._registry = registry
         self._repository = repository
         self._env = env
+        self._configured_api_url = configured_api_url
         self._opened: VendorDeleter | None = None
 
     @property
@@ -36,7 +39,7 @@ class _Lazy:
     def _open(self) -> VendorDeleter:
         if self._opened is None:
             if self._registry == GHCR_HOST:
-                base = api_url(env=self._env)
+                base = api_url(env=self._env, configured=self._configured_api_url)
                 found = github_token(api_url=base, env=self._env)
                 self._opened = GhcrPackages(base, found.token, self._repository)
             else:
@@ -69,9 +72,12 @@ def _hub(repository: str, env: Mapping[str, str]) -> HubTags:
 
 
 def with_vendor_deletes(store: Store, registry: str, repository: str,
-                        env: Mapping[str, str] | None = None) -> Store:
-    """``store`` itself, or wrapped so refused deletes go through the vendor's API."""
+                        env: Mapping[str, str] | None = None, *,
+                        configured_api_url: str | None = None) -> Store:
+    """``store`` itself, or wrapped so refused deletes go through the vendor's API.
+    ``configured_api_url``: the config file's ``[github] api_url`` (``GITHUB_API_URL`` wins)."""
     if registry != GHCR_HOST and registry not in HUB_HOSTS:
         return store
-    deleter = _Lazy(registry, repository, os.environ if env is None else env)
+    deleter = _Lazy(registry, repository, os.environ if env is None else env,
+                    configured_api_url)
     return VendorDeletes(store, deleter)
