@@ -101,7 +101,9 @@ async def test_docker_hub_deletes_the_tags_on_the_digest(
         await push_shared(store)
         tags = await digests(store)
         gha_emulator.packages.hub_users["octocat"] = HUB_PAT
-        gha_emulator.packages.hub_tags[("octocat", "cache")] = dict(tags)
+        # 120 other tags sort first: the planned ones are on the second page (100 a page).
+        filler = {f"a-{i:03d}": "sha256:" + f"{i:064x}" for i in range(120)}
+        gha_emulator.packages.hub_tags[("octocat", "cache")] = {**filler, **tags}
         hub = HubTags("octocat/cache", "octocat", Secret(HUB_PAT, "test"),
                       api_url=gha_emulator.url)
         wrapped = VendorDeletes(store, hub)
@@ -112,7 +114,8 @@ async def test_docker_hub_deletes_the_tags_on_the_digest(
         finally:
             await hub.aclose()
         assert result.items[0].status == "deleted"
-        assert gha_emulator.packages.hub_tags[("octocat", "cache")] == {"other": tags["other"]}
+        remaining = {**filler, "other": tags["other"]}
+        assert gha_emulator.packages.hub_tags[("octocat", "cache")] == remaining
         bad = HubTags("octocat/cache", "octocat", Secret("wrong", "test"), api_url=gha_emulator.url)
         try:
             with pytest.raises(AuthError) as refused:
@@ -121,7 +124,30 @@ async def test_docker_hub_deletes_the_tags_on_the_digest(
             await bad.aclose()
         assert "refused the credentials" in str(refused.value)
         assert "wrong" not in str(refused.value)
-        assert gha_emulator.packages.hub_tags[("octocat", "cache")] == {"other": tags["other"]}
+        assert gha_emulator.packages.hub_tags[("octocat", "cache")] == remaining
+
+
+async def test_hub_emulator_serves_only_the_documented_tag_methods(
+        gha_emulator: GitHubEmulator) -> None:
+    """The API reference gives ``.../namespaces/{ns}/repositories/{repo}/tags/{tag}`` GET and HEAD
+    only: a DELETE there is refused, so the client's delete must be the Hub CLI's path."""
+    import httpx
+
+    gha_emulator.packages.hub_users["octocat"] = HUB_PAT
+    gha_emulator.packages.hub_tags[("octocat", "cache")] = {"v1": "sha256:" + "1" * 64}
+    hub = HubTags("octocat/cache", "octocat", Secret(HUB_PAT, "test"), api_url=gha_emulator.url)
+    try:
+        headers = await hub._auth()
+        async with httpx.AsyncClient() as client:
+            tag_url = f"{hub._base()}/v1"
+            assert (await client.get(tag_url, headers=headers)).json()["digest"] == "sha256:" + "1" * 64
+            assert (await client.delete(tag_url, headers=headers)).status_code == 405
+            assert gha_emulator.packages.hub_tags[("octocat", "cache")] != {}
+        assert hub._tag_url("v1") == f"{gha_emulator.url}/v2/repositories/octocat/cache/tags/v1/"
+        assert await hub.delete_digest("sha256:" + "1" * 64) == ("v1",)
+    finally:
+        await hub.aclose()
+    assert gha_emulator.packages.hub_tags[("octocat", "cache")] == {}
 
 
 async def test_ghcr_and_hub_repositories_get_vendor_deletes_others_do_not(

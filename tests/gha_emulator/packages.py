@@ -3,9 +3,13 @@
 GitHub: ``GET /{orgs|users}/{owner}/packages/container/{name}/versions`` (``per_page``, ``page``;
 ``read:packages``) and ``DELETE .../versions/{id}`` (``read:packages`` and ``delete:packages``).
 A version's ``name`` is the manifest digest, its tags in ``metadata.container.tags``.
-Docker Hub: ``POST /v2/auth/token`` (``identifier``, ``secret`` → ``access_token``),
-``GET`` / ``DELETE /v2/namespaces/{ns}/repositories/{repo}/tags[/{tag}]``; rate limits with
-``X-RateLimit-*`` and 429 + ``Retry-After``.
+Docker Hub, as Docker's API reference (docker/docs ``content/reference/api/hub/latest.yaml``)
+documents it: ``POST /v2/auth/token`` (``identifier``, ``secret`` → ``access_token``);
+``GET /v2/namespaces/{ns}/repositories/{repo}/tags`` (``page``, ``page_size`` default 10, at most
+100, absolute ``next``); ``GET``/``HEAD`` (never ``DELETE``: 405) on ``.../tags/{tag}``; rate limits
+with ``X-RateLimit-*`` and 429 + ``Retry-After``. The reference documents no delete; the one Docker
+publishes is its Hub CLI's (docker/hub-tool ``pkg/hub/tags.go``):
+``DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/``.
 """
 
 from __future__ import annotations
@@ -103,8 +107,10 @@ def handle_hub(emulator: GitHubEmulator, request: Request) -> Response | None:
         access = "hub-jwt-" + secrets.token_hex(8)
         state.hub_tokens.add(access)
         return _json(200, {"access_token": access}, limits)
-    match = re.fullmatch(r"/v2/namespaces/([^/]+)/repositories/([^/]+)/tags(?:/([^/]+))?",
-                         request.path)
+    listed = re.fullmatch(r"/v2/namespaces/([^/]+)/repositories/([^/]+)/tags(?:/([^/]+))?",
+                          request.path)
+    deleted = re.fullmatch(r"/v2/repositories/([^/]+)/([^/]+)/tags/([^/]+)/", request.path)
+    match = listed or deleted
     if match is None:
         return None
     auth = request.header("authorization") or ""
@@ -113,13 +119,36 @@ def handle_hub(emulator: GitHubEmulator, request: Request) -> Response | None:
     tags = state.hub_tags.get((match.group(1), match.group(2)))
     if tags is None:
         return _json(404, {"errinfo": None, "message": "not found"}, limits)
-    if request.method == "GET" and match.group(3) is None:
-        results = [{"name": name, "digest": digest, "tag_status": "active"}
-                   for name, digest in sorted(tags.items())]
-        return _json(200, {"count": len(results), "next": None, "previous": None,
-                           "results": results}, limits)
-    if request.method == "DELETE" and match.group(3) is not None:
-        if tags.pop(unquote(match.group(3)), None) is None:
+    tag = unquote(match.group(3)) if match.group(3) is not None else None
+    if deleted is not None:
+        if request.method != "DELETE":
+            return _json(405, {"errinfo": None, "message": "method not allowed"}, limits)
+        if tags.pop(str(tag), None) is None:
             return _json(404, {"errinfo": None, "message": "not found"}, limits)
         return Response(204, limits)
+    if request.method in ("GET", "HEAD") and tag is not None:
+        if tag not in tags:
+            return _json(404, {"errinfo": None, "message": "not found"}, limits)
+        return _json(200, _tag(tag, tags[tag]), limits)
+    if request.method == "GET":
+        return _json(200, _tags_page(emulator, request, sorted(tags.items())), limits)
     return _json(405, {"errinfo": None, "message": "method not allowed"}, limits)
+
+
+def _tag(name: str, digest: str) -> dict[str, object]:
+    return {"name": name, "digest": digest, "tag_status": "active", "v2": True}
+
+
+def _tags_page(emulator: GitHubEmulator, request: Request,
+               tags: list[tuple[str, str]]) -> dict[str, object]:
+    """One page of ListRepositoryTags: ``page_size`` defaults to 10 and is at most 100."""
+    size = max(1, min(int(request.query.get("page_size", "10")), 100))
+    page = max(1, int(request.query.get("page", "1")))
+    chunk = tags[(page - 1) * size: page * size]
+    more = page * size < len(tags)
+    return {"count": len(tags),
+            "next": f"{emulator.url}{request.path}?page={page + 1}&page_size={size}" if more
+            else None,
+            "previous": None if page == 1
+            else f"{emulator.url}{request.path}?page={page - 1}&page_size={size}",
+            "results": [_tag(name, digest) for name, digest in chunk]}

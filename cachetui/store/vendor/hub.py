@@ -1,7 +1,17 @@
-"""Docker Hub deletes through Hub's API: a personal access token (or password) is exchanged at
-``POST /v2/auth/token`` for a short-lived bearer; tags are listed at ``GET /v2/namespaces/{ns}/
-repositories/{repo}/tags`` (each with its ``digest``) and removed with ``DELETE .../tags/{tag}``.
-Deleting a manifest by digest is deleting every tag that points at it."""
+"""Docker Hub deletes through Hub's API.
+
+Docker's API reference (docker/docs ``content/reference/api/hub/latest.yaml``, served at
+docs.docker.com/reference/api/hub/latest/) documents the two calls used to plan: a personal access
+token (or password) is exchanged at ``POST /v2/auth/token`` (``{"identifier", "secret"}`` →
+``access_token``, operation AuthCreateAccessToken) for a short-lived bearer, and tags are listed at
+``GET /v2/namespaces/{namespace}/repositories/{repository}/tags`` (``page``, ``page_size`` up to
+100, ``next``; operation ListRepositoryTags), each with its ``digest``. That reference documents no
+way to delete a tag or a manifest: ``/v2/namespaces/…/tags/{tag}`` has GET and HEAD only, and the
+old ``POST /v2/namespaces/{namespace}/delete-images`` is gone from it. The one delete Docker
+publishes is its Hub CLI's (docker/hub-tool ``pkg/hub/tags.go``, ``DeleteTagURL``), which the
+reference lists under Resources: ``DELETE /v2/repositories/{namespace}/{repository}/tags/{tag}/``
+with the same bearer. Deleting a manifest by digest is deleting every tag that points at it.
+"""
 
 from __future__ import annotations
 
@@ -87,8 +97,15 @@ class HubTags:
         return {"Authorization": f"Bearer {self._bearer}"}
 
     def _base(self) -> str:
+        """ListRepositoryTags (documented)."""
         return (f"{self.api_url}/v2/namespaces/{quote(self.namespace, safe='')}/repositories/"
                 f"{quote(self.name, safe='')}/tags")
+
+    def _tag_url(self, tag: str) -> str:
+        """The tag delete of Docker's Hub CLI (hub-tool ``DeleteTagURL``; the trailing slash is
+        part of it): the API reference documents none."""
+        return (f"{self.api_url}/v2/repositories/{quote(self.namespace, safe='')}/"
+                f"{quote(self.name, safe='')}/tags/{quote(tag, safe='')}/")
 
     async def tags(self) -> dict[str, str]:
         """Tag → digest."""
@@ -120,7 +137,7 @@ class HubTags:
             raise HubError(f"{digest[:19]} now also carries {extra}, which the plan did not "
                            "list; not deleted", where=self.where)
         for tag in tags:
-            response = await self._call("DELETE", f"{self._base()}/{quote(tag, safe='')}",
+            response = await self._call("DELETE", self._tag_url(tag),
                                         headers=await self._auth())
             if response.status_code in (401, 403):
                 raise AuthError("Docker Hub refused the delete: the token needs delete "
