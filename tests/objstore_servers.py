@@ -32,6 +32,14 @@ def azurite() -> Iterator[Azurite]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def azurite_oauth() -> Iterator[Azurite]:
+    """Azurite over HTTPS (its own certificate) taking Azure AD tokens (``--oauth basic``)."""
+    server = start_azurite(oauth=True)
+    yield server
+    server.stop()
+
+
 def s3_settings(moto: Moto, bucket: str, **extra: object) -> S3Settings:
     return S3Settings(bucket=bucket, region="us-east-1", endpoint_url=moto.endpoint,
                       use_path_style=True, access_key_id=moto.access_key,
@@ -41,7 +49,7 @@ def s3_settings(moto: Moto, bucket: str, **extra: object) -> S3Settings:
 def az_settings(azurite: Azurite, container: str, **extra: object) -> AzblobSettings:
     return AzblobSettings(account_url=azurite.account_url, account_name=azurite.account,
                           secret_access_key=azurite.key, container=container,
-                          **extra)  # type: ignore[arg-type]
+                          ca_file=azurite.ca_file, **extra)  # type: ignore[arg-type]
 
 
 def s3_store(moto: Moto, bucket: str | None = None, **extra: object) -> S3Store:

@@ -3,9 +3,11 @@
 Credentials the way Azure users have them: the account key (``secret_access_key`` or
 ``AZURE_STORAGE_KEY``) signed with Shared Key, a connection string
 (``AZURE_STORAGE_CONNECTION_STRING``), a SAS token (``sas_token`` or ``AZURE_STORAGE_SAS_TOKEN``),
-or Azure AD through ``azure-identity`` when it is installed (BuildKit's own fallback,
-``DefaultAzureCredential``). Shared Key is a documented HMAC over a canonical string, a few
-lines; the Azure SDK would bring azure-core and a second HTTP stack. Secrets never leave the signer.
+or Azure AD through ``azure-identity`` when it is installed (``pip install cachetui[azure]``;
+BuildKit's own fallback, ``DefaultAzureCredential``). Shared Key is a documented HMAC over a
+canonical string, a few lines; the Azure SDK's blob client would bring a second HTTP stack, so only
+the credential chain comes from it. A private CA for the endpoint: ``CACHETUI_CA_FILE`` (added to
+the system trust). Secrets never leave the signer.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import base64
 import hashlib
 import hmac
 import os
+import ssl
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from email.utils import formatdate
@@ -23,7 +27,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import httpx
 
-from cachetui.errors import AuthError, FormatError, InvalidInput, NotFound, RegistryError
+from cachetui.errors import AuthError, CachetuiError, FormatError, InvalidInput, NotFound, RegistryError
+from cachetui.redact import remember
 from cachetui.store.httpobj import (
     PART_SIZE,
     PARTS_IN_MEMORY,
@@ -43,6 +48,9 @@ from cachetui.store.objects import KeyLayout, ObjectInfo, ObjectStore
 API_VERSION: Final = "2023-11-03"
 DEFAULT_CONTAINER: Final = "buildkit-cache"
 STORAGE_SCOPE: Final = "https://storage.azure.com/.default"
+TOKEN_REFRESH_MARGIN: Final = 300.0
+"""Seconds before its expiry that an Azure AD token is replaced (as the Azure SDK does)."""
+CA_FILE_ENV: Final = "CACHETUI_CA_FILE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,8 @@ class AzblobSettings:
     names: tuple[str, ...] = ()
     secret_access_key: str | None = field(default=None, repr=False)
     sas_token: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
+    """A PEM CA bundle trusted for ``account_url`` besides the system's (else ``CACHETUI_CA_FILE``)."""
 
     @property
     def layout(self) -> KeyLayout:
@@ -138,6 +148,81 @@ class SharedKey:
         return f"SharedKey {self.account}:{base64.b64encode(digest).decode()}"
 
 
+class AzureAdToken:
+    """Bearer tokens for the Blob service from azure-identity's ``DefaultAzureCredential``.
+
+    Its synchronous ``get_token`` does blocking I/O (a token endpoint, a CLI), so it runs in a
+    worker thread; one token serves every request until ``refresh_margin`` seconds before it
+    expires. The token is registered with :mod:`cachetui.redact` and never put in a message.
+    """
+
+    def __init__(self, where: str, *, refresh_margin: float = TOKEN_REFRESH_MARGIN) -> None:
+        self.where = where
+        self.refresh_margin = refresh_margin
+        self.fetches = 0
+        self._credential: Any = None
+        self._token: str | None = None
+        self._expires_on = 0.0
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"AzureAdToken({self.where!r})"
+
+    async def bearer(self) -> str:
+        async with self._lock:
+            if self._token is not None and time.time() < self._expires_on - self.refresh_margin:
+                return self._token
+            token, self._expires_on = await asyncio.to_thread(self._fetch)
+            self._token = token
+            return token
+
+    def _fetch(self) -> tuple[str, float]:
+        if self._credential is None:
+            try:
+                from azure.identity import DefaultAzureCredential
+            except ImportError:
+                raise AuthError("no Azure credentials: give secret_access_key (or "
+                                "AZURE_STORAGE_KEY), a SAS token or a connection string, or "
+                                "install azure-identity (pip install cachetui[azure]) for Azure AD",
+                                where=self.where) from None
+            self._credential = DefaultAzureCredential()
+        try:
+            token = self._credential.get_token(STORAGE_SCOPE)
+        except Exception as exc:  # azure-identity's errors hold multi-line chain reports
+            raise AuthError(f"Azure AD sign-in failed ({type(exc).__name__}): no credential of "
+                            "DefaultAzureCredential's chain gave a token for Azure Storage",
+                            where=self.where) from None
+        self.fetches += 1
+        remember(str(token.token))
+        return str(token.token), float(token.expires_on)
+
+    def close(self) -> None:
+        if self._credential is not None:
+            self._credential.close()
+
+
+def _trust(ca_file: str | None) -> ssl.SSLContext | bool:
+    """The system trust, plus ``ca_file`` (a private or test CA) when given."""
+    if not ca_file:
+        return True
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise InvalidInput(f"CA file {ca_file!r} cannot be read as PEM: "
+                           f"{exc.strerror or type(exc).__name__}") from None
+    return context
+
+
+def _auth_detail(data: bytes) -> str:
+    """The service's ``AuthenticationErrorDetail`` (\"The token is expired.\"), printable, short."""
+    try:
+        detail = child_text(xml_root(data, ""), "AuthenticationErrorDetail") or ""
+    except CachetuiError:
+        return ""
+    return "".join(c for c in detail if c.isprintable())[:160].strip()
+
+
 class AzblobBackend:
     """One container over the Blob service REST API."""
 
@@ -159,11 +244,13 @@ class AzblobBackend:
         sas = settings.sas_token or os.environ.get("AZURE_STORAGE_SAS_TOKEN")
         self._shared_key = SharedKey(settings.account, key) if key else None
         self._sas = sas.lstrip("?") if sas and not key else None
-        self._token_credential: Any = None
+        self._azure_ad = (AzureAdToken(self.description)
+                          if self._shared_key is None and self._sas is None else None)
         self._container_checked = False
         self._slots = asyncio.Semaphore(PARTS_IN_MEMORY)
         self._client = httpx.AsyncClient(
             transport=transport, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            verify=_trust(settings.ca_file or os.environ.get(CA_FILE_ENV)),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
             follow_redirects=False)
 
@@ -184,26 +271,8 @@ class AzblobBackend:
         headers["x-ms-version"] = API_VERSION
         if self._shared_key is not None:
             headers["Authorization"] = self._shared_key.sign(method, url, headers)
-        elif self._sas is None:
-            token = await self._bearer()
-            headers["Authorization"] = f"Bearer {token}"
-
-    async def _bearer(self) -> str:
-        if self._token_credential is None:
-            try:
-                from azure.identity.aio import DefaultAzureCredential
-            except ImportError:
-                raise AuthError("no Azure credentials: give secret_access_key (or "
-                                "AZURE_STORAGE_KEY), a SAS token or a connection string, or "
-                                "install azure-identity for Azure AD", where=self.description
-                                ) from None
-            self._token_credential = DefaultAzureCredential()
-        try:
-            token = await self._token_credential.get_token(STORAGE_SCOPE)
-        except Exception as exc:
-            raise AuthError(f"Azure AD sign-in failed: {type(exc).__name__}",
-                            where=self.description) from None
-        return str(token.token)
+        elif self._azure_ad is not None:
+            headers["Authorization"] = f"Bearer {await self._azure_ad.bearer()}"
 
     async def _request(self, method: str, name: str, *, query: str = "",
                        headers: dict[str, str] | None = None, body: bytes = b"",
@@ -228,6 +297,12 @@ class AzblobBackend:
             if code == "ContainerNotFound" and not ok_missing_container:
                 raise NotFound(f"container {self.settings.container!r} does not exist",
                                where=self.description)
+            if self._azure_ad is not None and response.status_code in (401, 403):
+                detail = _auth_detail(data)
+                raise AuthError(f"the Azure AD token was refused ({code or response.status_code})"
+                                + (f": {detail}" if detail else "")
+                                + "; check the identity's role (Storage Blob Data Contributor)",
+                                where=where, status=response.status_code, code=code)
             raise status_error(response.status_code, code, where, what=what)
         if not stream:
             await response.aread()
@@ -337,8 +412,8 @@ class AzblobBackend:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-        if self._token_credential is not None:
-            await self._token_credential.close()
+        if self._azure_ad is not None:
+            self._azure_ad.close()
 
 
 class AzblobStore(ObjectStore):
