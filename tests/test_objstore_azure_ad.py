@@ -17,7 +17,7 @@ import pytest
 
 from cachetui.cli import main
 from cachetui.errors import AuthError
-from cachetui.store.azblob import AzblobBackend, AzblobSettings, AzblobStore
+from cachetui.store.azblob import AzblobBackend, AzblobSettings, AzblobStore, AzureAdToken
 from tests.azure_token_server import STORAGE_AUDIENCE, TokenServer, mint
 from tests.backend_fixtures import facts
 from tests.objstore_procs import Azurite
@@ -62,10 +62,13 @@ def spec(azurite: Azurite, container: str) -> str:
             f"container={container}")
 
 
-def ad_store(azurite: Azurite, container: str) -> AzblobStore:
-    """Neither key nor SAS: Azure AD."""
-    return AzblobStore(AzblobSettings(account_url=azurite.account_url,
-                                      account_name=azurite.account, container=container))
+def ad_store(azurite: Azurite, container: str) -> tuple[AzblobStore, AzblobBackend, AzureAdToken]:
+    """Neither key nor SAS: Azure AD. The store, its backend and its token source."""
+    store = AzblobStore(AzblobSettings(account_url=azurite.account_url,
+                                       account_name=azurite.account, container=container))
+    backend = store.backend
+    assert isinstance(backend, AzblobBackend) and backend._azure_ad is not None
+    return store, backend, backend._azure_ad
 
 
 def test_ls_signs_in_with_a_managed_identity(
@@ -88,29 +91,25 @@ def test_ls_signs_in_with_a_managed_identity(
 async def test_one_token_serves_many_requests_and_is_refreshed_near_expiry(
         azurite_oauth: Azurite, identity: TokenServer) -> None:
     container = await asyncio.to_thread(loaded, azurite_oauth)
-    store = ad_store(azurite_oauth, container)
-    backend = store.backend
-    assert isinstance(backend, AzblobBackend) and backend._azure_ad is not None
+    store, backend, tokens = ad_store(azurite_oauth, container)
     try:
         keys = [info.key async for info in backend.list("")]
         for key in keys[:5]:
             assert await backend.head(key) is not None
-        assert backend._azure_ad.fetches == 1 and len(identity.issued) == 1
+        assert tokens.fetches == 1 and len(identity.issued) == 1
     finally:
         await store.aclose()
     # Tokens that live 6 s, asked for again 2.5 s before they expire.
     identity.lifetime = 6
-    store = ad_store(azurite_oauth, container)
-    backend = store.backend
-    assert isinstance(backend, AzblobBackend) and backend._azure_ad is not None
-    backend._azure_ad.refresh_margin = 2.5
+    store, backend, tokens = ad_store(azurite_oauth, container)
+    tokens.refresh_margin = 2.5
     try:
         assert await backend.head(keys[0]) is not None
         assert await backend.head(keys[1]) is not None
-        assert backend._azure_ad.fetches == 1 and len(identity.issued) == 2
+        assert tokens.fetches == 1 and len(identity.issued) == 2
         await asyncio.sleep(4)  # within the margin: asked again (azure-identity may reuse it)
         assert await backend.head(keys[0]) is not None
-        assert backend._azure_ad.fetches == 2
+        assert tokens.fetches == 2
         await asyncio.sleep(2.5)  # the first 6 s token has expired: a new one is minted
         assert await backend.head(keys[0]) is not None
         assert len(identity.issued) == 3
@@ -137,12 +136,10 @@ async def test_an_expired_token_is_one_clear_error(
         azurite_oauth: Azurite, identity: TokenServer) -> None:
     """A token the service finds expired (clock skew, revocation): Azurite's 403 is named."""
     container = await asyncio.to_thread(loaded, azurite_oauth)
-    store = ad_store(azurite_oauth, container)
-    backend = store.backend
-    assert isinstance(backend, AzblobBackend) and backend._azure_ad is not None
+    store, backend, tokens = ad_store(azurite_oauth, container)
     expired, _ = mint(STORAGE_AUDIENCE, -120)
-    backend._azure_ad._token = expired
-    backend._azure_ad._expires_on = time.time() + 3600
+    tokens._token = expired
+    tokens._expires_on = time.time() + 3600
     try:
         with pytest.raises(AuthError) as refused:
             _ = [info async for info in backend.list("")]

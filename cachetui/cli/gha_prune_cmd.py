@@ -16,8 +16,8 @@ from cachetui.cli.common import (
     print_json,
     table,
 )
-from cachetui.errors import CachetuiError
-from cachetui.locations import Workspace, parse_location
+from cachetui.cli.gha_view import each_gha
+from cachetui.locations import Workspace
 from cachetui.ops.gha_prune import (
     GhaPrunePlan,
     GhaPruneResult,
@@ -27,6 +27,7 @@ from cachetui.ops.gha_prune import (
 )
 from cachetui.present import units
 from cachetui.present.safe_text import safe
+from cachetui.store.gha.inventory import GhaInventory
 from cachetui.store.gha.store import GhaStore
 
 
@@ -49,18 +50,15 @@ async def run_gha(args: argparse.Namespace, texts: list[str], workspace: Workspa
     plans: list[GhaPrunePlan] = []
     results: list[GhaPruneResult] = []
     errors: list[str] = []
-    for text in texts:
-        try:
-            store = workspace.open(parse_location(text))
-            assert isinstance(store, GhaStore)
-            inventory = await store.inventory()
-            findings = await store.findings() if (rules.orphans or rules.evicted) else None
-            plan = plan_gha_prune(store.location, inventory, rules, findings=findings)
-            plans.append(plan)
-            if args.yes and plan.items:
-                results.append(await apply_gha_prune(store.rest, plan))
-        except CachetuiError as exc:
-            errors.append(str(exc))
+
+    async def visit(store: GhaStore, inventory: GhaInventory) -> None:
+        findings = await store.findings() if (rules.orphans or rules.evicted) else None
+        plan = plan_gha_prune(store.location, inventory, rules, findings=findings)
+        plans.append(plan)
+        if args.yes and plan.items:
+            results.append(await apply_gha_prune(store.rest, plan))
+
+    await each_gha(texts, workspace, errors, visit)
     if args.json:
         print_json({"plan": [p.to_json() for p in plans], "dry_run": not args.yes,
                     "result": [r.to_json() for r in results] if args.yes else None})

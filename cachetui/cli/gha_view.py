@@ -4,6 +4,7 @@ evicted and orphaned blob entries."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,26 +26,37 @@ class GhaListing:
     contents_readable: bool = False
 
 
+async def each_gha(texts: list[str], workspace: Workspace, errors: list[str],
+                   visit: Callable[[GhaStore, GhaInventory], Awaitable[None]]) -> None:
+    """``visit`` every gha source with its REST inventory (``ls``, ``inspect``, ``prune``): a
+    source that fails to open, to list or in ``visit`` adds its one line to ``errors`` and the
+    others go on."""
+    for text in texts:
+        try:
+            store = workspace.open(parse_location(text))
+            assert isinstance(store, GhaStore)
+            await visit(store, await store.inventory())
+        except CachetuiError as exc:
+            errors.append(str(exc))
+
+
 async def gather_gha(texts: list[str], workspace: Workspace
                      ) -> tuple[list[GhaListing], list[str]]:
     """Inventory every gha source; read contents where a runtime token allows."""
     listings: list[GhaListing] = []
     errors: list[str] = []
-    for text in texts:
-        try:
-            store = workspace.open(parse_location(text))
-            assert isinstance(store, GhaStore)
-            inventory = await store.inventory()
-            listing = GhaListing(store.location, inventory)
-            if store.runtime is not None:
-                listing.contents_readable = True
-                found, scan_errors, _ = await collect(scan_store(store))
-                listing.entries = {entry.tag: entry for entry in found}
-                errors.extend(scan_errors)
-                listing.findings = await store.findings()
-            listings.append(listing)
-        except CachetuiError as exc:
-            errors.append(str(exc))
+
+    async def visit(store: GhaStore, inventory: GhaInventory) -> None:
+        listing = GhaListing(store.location, inventory)
+        if store.runtime is not None:
+            listing.contents_readable = True
+            found, scan_errors, _ = await collect(scan_store(store))
+            listing.entries = {entry.tag: entry for entry in found}
+            errors.extend(scan_errors)
+            listing.findings = await store.findings()
+        listings.append(listing)
+
+    await each_gha(texts, workspace, errors, visit)
     return listings, errors
 
 
