@@ -10,7 +10,7 @@ from typing import Any
 from cachetui.buildkit.analysis import CacheAnalysis, LayerInfo
 from cachetui.buildkit.times import format_time
 from cachetui.ops.inventory import CacheEntry
-from cachetui.store.forms import format_name
+from cachetui.present.forms import format_name
 
 
 def layer_json(layer: LayerInfo, uncompressed: dict[str, int] | None = None) -> dict[str, Any]:

@@ -69,6 +69,7 @@ def test_ls_json_with_runtime_token_has_analysis_and_gha_facts(
     assert rows[0]["tag"] == f"buildkit@{MAIN}"
     assert rows[0]["layer_count"] == 9
     assert rows[0]["min_size_bytes"] == 404474
+    assert rows[0]["format"] == "gha-index"  # its own form, not the OCI form it is read into
     assert rows[0]["gha"]["current"]["key"] == "index-buildkit-1-f921bd05#1"
     assert rows[0]["gha"]["evicted_blobs"] == []
     assert token not in out.out + out.err and REST_TOKEN not in out.out + out.err

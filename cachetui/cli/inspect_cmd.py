@@ -13,9 +13,9 @@ from cachetui.ops.gather import gather
 from cachetui.ops.inventory import CacheEntry
 from cachetui.ops.uncompressed import UncompressedSizes, fill
 from cachetui.present import units
+from cachetui.present.forms import format_detail, format_name, unreferenced_place
 from cachetui.present.safe_text import safe, safe_lines
 from cachetui.report import cache_json
-from cachetui.store.forms import format_detail, format_name, unreferenced_place
 
 ESTIMATE_NOTE = (
     "min estimate assumes a clean builder; a warm builder exports more even with mode=min"

@@ -14,9 +14,9 @@ from cachetui.ops.gather import gather
 from cachetui.ops.inventory import CacheEntry
 from cachetui.ops.listing import ListSort, Totals, matching, sorted_entries, totals
 from cachetui.present import units
+from cachetui.present.forms import format_name
 from cachetui.present.safe_text import safe, safe_lines
 from cachetui.report import cache_json
-from cachetui.store.forms import format_name
 from cachetui.store.gha.location import is_gha
 
 

@@ -6,6 +6,7 @@ from cachetui.config import Config
 from cachetui.tui.app import CachetuiApp, make_app
 from cachetui.tui.model import SourceStatus
 from cachetui.tui.screens.main import MainScreen
+from cachetui.tui.widgets.cache_table import CacheTable
 from tests.backend_fixtures import facts
 from tests.objstore_procs import Moto, load_s3
 from tests.objstore_servers import unique_name
@@ -36,3 +37,8 @@ async def test_an_s3_spec_opens_with_every_manifest_and_the_orphaned_bytes(moto:
         assert tags == ["main", "release"]
         for row in main.rows.values():
             assert row.entry.analysis is not None and row.entry.analysis.layer_count == 9
+        # The Form column names the store's own form, as `ls` does (present/forms.py).
+        table = main.query_one(CacheTable)
+        assert "Form" in table.shown_columns()
+        forms = {str(table.get_cell(row.key, "form")) for row in main.rows.values()}
+        assert forms == {"annotated"}

@@ -19,6 +19,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from cachetui.buildkit.times import format_time
 from cachetui.errors import CachetuiError
 from cachetui.ops.uncompressed import measure
+from cachetui.present.forms import format_detail, format_name
 from cachetui.present.safe_text import safe
 from cachetui.store.base import Store
 from cachetui.tui.keymap import identify
@@ -122,7 +123,8 @@ class CacheScreen(ExtensibleScreen):
         table.add_column()
         rows = [
             ("Reference", safe(self.row.entry.ref)),
-            ("Form", f"{doc.format} ({safe(doc.top.media_type)})"),
+            ("Form", f"{format_name(self.row.entry.kind, doc)} "
+                     f"({safe(format_detail(self.row.entry.kind, doc))})"),
             ("Manifest", doc.top.digest),
             ("Cache config", doc.config_descriptor.digest if doc.config_descriptor else "-"),
             ("Compression", ", ".join(a.compression) or "-"),

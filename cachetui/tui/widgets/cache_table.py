@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
+from cachetui.present.forms import format_name
 from cachetui.present.safe_text import safe
 from cachetui.tui.keymap import identify
 from cachetui.tui.model import (
@@ -19,6 +20,7 @@ from cachetui.tui.model import (
     compact_size,
     compression_label,
 )
+from cachetui.tui.widgets import column_fit
 
 COLUMNS: tuple[tuple[str, SortKey, int | None], ...] = (
     ("Ref", SortKey.NAME, 16),
@@ -39,16 +41,11 @@ KEEP_ORDER = (SortKey.NAME, SortKey.SIZE, SortKey.AGE, SortKey.WHERE, SortKey.DE
 """Most useful first: on a narrow terminal the columns at the end of this list hide first."""
 FLEXIBLE = {SortKey.NAME: 14, SortKey.WHERE: 8}
 """Columns that may be cut (with an ellipsis) down to this width; the others always show whole."""
-FLEX_CAP = 48
-CELL_PADDING = 2
-"""A DataTable column takes one cell of padding on each side."""
 REBUILD_REMOVALS = 64
 """Removing a row is linear in the table size: above this many removals, rebuild instead."""
-FORM_LABELS = {"image-manifest": "manifest", "docker-list": "docker"}
 MARK_WIDTH = 2
 
-Layout = tuple[tuple[int, int], ...]
-"""(column index, width) of the shown columns, in display order."""
+Layout = column_fit.Layout
 
 
 def _fit(text: str, width: int | None) -> str:
@@ -71,38 +68,15 @@ def _fit_cell(cell: Text | str, width: int, index: int) -> Text | str:
 
 def natural_widths(rows: Iterable[list[Text | str]]) -> list[int]:
     """The width each column needs to show its title and every cell whole."""
-    widths = [len(title) for title, _, _ in COLUMNS]
-    for cells in rows:
-        for index, cell in enumerate(cells):
-            length = cell.cell_len if isinstance(cell, Text) else len(cell)
-            if length > widths[index]:
-                widths[index] = length
-    return widths
+    return column_fit.natural_widths([title for title, _, _ in COLUMNS], rows)
 
 
 def fit_columns(natural: list[int], available: int) -> Layout:
-    """Which columns show and how wide, for ``available`` cells.
-
-    Columns join in :data:`KEEP_ORDER` while they fit (flexible ones at their minimum); what is
-    left widens the flexible ones up to their content, so nothing is cut while room stays empty.
-    """
+    """Which columns show and how wide, for ``available`` cells (:mod:`column_fit`)."""
     index_of = {key: index for index, (_, key, _) in enumerate(COLUMNS)}
-    widths: dict[int, int] = {}
-    used = 0
-    for key in KEEP_ORDER:
-        index = index_of[key]
-        width = min(natural[index], FLEXIBLE.get(key, natural[index]))
-        if used + width + CELL_PADDING <= available or not widths:
-            widths[index] = width
-            used += width + CELL_PADDING
-    for key in FLEXIBLE:
-        index = index_of[key]
-        if index in widths:
-            wanted = min(natural[index], FLEX_CAP)
-            grow = max(0, min(wanted - widths[index], available - used))
-            widths[index] += grow
-            used += grow
-    return tuple((index, widths[index]) for index in sorted(widths))
+    return column_fit.fit_columns(
+        natural, [index_of[key] for key in KEEP_ORDER],
+        {index_of[key]: width for key, width in FLEXIBLE.items()}, available)
 
 
 def _signature(cell: Text | str) -> object:
@@ -262,12 +236,11 @@ class CacheTable(DataTable[Text | str]):
             problem = Text("failed", style="bold red")
             return [name, where, "", "", "", problem, "", "", "", ""]
         unref = unreferenced.get(row.source_id) if entry.kind == "directory" else None
-        form = str(analysis.document.format)
         is_cache = analysis.document.is_cache
         return [
             name,
             where,
-            FORM_LABELS.get(form, form),
+            format_name(entry.kind, analysis.document, short=True),
             compression_label(analysis.compression),
             Text(str(analysis.layer_count), justify="right"),
             Text(compact_size(analysis.size_bytes), justify="right"),
