@@ -74,8 +74,14 @@ def _rules(screen: MainScreen, picks: list[Picked], *, default_tag: str | None =
 
 
 def _finish(screen: MainScreen, location: Location, destination: Store) -> None:
-    """Show a destination that was not open yet as a new source."""
-    if destination.location not in screen.targets and screen.is_attached:
+    """Show a destination that was not open yet: a new repository of an open registry host
+    joins under it (its catalog is read again), anything else opens as a new source."""
+    if destination.location in screen.targets or not screen.is_attached:
+        return
+    group = screen.group_of_host(location.api_host) if location.kind == "registry" else None
+    if group is not None:
+        screen.expand_again(group)
+    else:
         screen.load(SourceRequest(place(location)))
 
 

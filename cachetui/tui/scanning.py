@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from textual.message import Message
 
@@ -37,6 +37,11 @@ async def scan_target(source_id: str, target: Target, memo: DocumentMemo, post: 
         post(ScanBatch(source_id, batch))
 
 
+def group_id(request: SourceRequest) -> str:
+    """The tree node of a source that opens into several stores (a registry host, a folder)."""
+    return f"group:{request.text}"
+
+
 def display_label(location: Location) -> str:
     """Short name for the tree and the Where column: a directory's last path component."""
     if location.kind == "local" and location.path is not None:
@@ -53,9 +58,14 @@ def _guessed_kind(text: str) -> str:
     return "registry" if "/" not in text and not text.startswith(".") else "directory"
 
 
-async def open_request(request: SourceRequest, workspace: Workspace,
-                       post: Post) -> list[tuple[str, Target]]:
-    """Open one requested source into stores; failures become a failed source, never raise."""
+async def open_request(request: SourceRequest, workspace: Workspace, post: Post, *,
+                       known: Collection[str] | None = None) -> list[tuple[str, Target]]:
+    """Open one requested source into stores; failures become a failed source, never raise.
+
+    ``known`` (a refresh: the source is open already) leaves out the stores already open, so a
+    registry's catalog or a folder is read again for what appeared meanwhile; a failure then
+    raises (the source stays as it was shown) instead of adding a failed source.
+    """
     label = request.label or request.text
     try:
         location = parse_location(request.text)
@@ -66,6 +76,8 @@ async def open_request(request: SourceRequest, workspace: Workspace,
             raise NotFound("no cache directories found" + (f" ({problems})" if problems else ""),
                            where=str(expansion.searched))
     except CachetuiError as exc:
+        if known is not None:
+            raise
         post(SourceAdded(SourceState(request.text, label, _guessed_kind(request.text),
                                      accent=request.accent, read_only=request.read_only,
                                      status=SourceStatus.FAILED,
@@ -77,7 +89,7 @@ async def open_request(request: SourceRequest, workspace: Workspace,
         len(targets) != 1 or targets[0].store.location != str(location.path)))
     parent = None
     if grouped:
-        parent = f"group:{request.text}"
+        parent = group_id(request)
         kind = "host" if location.kind == "registry-host" else "folder"
         post(SourceAdded(SourceState(parent, label, kind, accent=request.accent,
                                      read_only=read_only, status=SourceStatus.DONE,
@@ -85,6 +97,8 @@ async def open_request(request: SourceRequest, workspace: Workspace,
     out = []
     for target in targets:
         source_id = target.store.location
+        if known is not None and source_id in known:
+            continue
         if grouped:
             child_label = source_id.removeprefix(str(location.path) + "/") if location.path \
                 else source_id.split("/", 1)[-1]

@@ -16,8 +16,10 @@ from cachetui.entry import install
 from cachetui.oci.reference import parse_reference
 from cachetui.store.registry import RegistrySession
 from cachetui.tui.app import CachetuiApp, make_app
+from cachetui.tui.jobs import JobState
 from cachetui.tui.model import SourceStatus
 from cachetui.tui.screens.main import MainScreen
+from cachetui.tui.widgets.cache_table import CacheTable
 from cachetui.tui.widgets.sources_tree import SourcesTree
 from tests.fixtures import fixture_dir
 from tests.registry_procs import RunningRegistry
@@ -119,3 +121,77 @@ async def test_open_command_hands_the_registry_flags_to_the_app(
     assert settings.default_concurrency == 3  # type: ignore[attr-defined]
     assert "registry.example:5000" in settings.insecure_hosts  # type: ignore[attr-defined]
     assert settings.default_ca_file == "/etc/ca.pem"  # type: ignore[attr-defined]
+
+
+async def push_plain(registry: RunningRegistry, repository: str) -> None:
+    """One cache into ``repository`` of the registry without auth (as a build elsewhere would)."""
+    async with RegistrySession(fast_settings()) as session:
+        ref = parse_reference(f"{registry.host}/{repository}", default_tag=False)
+        await push_layout(session.repository(ref),
+                          fixture_dir("buildkit-registry", "app-buildcache-min"),
+                          "cache", "buildcache-min")
+
+
+def host_children(main: MainScreen, host: str) -> list[str]:
+    """The repositories under the one registry node (there must be exactly one)."""
+    tree = main.query_one(SourcesTree)
+    registries = tree.root.children[0]
+    nodes = [node for node in registries.children if str(node.label).startswith(host)]
+    assert len(nodes) == 1, [str(node.label) for node in registries.children]
+    assert len(registries.children) == 1, [str(node.label) for node in registries.children]
+    return [str(child.label).split("  ")[0] for child in nodes[0].children]
+
+
+async def test_ctrl_r_reads_the_catalog_again_and_a_new_repository_joins_its_registry(
+        registry: RunningRegistry) -> None:
+    """Issue 14 found 4: a repository created after the registry was opened shows on ctrl+r."""
+    first, later = unique_repo("tui-refresh"), unique_repo("tui-refresh-later")
+    await push_plain(registry, first)
+    app = make_app([registry.host], config=Config(), clock=clock, use_config_sources=False)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        main = main_screen(app)
+        assert first in host_children(main, registry.host)
+        assert later not in host_children(main, registry.host)
+        await push_plain(registry, later)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        await settle(pilot)
+        assert later in host_children(main, registry.host)
+        [row] = [r for r in main.rows.values() if r.source_id == f"{registry.host}/{later}"]
+        assert row.entry.tag == "cache" and row.entry.analysis is not None
+        # The repositories that were there are still listed once, with their caches.
+        assert host_children(main, registry.host).count(first) == 1
+        assert [r.entry.tag for r in main.rows.values()
+                if r.source_id == f"{registry.host}/{first}"] == ["cache"]
+
+
+async def test_a_copy_into_a_new_repository_of_an_open_registry_nests_under_it(
+        registry: RunningRegistry, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Issue 14 found 4: the new repository is a child of the open registry, not a second
+    top-level registry node."""
+    from tests.tui.test_copy_tui import copy_dialog, move_to, type_text
+
+    first, new = unique_repo("tui-nest"), unique_repo("tui-nest-new")
+    await push_plain(registry, first)
+    directory = fixture_dir("buildkit", "local-min")
+    app = make_app([str(directory), registry.host], config=Config(), clock=clock,
+                   use_config_sources=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_screen(app)
+        move_to(main, "local-min", "latest")
+        digest = main.query_one(CacheTable).current().entry.digest  # type: ignore[union-attr]
+        await pilot.press("c")
+        await settle(pilot)
+        copy_dialog(app)
+        await type_text(pilot, f"{registry.host}/{new}:copied")
+        await pilot.press("enter")
+        await settle(pilot)
+        [job] = app.jobs.values()
+        assert job.state is JobState.DONE, job.error
+        await settle(pilot)
+        await settle(pilot)
+        assert new in host_children(main, registry.host)
+        assert [(r.entry.tag, r.entry.digest) for r in main.rows.values()
+                if r.source_id == f"{registry.host}/{new}"] == [("copied", digest)]

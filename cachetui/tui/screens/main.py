@@ -12,7 +12,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static, Tree
 
-from cachetui.locations import SourceRequest, Target
+from cachetui.errors import CachetuiError
+from cachetui.locations import SourceRequest, Target, parse_location
 from cachetui.oci.digest import Digest, is_digest
 from cachetui.ops.inventory import (
     CacheEntry,
@@ -39,7 +40,7 @@ from cachetui.tui.model import (
     size,
     sort_rows,
 )
-from cachetui.tui.scanning import open_request, scan_all
+from cachetui.tui.scanning import group_id, open_request, scan_all
 from cachetui.tui.screens.base import ExtensibleScreen, PaletteCommand
 from cachetui.tui.widgets.cache_table import COLUMNS, CacheTable
 from cachetui.tui.widgets.fitting_footer import FittingFooter
@@ -87,6 +88,8 @@ class MainScreen(ExtensibleScreen):
         self._freed: tuple[tuple[str, ...], int, int] | None = None
         """(marked keys, rows version, bytes) of the last freed-bytes estimate."""
         self._binding_state: tuple[bool, bool, int, bool] | None = None
+        self.opened: dict[str, SourceRequest] = {}
+        """Every request loaded, by the group node it opens as (:func:`group_id`)."""
 
     def compose(self) -> ComposeResult:
         yield Static("cachetui", id="breadcrumbs")
@@ -115,10 +118,45 @@ class MainScreen(ExtensibleScreen):
 
     async def _load(self, request: SourceRequest) -> None:
         app = self.cachetui
+        self.opened[group_id(request)] = request
         targets = await open_request(request, app.workspace, self.post_message)
         for source_id, target in targets:
             self.targets[source_id] = target
         await scan_all(targets, app.memo, self.post_message)
+
+    def expand_again(self, group: str) -> None:
+        """Read a grouped source's catalog (or folder) again: stores that appeared meanwhile
+        join under its node and are scanned (those already open are rescanned by the caller)."""
+        request = self.opened.get(group)
+        if request is not None:
+            self.run_worker(self._expand_again(request), group="scan",
+                            name=f"re-read {request.text}", exit_on_error=False)
+
+    async def _expand_again(self, request: SourceRequest) -> None:
+        app = self.cachetui
+        try:
+            targets = await open_request(request, app.workspace, self.post_message,
+                                         known=set(self.targets))
+        except CachetuiError as exc:
+            self.notify(safe(str(exc)), title=f"cannot re-read {safe(request.text)}",
+                        severity="error", markup=False)
+            return
+        for source_id, target in targets:
+            self.targets[source_id] = target
+        await scan_all(targets, app.memo, self.post_message)
+
+    def group_of_host(self, api_host: str | None) -> str | None:
+        """The open registry-host source that lists the repositories of ``api_host``."""
+        for group, request in self.opened.items():
+            if group not in self.sources or self.sources[group].kind != "host":
+                continue
+            try:
+                location = parse_location(request.text)
+            except CachetuiError:
+                continue
+            if api_host is not None and location.api_host == api_host:
+                return group
+        return None
 
     def rescan(self, source_ids: set[str]) -> None:
         targets = [(sid, self.targets[sid]) for sid in source_ids if sid in self.targets]
@@ -421,11 +459,16 @@ class MainScreen(ExtensibleScreen):
 
     def action_refresh(self) -> None:
         selected = self.query_one(SourcesTree).cursor_node
+        everything = set(self.targets) | set(self.opened)
         ids = self.query_one(SourcesTree).source_ids_under(selected.data) if (
-            selected is not None and selected.data) else set(self.targets)
-        if not ids & set(self.targets):
-            ids = set(self.targets)
+            selected is not None and selected.data) else everything
+        if not ids & everything:
+            ids = everything
         self.rescan(ids)
+        # A registry's catalog (a folder's directories) is read again: what appeared shows.
+        for group in sorted(ids & set(self.opened)):
+            if group in self.sources:
+                self.expand_again(group)
         self.notify(f"Refreshing {len(ids & set(self.targets))} source(s)")
 
     def cache_from(self, row: Row) -> str | None:
