@@ -12,6 +12,7 @@ a manifest between the two listings is seen as referenced, never as an orphan.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -158,19 +159,25 @@ def _records_on(config: CacheConfig, layer_indices: set[int]) -> tuple[int, ...]
     return tuple(hits)
 
 
+def missing_blobs(config: CacheConfig, present: Container[str],
+                  key: Callable[[str], str]) -> tuple[MissingBlob, ...]:
+    """Pure: the blobs ``config`` names that are not in ``present``, each with the layers that
+    name it and the records that will miss (``key``: where the blob would be stored)."""
+    missing_layers: dict[str, list[int]] = {}
+    for index, layer in enumerate(config.layers):
+        if layer.blob not in present:
+            missing_layers.setdefault(layer.blob, []).append(index)
+    return tuple(
+        MissingBlob(digest, key(digest), tuple(indices), _records_on(config, set(indices)))
+        for digest, indices in sorted(missing_layers.items()))
+
+
 def manifest_facts(info: ObjectInfo, name: str, raw: bytes, layout: KeyLayout,
                    stored: dict[str, ObjectInfo]) -> ManifestFacts:
     """Pure: what one manifest names and which of those blobs are not in ``stored``."""
     config = parse_annotated(raw, where=name)
     blobs = frozenset(layer.blob for layer in config.layers)
-    missing_layers: dict[str, list[int]] = {}
-    for index, layer in enumerate(config.layers):
-        if layer.blob not in stored:
-            missing_layers.setdefault(layer.blob, []).append(index)
-    missing = tuple(
-        MissingBlob(digest, layout.blob_key(digest), tuple(indices),
-                    _records_on(config, set(indices)))
-        for digest, indices in sorted(missing_layers.items()))
+    missing = missing_blobs(config, stored, layout.blob_key)
     return ManifestFacts(name, info.key, info.size, info.last_modified, blobs, missing)
 
 

@@ -21,7 +21,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
               "scroll_bottom", "scroll_home", "scroll_end", "page_up", "page_down",
               "focus_next", "tab", "next_tab")),
     ("Look", ("select_cursor", "back", "filter", "clear_filter", "sort", "compare", "measure",
-              "copy_digest", "copy_cache_from", "open_source", "refresh")),
+              "copy_digest", "copy_cache_from", "open_source", "source_view", "refresh")),
     ("Mark", ("mark", "mark_range", "mark_all", "clear_marks")),
     ("Act", ("ext", "cancel_job", "cancel", "dismiss")),
     ("App", ("help", "command_palette", "quit")),

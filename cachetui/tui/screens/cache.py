@@ -18,6 +18,8 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from cachetui.buildkit.times import format_time
 from cachetui.errors import CachetuiError
+from cachetui.ops.dangling import dangling_references
+from cachetui.ops.objscan import MissingBlob
 from cachetui.ops.uncompressed import measure
 from cachetui.present.forms import format_detail, format_name
 from cachetui.present.safe_text import safe
@@ -63,6 +65,9 @@ class CacheScreen(ExtensibleScreen):
         self.source_label = source_label
         self._raw_loaded: set[str] = set()
         self.measuring = False
+        self.dangling: tuple[MissingBlob, ...] | None = None
+        """Blobs the cache names that the store no longer has (``None`` until checked)."""
+        self.dangling_error: str | None = None
 
     def sources_read_only(self) -> bool:
         for screen in self.app.screen_stack:
@@ -78,6 +83,9 @@ class CacheScreen(ExtensibleScreen):
                 yield Static(self.summary_table(), id="summary-facts")
                 yield Static(Text("Min versus max", style="bold"), classes="section-title")
                 yield MinMaxBar(self.analysis.minmax, id="minmax")
+                yield Static(Text("Dangling references", style="bold"),
+                             classes="section-title")
+                yield Static(self.dangling_text(), id="dangling")
                 yield Static(self.notes(), id="summary-notes")
             with TabPane("Layers", id="layers"):
                 yield LayersTable(self.analysis.layers, self.users, self.cachetui.now(),
@@ -100,6 +108,8 @@ class CacheScreen(ExtensibleScreen):
     def on_mount(self) -> None:
         if self.auto_measure:
             self.call_after_refresh(self.action_measure)
+        if self.store is not None and self.analysis.document.config is not None:
+            self.check_dangling()
         known = self.cachetui.uncompressed
         table = self.query_one(LayersTable)
         for layer in self.analysis.layers:
@@ -141,6 +151,40 @@ class CacheScreen(ExtensibleScreen):
         for name, value in rows:
             table.add_row(name, Text(value))  # plain text: names are no markup
         return table
+
+    def dangling_text(self) -> Text:
+        """Whether every blob the cache names is still stored, and if not, what will miss."""
+        a = self.analysis
+        if self.store is None or a.document.config is None:
+            return Text("not checked (no store or no cache config)", style="dim")
+        if self.dangling_error is not None:
+            return Text(f"could not check: {safe(self.dangling_error)}", style="red")
+        if self.dangling is None:
+            return Text(f"checking that the {a.layer_count} blobs are stored…", style="dim")
+        if not self.dangling:
+            return Text(f"none: all {a.layer_count} blobs this cache names are stored",
+                        style="green")
+        records = sorted({r for m in self.dangling for r in m.records})
+        text = Text(f"{len(self.dangling)} blob(s) this cache names are gone: a build that "
+                    f"needs them fails with 404; {len(records)} of {a.record_count} records "
+                    "will miss\n", style="bold red")
+        for missing in self.dangling:
+            layers = ", ".join(f"#{i}" for i in missing.layers)
+            hits = ", ".join(f"#{r}" for r in missing.records[:12]) + (
+                "…" if len(missing.records) > 12 else "")
+            text.append(f"  {safe(missing.key)}\n", style="red")
+            text.append(f"    layer {layers} · records {hits or '-'}\n")
+        return text
+
+    @work(group="dangling", exclusive=True, exit_on_error=False)
+    async def check_dangling(self) -> None:
+        store = self.store
+        assert store is not None
+        try:
+            self.dangling = await dangling_references(store, self.analysis.document)
+        except CachetuiError as exc:
+            self.dangling_error = str(exc)
+        self.query_one("#dangling", Static).update(self.dangling_text())
 
     def notes(self) -> Text:
         a = self.analysis

@@ -68,6 +68,7 @@ class MainScreen(ExtensibleScreen):
         Binding("N", "sort('name')", "Sort name", key_display="N", show=False),
         Binding("ctrl+r", "refresh", "Refresh"),
         Binding("o", "open_source", "Open source", show=False),
+        Binding("i", "source_view", "Orphans", show=False),
         Binding("y", "copy_cache_from", "Copy --cache-from", show=False),
         Binding("tab", "app.focus_next", "Next pane", show=False),
     ])
@@ -471,6 +472,26 @@ class MainScreen(ExtensibleScreen):
                 self.expand_again(group)
         self.notify(f"Refreshing {len(ids & set(self.targets))} source(s)")
 
+    def chosen_source(self) -> str | None:
+        """The source an action on a whole source acts on: the one under the cursor of the
+        sources panel when it has focus, else the source of the cache under the cursor."""
+        tree = self.query_one(SourcesTree)
+        node = tree.cursor_node
+        if tree.has_focus and node is not None and node.data in self.targets:
+            return node.data
+        row = self.query_one(CacheTable).current()
+        return row.source_id if row is not None and row.source_id in self.targets else None
+
+    def action_source_view(self) -> None:
+        source_id = self.chosen_source()
+        if source_id is None or source_id not in self.sources:
+            self.notify("Move to a source or one of its caches", severity="warning", timeout=2)
+            return
+        from cachetui.tui.screens.source import SourceScreen
+
+        self.app.push_screen(SourceScreen(self.sources[source_id],
+                                          self.targets[source_id].store))
+
     def cache_from(self, row: Row) -> str | None:
         """The ``--cache-from`` spec that makes buildx import the cache of ``row``."""
         target = self.targets.get(row.source_id)
@@ -510,6 +531,9 @@ class MainScreen(ExtensibleScreen):
                            self.action_open_source),
             PaletteCommand("Refresh", "Rescan the selected source (all when none)",
                            self.action_refresh),
+            PaletteCommand("Orphans and dangling references",
+                           "Blobs of the source no cache names, and blobs caches name that are gone",
+                           self.action_source_view),
             PaletteCommand("Compare marked caches", "Shared and unique layers of two marked caches",
                            self.action_compare),
             PaletteCommand("Mark all shown", "Mark every cache the filter shows",
