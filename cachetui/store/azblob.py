@@ -32,6 +32,7 @@ from cachetui.redact import remember
 from cachetui.store.httpobj import (
     PART_SIZE,
     PARTS_IN_MEMORY,
+    Body,
     child_text,
     error_code,
     gather_small,
@@ -39,6 +40,7 @@ from cachetui.store.httpobj import (
     local,
     next_part,
     parts,
+    resumable_get,
     status_error,
     with_retries,
     xml_root,
@@ -280,16 +282,22 @@ class AzblobBackend:
                        ok_missing_container: bool = False) -> httpx.Response:
         where = f"{self.description}/{name}" if name else self.description
 
+        content = Body(body) if body else None
+
         async def once() -> httpx.Response:
             url = self._url(name, query)
             sent = dict(headers or {})
             if method in ("PUT", "POST") or body:
                 sent["Content-Length"] = str(len(body))
             await self._authorize(method, url, sent)
-            request = self._client.build_request(method, url, headers=sent, content=body or None)
+            request = self._client.build_request(method, url, headers=sent, content=content)
             return await self._client.send(request, stream=True)
 
-        response = await with_retries(once, where, endpoint=self.settings.account_url)
+        try:
+            response = await with_retries(once, where, endpoint=self.settings.account_url)
+        finally:
+            if content is not None:
+                content.release()  # the block is let go now, not when a GC finds the request
         if response.status_code >= 300:
             data = await response.aread()
             await response.aclose()
@@ -357,12 +365,11 @@ class AzblobBackend:
                           http_time(response.headers.get("last-modified")))
 
     async def get(self, key: str) -> AsyncIterator[bytes]:
-        response = await self._request("GET", key, stream=True)
-        try:
-            async for chunk in response.aiter_bytes(1024 * 1024):
-                yield chunk
-        finally:
-            await response.aclose()
+        async def open_range(extra: dict[str, str]) -> httpx.Response:
+            return await self._request("GET", key, stream=True, headers=extra)
+
+        async for chunk in resumable_get(open_range, f"{self.description}/{key}"):
+            yield chunk
 
     async def put(self, key: str, chunks: AsyncIterable[bytes], size: int,
                   check: Callable[[], None]) -> None:

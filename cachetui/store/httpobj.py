@@ -7,7 +7,9 @@ needs a provider SDK with its own second stack.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -16,7 +18,15 @@ from typing import Final
 
 import httpx
 
-from cachetui.errors import AuthError, FormatError, NetworkError, NotFound, RegistryError, TooLarge
+from cachetui.errors import (
+    AuthError,
+    DigestMismatch,
+    FormatError,
+    NetworkError,
+    NotFound,
+    RegistryError,
+    TooLarge,
+)
 
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 MAX_ATTEMPTS: Final = 5
@@ -26,6 +36,46 @@ MAX_XML: Final = 32 * 1024 * 1024
 PARTS_IN_MEMORY: Final = 3
 """Upload parts (or whole small blobs) a backend holds at once, across all blobs being copied:
 memory stays near this x :data:`PART_SIZE` whatever the blob sizes and copy concurrency."""
+SEND_PIECE: Final = 256 * 1024
+"""A part goes to the socket in pieces this big: the transport never buffers a whole copy."""
+READ_CHUNK: Final = 1024 * 1024
+HASH_OFF_LOOP: Final = 1024 * 1024
+"""Bodies from this size are hashed in a thread (hashlib releases the GIL), off the event loop."""
+
+
+class ObjectChanged(NetworkError):
+    """The object changed (its validator moved) while it was being read: bytes already handed
+    over may belong to the old version, so the whole read must start again (transient: a copy
+    re-opens the source)."""
+
+
+class Body:
+    """A request body that can be sent again (retries) and is let go once the request is done.
+
+    httpx keeps finished requests alive in reference cycles until the garbage collector runs;
+    a plain ``bytes`` body kept every uploaded part in memory that long, so upload memory grew
+    with the blob size. Sent in :data:`SEND_PIECE` slices, so the socket transport copies a
+    slice at a time instead of buffering the rest of the part.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.length = len(data)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        data = self._data
+        for start in range(0, len(data), SEND_PIECE):
+            yield data[start:start + SEND_PIECE]
+
+    def release(self) -> None:
+        self._data = b""
+
+
+async def sha256_hex(data: bytes) -> str:
+    """SHA-256 of a request body; big ones off the event loop."""
+    if len(data) >= HASH_OFF_LOOP:
+        return await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
+    return hashlib.sha256(data).hexdigest()
 
 
 def backoff(attempt: int, retry_after: float | None = None) -> float:
@@ -171,3 +221,88 @@ async def parts(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]
                 pending, held = [], 0
     if pending:
         yield b"".join(pending)
+
+
+OpenRange = Callable[[dict[str, str]], Awaitable[httpx.Response]]
+"""Send a GET with these extra headers; a streaming response (error statuses already raised)."""
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length", "")
+    return int(value) if value.isdigit() else None
+
+
+def _resumed_skip(response: httpx.Response, offset: int, total: int | None, where: str) -> int:
+    """Bytes to drop from the answer to a ``Range`` request: 0 for a 206 that starts at
+    ``offset``, ``offset`` for a 200 (the server ignored the range and sent it all again)."""
+    if response.status_code == 200:
+        return offset
+    match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)",
+                         response.headers.get("content-range", "").strip())
+    if match is None or int(match.group(1)) != offset:
+        raise NetworkError("resumed download started at the wrong offset", where=where)
+    if total is not None and match.group(3) != "*" and int(match.group(3)) != total:
+        raise ObjectChanged("object changed size while it was read", where=where)
+    return 0
+
+
+async def resumable_get(open_range: OpenRange, where: str) -> AsyncIterator[bytes]:
+    """An object's bytes; a stream cut mid-body resumes with ``Range`` from the last byte
+    received instead of starting over.
+
+    The resumed request carries ``If-Match`` with the first answer's ETag (else
+    ``If-Unmodified-Since`` with its Last-Modified): a changed object answers 412 and the read
+    fails with :class:`ObjectChanged` (transient: the caller starts over, bytes it already has
+    may be the old version's). A server that ignores ``Range`` answers 200 with the whole
+    object; the bytes already received are skipped. Size is checked against the first
+    ``Content-Length``; the digest is the caller's (it hashes every byte it is handed, so the
+    running hash carries across a resume).
+    """
+    response = await open_range({})
+    total = _content_length(response)
+    validator: dict[str, str] = {}
+    if response.headers.get("etag"):
+        validator["If-Match"] = response.headers["etag"]
+    elif response.headers.get("last-modified"):
+        validator["If-Unmodified-Since"] = response.headers["last-modified"]
+    received = 0
+    failures = 0
+    skip = 0
+    while True:
+        progressed = False
+        try:
+            async for chunk in response.aiter_bytes(READ_CHUNK):
+                if skip:
+                    dropped = min(skip, len(chunk))
+                    chunk, skip = chunk[dropped:], skip - dropped
+                    if not chunk:
+                        continue
+                received += len(chunk)
+                if total is not None and received > total:
+                    raise DigestMismatch(f"more bytes than the announced {total}", where=where)
+                progressed = True
+                yield chunk
+            if total is None or received >= total:
+                return
+            failure: str = f"body ended after {received} of {total} bytes"
+        except httpx.TransportError as exc:
+            failure = type(exc).__name__
+        finally:
+            await response.aclose()
+        failures = 1 if progressed else failures + 1
+        if failures >= MAX_ATTEMPTS:
+            raise NetworkError(f"download broke {failures} times in a row: {failure}",
+                               where=where)
+        await asyncio.sleep(backoff(failures))
+        try:
+            response = await open_range({"Range": f"bytes={received}-", **validator})
+        except RegistryError as exc:
+            if exc.status == 412:
+                raise ObjectChanged("object changed while it was read: start over",
+                                    where=where) from None
+            raise
+        try:
+            skip = _resumed_skip(response, received, total, where)
+        except BaseException:
+            await response.aclose()
+            raise

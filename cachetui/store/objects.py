@@ -34,11 +34,14 @@ from cachetui.oci import mediatypes as mt
 from cachetui.oci.digest import Digest, Verifier, is_digest
 from cachetui.oci.models import Descriptor, TopObject
 from cachetui.store.base import CHUNK_SIZE, MAX_CONFIG_BYTES, StoreKind
+from cachetui.store.httpobj import ObjectChanged
 
 MAX_MANIFEST_OBJECT: Final = 16 * 1024 * 1024
 """Largest annotated manifest we read (it is a cache config)."""
 
 HEAD_CONCURRENCY: Final = 8
+MANIFEST_READS: Final = 3
+"""Reads of a manifest that keeps changing under a resumed download before giving up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,15 +197,17 @@ class ObjectStore:
                 if info.key != self.layout.manifests_dir]
 
     async def read_annotated(self, name: str) -> bytes:
-        """A manifest's exact stored bytes."""
+        """A manifest's exact stored bytes (read again from the start if it was rewritten
+        while a broken read resumed: never half of one version and half of another)."""
         key = self.layout.manifest_key(name)
         where = f"{self.location}: manifest {name}"
-        data = bytearray()
-        async for chunk in self.backend.get(key):
-            data += chunk
-            if len(data) > MAX_MANIFEST_OBJECT:
-                raise TooLarge(f"over {MAX_MANIFEST_OBJECT} bytes", where=where)
-        return bytes(data)
+        for attempt in range(1, MANIFEST_READS + 1):
+            try:
+                return await read_all(self.backend.get(key), MAX_MANIFEST_OBJECT, where)
+            except ObjectChanged:
+                if attempt == MANIFEST_READS:
+                    raise
+        raise AssertionError("unreachable")
 
     async def _form(self, name: str, *, fresh: bool = True) -> OciForm:
         if not fresh and name in self._forms:

@@ -24,6 +24,7 @@ from cachetui.errors import AuthError, FormatError, InvalidInput, NotFound, Regi
 from cachetui.store.httpobj import (
     PART_SIZE,
     PARTS_IN_MEMORY,
+    Body,
     child_text,
     error_code,
     gather_small,
@@ -31,6 +32,8 @@ from cachetui.store.httpobj import (
     local,
     next_part,
     parts,
+    resumable_get,
+    sha256_hex,
     status_error,
     with_retries,
     xml_root,
@@ -91,6 +94,35 @@ def _resolve_credentials(settings: S3Settings) -> tuple[Any, str]:
         raise AuthError("no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
                         "a profile, or access_key_id/secret_access_key in the spec)")
     return credentials, region
+
+
+class _SignerTypes:
+    """botocore's request and an S3 SigV4 signer that takes the payload hash it is given.
+
+    botocore's own signer hashes the body again (a second SHA-256 of every uploaded byte);
+    here each body is hashed once, off the event loop, and no body is handed to botocore.
+    """
+
+    def __init__(self) -> None:
+        from botocore.auth import S3SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        class PayloadKnown(S3SigV4Auth):  # type: ignore[misc]
+            def payload(self, request: Any) -> str:
+                return str(request.context.get("payload_sha256") or _EMPTY_SHA256)
+
+        self.request = AWSRequest
+        self.auth = PayloadKnown
+
+
+_SIGNER: list[_SignerTypes] = []
+
+
+def _signer_types() -> _SignerTypes:
+    """botocore imported on the first signed request, not at start-up."""
+    if not _SIGNER:
+        _SIGNER.append(_SignerTypes())
+    return _SIGNER[0]
 
 
 def endpoint_for(settings: S3Settings, region: str) -> str:
@@ -164,32 +196,50 @@ class S3Backend:
             return False
         return "." not in bucket and bucket.lower() == bucket
 
-    async def _signed(self, method: str, key: str, *, query: str = "",
-                      headers: dict[str, str] | None = None, body: bytes = b"") -> tuple[str, dict[str, str]]:
-        from botocore.auth import S3SigV4Auth
-        from botocore.awsrequest import AWSRequest
+    async def _frozen(self) -> Any:
+        """Credentials to sign with: a thread only when a refreshable source must refresh
+        (static credentials cost no thread hop per request)."""
+        credentials, _, _ = await self._ready()
+        if not hasattr(credentials, "get_frozen_credentials"):
+            return credentials
+        refresh_needed = getattr(credentials, "refresh_needed", None)
+        if refresh_needed is not None and refresh_needed():
+            return await asyncio.to_thread(credentials.get_frozen_credentials)
+        return credentials.get_frozen_credentials()
 
-        credentials, region, endpoint = await self._ready()
+    async def _signed(self, method: str, key: str, *, query: str = "",
+                      headers: dict[str, str] | None = None,
+                      payload_sha256: str = _EMPTY_SHA256) -> tuple[str, dict[str, str]]:
+        _, region, endpoint = await self._ready()
         url = self._url(endpoint, key, query)
-        frozen = await asyncio.to_thread(credentials.get_frozen_credentials) \
-            if hasattr(credentials, "get_frozen_credentials") else credentials
-        request = AWSRequest(method=method, url=url, headers=dict(headers or {}), data=body)
-        request.headers["X-Amz-Content-SHA256"] = hashlib.sha256(body).hexdigest() \
-            if body else _EMPTY_SHA256
-        S3SigV4Auth(frozen, "s3", region).add_auth(request)
-        return url, {k: v for k, v in request.headers.items()}
+        frozen = await self._frozen()
+        request = _signer_types().request(method=method, url=url, headers=dict(headers or {}))
+        request.context["payload_sha256"] = payload_sha256
+        _signer_types().auth(frozen, "s3", region).add_auth(request)
+        return url, dict(request.headers.items())
 
     async def _request(self, method: str, key: str, *, query: str = "",
                        headers: dict[str, str] | None = None, body: bytes = b"",
                        what: str = "object", stream: bool = False) -> httpx.Response:
         where = f"{self.description}: {key}" if key else self.description
+        payload_sha256 = await sha256_hex(body) if body else _EMPTY_SHA256
+        content = Body(body) if body else None
+        sent = dict(headers or {})
+        if content is not None:
+            sent["Content-Length"] = str(content.length)
 
         async def once() -> httpx.Response:
-            url, signed = await self._signed(method, key, query=query, headers=headers, body=body)
-            request = self._client.build_request(method, url, headers=signed, content=body or None)
+            url, signed = await self._signed(method, key, query=query, headers=sent,
+                                             payload_sha256=payload_sha256)
+            request = self._client.build_request(method, url, headers=signed, content=content)
             return await self._client.send(request, stream=True)
 
-        response = await with_retries(once, where, endpoint=self._endpoint or self.description)
+        try:
+            response = await with_retries(once, where,
+                                          endpoint=self._endpoint or self.description)
+        finally:
+            if content is not None:
+                content.release()  # the part is let go now, not when a GC finds the request
         if response.status_code >= 300:
             data = await response.aread()
             await response.aclose()
@@ -242,12 +292,11 @@ class S3Backend:
                           http_time(response.headers.get("last-modified")))
 
     async def get(self, key: str) -> AsyncIterator[bytes]:
-        response = await self._request("GET", key, what="object", stream=True)
-        try:
-            async for chunk in response.aiter_bytes(1024 * 1024):
-                yield chunk
-        finally:
-            await response.aclose()
+        async def open_range(extra: dict[str, str]) -> httpx.Response:
+            return await self._request("GET", key, what="object", stream=True, headers=extra)
+
+        async for chunk in resumable_get(open_range, f"{self.description}: {key}"):
+            yield chunk
 
     async def put(self, key: str, chunks: AsyncIterable[bytes], size: int,
                   check: Callable[[], None]) -> None:
