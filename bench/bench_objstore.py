@@ -3,10 +3,12 @@
 1. ``cachetui ls`` and ``cachetui objects`` of a bucket holding 300 manifests over shared blobs
    (the real ``s3/max`` export, its manifest written 300 times with distinct record times, so
    every manifest has its own digest and config).
-2. ``cachetui copy`` of a generated ~500 MB cache directory into s3 and back into a new
-   directory (multipart uploads, verified reads); MB/s and each run's peak RSS.
+2. ``cachetui copy`` of generated cache directories of two sizes (default ~100 MB and ~500 MB)
+   into s3 (moto) and into azblob (Azurite), and the larger back from s3 into a new directory
+   (multipart / block uploads, verified reads): MB/s and each run's peak RSS. Upload memory must
+   not grow with the cache: it is bounded by the parts in flight, not by blob sizes.
 
-    .venv/bin/python -m bench.bench_objstore [TOTAL_MIB]
+    .venv/bin/python -m bench.bench_objstore [SMALL_MIB LARGE_MIB]
 """
 
 from __future__ import annotations
@@ -23,9 +25,15 @@ sys.path.insert(0, str(REPO_ROOT))
 from bench.process import timed  # noqa: E402
 from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
 from tests.backend_fixtures import objects  # noqa: E402
-from tests.objstore_procs import Moto, start_moto  # noqa: E402
+from tests.objstore_procs import Azurite, Moto, start_azurite, start_moto  # noqa: E402
 
 MANIFESTS = 300
+LISTING_GOAL = 1.2
+"""``ls`` of the bucket within this many times the boto3 floor (same run)."""
+UPLOAD_RSS_GOAL = 150.0
+"""Peak RSS (MiB) of any directory -> object store copy, whatever the cache size."""
+FLAT_GOAL = 1.15
+"""The larger cache's upload peak RSS within this factor of the smaller one's (flat)."""
 
 
 def spec(moto: Moto, bucket: str, **extra: str) -> str:
@@ -33,6 +41,16 @@ def spec(moto: Moto, bucket: str, **extra: str) -> str:
              "use_path_style": "true", "access_key_id": moto.access_key,
              "secret_access_key": moto.secret_key, **extra}
     return "type=s3," + ",".join(f"{k}={v}" for k, v in attrs.items())
+
+
+def az_spec(azurite: Azurite, container: str, **extra: str) -> str:
+    attrs = {"account_url": azurite.account_url, "account_name": azurite.account,
+             "secret_access_key": azurite.key, "container": container, **extra}
+    return "type=azblob," + ",".join(f"{k}={v}" for k, v in attrs.items())
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "MISSED"
 
 
 def fill_listing_bucket(moto: Moto, bucket: str) -> None:
@@ -69,39 +87,69 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "cachetui", *args]
 
 
+def make_cache(path: Path, total_mib: int) -> int:
+    """A generated 9-layer cache of about ``total_mib`` (incompressible layers); its bytes."""
+    layer_mib = max(1, total_mib // 9)
+    write_cache(path, "latest", CacheShape(layer_bytes=layer_mib * 1024 * 1024, stages=3,
+                                           compressibility=0.05, level=1))
+    return sum(p.stat().st_size for p in (path / "blobs" / "sha256").iterdir())
+
+
+def listing(moto: Moto) -> None:
+    fill_listing_bucket(moto, "listing")
+    ls_seconds, ls_rss = timed(cli("ls", spec(moto, "listing"), "--json"))
+    ls_again, _ = timed(cli("ls", spec(moto, "listing"), "--json"))
+    objects_seconds, objects_rss = timed(cli("objects", spec(moto, "listing"), "--json"))
+    floor = boto3_floor(moto, "listing")
+    print(f"boto3 list + GET of the {MANIFESTS} manifests (floor, same run): {floor:.2f} s")
+    best = min(ls_seconds, ls_again)
+    print(f"ls of {MANIFESTS} manifests over 9 shared blobs: {ls_seconds:.2f} s "
+          f"(again {ls_again:.2f} s), peak RSS {ls_rss:.0f} MiB; best / floor "
+          f"{best / floor:.2f}x (goal <= {LISTING_GOAL}x: {met(best / floor <= LISTING_GOAL)})")
+    print(f"objects (orphans + dangling) of the same bucket: {objects_seconds:.2f} s, "
+          f"peak RSS {objects_rss:.0f} MiB")
+
+
+def uploads(moto: Moto, azurite: Azurite, work: Path, sizes: list[int]) -> None:
+    peaks: dict[str, list[float]] = {"s3": [], "azblob": []}
+    largest = ""
+    for n, total_mib in enumerate(sizes):
+        cache = work / f"cache{n}"
+        size = make_cache(cache, total_mib)
+        mb = size / 1e6
+        bucket = f"copy{n}"
+        moto.client().create_bucket(Bucket=bucket)
+        for kind, target in (("s3", spec(moto, bucket, name="main")),
+                             ("azblob", az_spec(azurite, bucket, name="main"))):
+            seconds, rss = timed(cli("copy", f"{cache}:latest", target))
+            peaks[kind].append(rss)
+            print(f"copy {mb:.0f} MB directory -> {kind}: {seconds:.1f} s "
+                  f"({mb / seconds:.0f} MB/s), peak RSS {rss:.0f} MiB")
+        largest = bucket
+        shutil.rmtree(cache)
+    down_seconds, down_rss = timed(cli("copy", spec(moto, largest, name="main"),
+                                       f"{work / 'back'}:latest"))
+    print(f"copy s3 ({sizes[-1]} MiB cache) -> new directory: {down_seconds:.1f} s, "
+          f"peak RSS {down_rss:.0f} MiB")
+    for kind, measured in peaks.items():
+        flat = measured[-1] / measured[0]
+        print(f"{kind} upload peak RSS {' / '.join(f'{r:.0f}' for r in measured)} MiB for "
+              f"{' / '.join(str(s) for s in sizes)} MiB caches: goal < {UPLOAD_RSS_GOAL:.0f} MiB "
+              f"and flat (largest / smallest <= {FLAT_GOAL}x, here {flat:.2f}x): "
+              f"{met(max(measured) < UPLOAD_RSS_GOAL and flat <= FLAT_GOAL)}")
+
+
 def main() -> int:
-    total_mib = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    sizes = [int(a) for a in sys.argv[1:3]] if len(sys.argv) > 2 else [100, 500]
     moto = start_moto()
+    azurite = start_azurite()
     work = Path(tempfile.mkdtemp(prefix="cachetui-bench-objstore-"))
     try:
-        fill_listing_bucket(moto, "listing")
-        ls_seconds, ls_rss = timed(cli("ls", spec(moto, "listing"), "--json"))
-        ls_again, _ = timed(cli("ls", spec(moto, "listing"), "--json"))
-        objects_seconds, objects_rss = timed(cli("objects", spec(moto, "listing"), "--json"))
-        floor = boto3_floor(moto, "listing")
-        print(f"boto3 list + GET of the {MANIFESTS} manifests (floor, same run): {floor:.2f} s")
-        print(f"ls of {MANIFESTS} manifests over 9 shared blobs: {ls_seconds:.2f} s "
-              f"(again {ls_again:.2f} s), peak RSS {ls_rss:.0f} MiB")
-        print(f"objects (orphans + dangling) of the same bucket: {objects_seconds:.2f} s, "
-              f"peak RSS {objects_rss:.0f} MiB")
-
-        layer_mib = max(1, total_mib // 9)
-        cache = work / "cache"
-        write_cache(cache, "latest", CacheShape(layer_bytes=layer_mib * 1024 * 1024, stages=3,
-                                                compressibility=0.05, level=1))
-        size = sum(p.stat().st_size for p in (cache / "blobs" / "sha256").iterdir())
-        moto.client().create_bucket(Bucket="copy")
-        up_seconds, up_rss = timed(cli("copy", f"{cache}:latest",
-                                       spec(moto, "copy", name="main")))
-        down_seconds, down_rss = timed(cli("copy", spec(moto, "copy", name="main"),
-                                           f"{work / 'back'}:latest"))
-        mb = size / 1e6
-        print(f"copy {mb:.0f} MB directory -> s3: {up_seconds:.1f} s ({mb / up_seconds:.0f} MB/s), "
-              f"peak RSS {up_rss:.0f} MiB")
-        print(f"copy s3 -> new directory: {down_seconds:.1f} s ({mb / down_seconds:.0f} MB/s), "
-              f"peak RSS {down_rss:.0f} MiB")
+        listing(moto)
+        uploads(moto, azurite, work, sizes)
     finally:
         moto.stop()
+        azurite.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -139,6 +139,6 @@ async def test_parts_recut_a_stream_into_exact_sizes(sizes: list[int], want: lis
         for n, size in enumerate(sizes):
             yield bytes([n]) * size
 
-    got = [part async for part in httpobj.parts(gen(), 4)]
+    got = [b"".join(part) async for part in httpobj.parts(gen(), 4)]
     assert [len(p) for p in got] == want
     assert b"".join(got) == b"".join(bytes([n]) * s for n, s in enumerate(sizes))

@@ -33,6 +33,7 @@ from cachetui.store.httpobj import (
     PART_SIZE,
     PARTS_IN_MEMORY,
     Body,
+    Payload,
     child_text,
     error_code,
     gather_small,
@@ -277,18 +278,19 @@ class AzblobBackend:
             headers["Authorization"] = f"Bearer {await self._azure_ad.bearer()}"
 
     async def _request(self, method: str, name: str, *, query: str = "",
-                       headers: dict[str, str] | None = None, body: bytes = b"",
+                       headers: dict[str, str] | None = None, body: Payload = b"",
                        what: str = "blob", stream: bool = False,
                        ok_missing_container: bool = False) -> httpx.Response:
         where = f"{self.description}/{name}" if name else self.description
 
         content = Body(body) if body else None
+        length = content.length if content is not None else 0
 
         async def once() -> httpx.Response:
             url = self._url(name, query)
             sent = dict(headers or {})
             if method in ("PUT", "POST") or body:
-                sent["Content-Length"] = str(len(body))
+                sent["Content-Length"] = str(length)
             await self._authorize(method, url, sent)
             request = self._client.build_request(method, url, headers=sent, content=content)
             return await self._client.send(request, stream=True)
@@ -385,7 +387,7 @@ class AzblobBackend:
             return
         ids: list[str] = []
 
-        async def upload(block_id: str, part: bytes) -> None:
+        async def upload(block_id: str, part: list[bytes]) -> None:
             try:
                 await self._request("PUT", key, body=part,
                                     query=f"blockid={quote(block_id, safe='')}&comp=block")

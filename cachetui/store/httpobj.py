@@ -49,33 +49,53 @@ class ObjectChanged(NetworkError):
     re-opens the source)."""
 
 
+Payload = bytes | list[bytes]
+"""A request body: bytes, or an upload part kept as the chunks it was read in (never joined)."""
+
+
+def pieces_of(payload: Payload) -> list[bytes]:
+    return [payload] if isinstance(payload, bytes) else payload
+
+
 class Body:
     """A request body that can be sent again (retries) and is let go once the request is done.
 
     httpx keeps finished requests alive in reference cycles until the garbage collector runs;
     a plain ``bytes`` body kept every uploaded part in memory that long, so upload memory grew
-    with the blob size. Sent in :data:`SEND_PIECE` slices, so the socket transport copies a
-    slice at a time instead of buffering the rest of the part.
+    with the blob size. A part stays the chunks it was read in (joining them would hold two
+    copies for a moment) and goes to the socket in :data:`SEND_PIECE` slices, so the socket
+    transport copies a slice at a time instead of buffering the rest of the part.
     """
 
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self.length = len(data)
+    def __init__(self, payload: Payload) -> None:
+        self._pieces = pieces_of(payload)
+        self.length = sum(len(piece) for piece in self._pieces)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        data = self._data
-        for start in range(0, len(data), SEND_PIECE):
-            yield data[start:start + SEND_PIECE]
+        for piece in self._pieces:
+            if len(piece) <= SEND_PIECE:
+                yield piece
+                continue
+            for start in range(0, len(piece), SEND_PIECE):
+                yield piece[start:start + SEND_PIECE]
 
     def release(self) -> None:
-        self._data = b""
+        self._pieces = []
 
 
-async def sha256_hex(data: bytes) -> str:
+async def sha256_hex(payload: Payload) -> str:
     """SHA-256 of a request body; big ones off the event loop."""
-    if len(data) >= HASH_OFF_LOOP:
-        return await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
-    return hashlib.sha256(data).hexdigest()
+    pieces = pieces_of(payload)
+
+    def digest() -> str:
+        hasher = hashlib.sha256()
+        for piece in pieces:
+            hasher.update(piece)
+        return hasher.hexdigest()
+
+    if sum(len(piece) for piece in pieces) >= HASH_OFF_LOOP:
+        return await asyncio.to_thread(digest)
+    return digest()
 
 
 def backoff(attempt: int, retry_after: float | None = None) -> float:
@@ -177,7 +197,8 @@ async def with_retries(call: Callable[[], Awaitable[httpx.Response]], where: str
         return response
 
 
-async def next_part(parts_: AsyncIterator[bytes], slots: asyncio.Semaphore) -> bytes | None:
+async def next_part(parts_: AsyncIterator[list[bytes]],
+                    slots: asyncio.Semaphore) -> list[bytes] | None:
     """Take a memory slot, then the next part (``None`` at the end, slot given back).
 
     The caller releases the slot once the part is sent.
@@ -193,20 +214,21 @@ async def next_part(parts_: AsyncIterator[bytes], slots: asyncio.Semaphore) -> b
         raise
 
 
-async def gather_small(chunks: AsyncIterable[bytes], slots: asyncio.Semaphore) -> bytes:
-    """A whole small blob in memory, holding one slot (the caller releases it)."""
+async def gather_small(chunks: AsyncIterable[bytes], slots: asyncio.Semaphore) -> list[bytes]:
+    """A whole small blob in memory (as its chunks), holding one slot (the caller releases it)."""
     await slots.acquire()
     try:
-        return b"".join([chunk async for chunk in chunks])
+        return [chunk async for chunk in chunks]
     except BaseException:
         slots.release()
         raise
 
 
-async def parts(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:
-    """Re-cut a chunk stream into pieces of exactly ``size`` bytes (the last may be shorter).
+async def parts(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[list[bytes]]:
+    """Re-cut a chunk stream into parts of exactly ``size`` bytes (the last may be shorter).
 
-    Chunks are kept as a list and joined once per part: one copy, no growing buffer.
+    A part is the list of chunks (or chunk slices) it is made of: nothing is joined, so a
+    part is never in memory twice.
     """
     pending: list[bytes] = []
     held = 0
@@ -217,10 +239,10 @@ async def parts(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]
             held += take
             chunk = chunk[take:]
             if held == size:
-                yield b"".join(pending)
+                yield pending
                 pending, held = [], 0
     if pending:
-        yield b"".join(pending)
+        yield pending
 
 
 OpenRange = Callable[[dict[str, str]], Awaitable[httpx.Response]]

@@ -25,6 +25,7 @@ from cachetui.store.httpobj import (
     PART_SIZE,
     PARTS_IN_MEMORY,
     Body,
+    Payload,
     child_text,
     error_code,
     gather_small,
@@ -76,6 +77,12 @@ class _Frozen:
 def _resolve_credentials(settings: S3Settings) -> tuple[Any, str]:
     """botocore credentials (refreshable where the source is) and the region."""
     from botocore.credentials import Credentials
+
+    if settings.access_key_id and settings.secret_access_key and settings.region:
+        # Everything is in the spec: no botocore session (its import and config reads are a
+        # fair part of a short command's start-up).
+        return Credentials(settings.access_key_id, settings.secret_access_key,
+                           settings.session_token), settings.region
     from botocore.exceptions import BotoCoreError, ProfileNotFound
     from botocore.session import Session
 
@@ -219,7 +226,7 @@ class S3Backend:
         return url, dict(request.headers.items())
 
     async def _request(self, method: str, key: str, *, query: str = "",
-                       headers: dict[str, str] | None = None, body: bytes = b"",
+                       headers: dict[str, str] | None = None, body: Payload = b"",
                        what: str = "object", stream: bool = False) -> httpx.Response:
         where = f"{self.description}: {key}" if key else self.description
         payload_sha256 = await sha256_hex(body) if body else _EMPTY_SHA256
@@ -321,7 +328,7 @@ class S3Backend:
         uid = quote(upload_id, safe="")
         etags: dict[int, str] = {}
 
-        async def upload(number: int, part: bytes) -> None:
+        async def upload(number: int, part: list[bytes]) -> None:
             try:
                 answer = await self._request("PUT", key, body=part,
                                              query=f"partNumber={number}&uploadId={uid}")
