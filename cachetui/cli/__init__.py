@@ -66,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if NO_CACHE in options:
         args_list.remove(NO_CACHE)
         diskcache.disable()
+    if args_list and args_list[0] == "__complete-tags":  # for the completion scripts only
+        from cachetui.cli.completion_cmd import complete_tags
+
+        return complete_tags(args_list[1:])
     if not args_list or (args_list[0] not in commands.NAMES
                          and args_list[0] not in ("-h", "--help", "--version")):
         if args_list and not plausible_source(args_list[0]):

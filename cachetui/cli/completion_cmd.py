@@ -1,6 +1,9 @@
 """``cachetui completion bash|zsh|fish``: a completion script generated from the parser itself,
-so every command and option is offered and none goes stale. Paths (directories, DIR:TAG) are
-completed by the shell's own file completion.
+so every command and option is offered and none goes stale. Paths are completed by the shell's
+own file completion; the tag after ``DIR:`` or ``HOST/REPO:`` by the hidden
+``cachetui __complete-tags WORD``, which reads only what is on this machine (a directory's
+``index.json``, the tags the disk cache remembers from the last listing of a repository): never
+the network, so a completion never waits.
 
     cachetui completion bash > ~/.local/share/bash-completion/completions/cachetui
     cachetui completion zsh  > "${fpath[1]}/_cachetui"
@@ -10,10 +13,19 @@ completed by the shell's own file completion.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
 
 from cachetui.cli.common import EXIT_OK
+from cachetui.errors import CachetuiError
+from cachetui.oci import mediatypes as mt
 
 SHELLS = ("bash", "zsh", "fish")
+COMPLETE_TAGS = "__complete-tags"
+"""The hidden command the scripts call for tags (not in help: it is for shells, not people)."""
+MAX_INDEX_BYTES = 16 * 1024 * 1024
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +54,60 @@ def command_options() -> dict[str, list[str]]:
     return out
 
 
+def _directory_tags(text: str) -> list[str] | None:
+    """Tag names in a cache directory's ``index.json`` (no lock: a completion never waits),
+    or ``None`` when ``text`` is no cache directory."""
+    index = Path(text).expanduser() / "index.json"
+    try:
+        if not index.is_file() or index.stat().st_size > MAX_INDEX_BYTES:
+            return None
+        loaded = json.loads(index.read_bytes())
+    except (OSError, ValueError):
+        return None
+    manifests = loaded.get("manifests") if isinstance(loaded, dict) else None
+    if not isinstance(manifests, list):
+        return None
+    return [str(name) for entry in manifests if isinstance(entry, dict)
+            and isinstance(entry.get("annotations"), dict)
+            and isinstance(name := entry["annotations"].get(mt.ANNOTATION_REF_NAME), str)]
+
+
+def _remembered_tags(text: str) -> list[str]:
+    """Tags of a registry repository as the disk cache remembers them from the last listing."""
+    from cachetui.locations import parse_location
+    from cachetui.store.diskcache import default_cache
+
+    try:
+        location = parse_location(text)
+    except CachetuiError:
+        return []
+    disk = default_cache()
+    if location.kind != "registry" or location.ref is None or disk is None:
+        return []
+    return list(disk.known_tags(f"{location.ref.api_host}/{location.ref.repository}"))
+
+
+def tag_candidates(word: str) -> list[str]:
+    """``LOCATION:TAG`` words for ``word`` (``LOCATION:PARTIAL``) from this machine only."""
+    if ":" not in word or word.startswith("-"):
+        return []
+    location, partial = word.rsplit(":", 1)
+    if not location or "/" in partial:  # the colon was a port (HOST:5000/...)
+        return []
+    tags = _directory_tags(location)
+    if tags is None:
+        tags = _remembered_tags(location)
+    return sorted({f"{location}:{tag}" for tag in tags
+                   if tag.startswith(partial) and tag.isprintable() and " " not in tag})
+
+
+def complete_tags(argv: Sequence[str]) -> int:
+    """``cachetui __complete-tags WORD``: one candidate a line; nothing (exit 0) when none."""
+    for candidate in tag_candidates(argv[0] if argv else ""):
+        sys.stdout.write(candidate + "\n")
+    return EXIT_OK
+
+
 def bash_script(options: dict[str, list[str]]) -> str:
     cases = "\n".join(f'        {name}) opts="{" ".join(opts)}" ;;'
                       for name, opts in options.items())
@@ -50,6 +116,21 @@ _cachetui() {{
     local cur command opts
     cur="${{COMP_WORDS[COMP_CWORD]}}"
     command="${{COMP_WORDS[1]}}"
+    # The whole word up to the cursor: bash splits words at ':' (COMP_WORDBREAKS).
+    local line="${{COMP_LINE:0:$COMP_POINT}}"
+    local word="${{line##*[[:space:]]}}"
+    if [[ "$word" == *:* && "$word" != -* ]]; then
+        local tags
+        tags=$(cachetui {COMPLETE_TAGS} "$word" 2>/dev/null)
+        # After a colon only tags make sense (file names would land after LOCATION:).
+        COMPREPLY=($(compgen -W "$tags" -- "$word"))
+        if [[ "$COMP_WORDBREAKS" == *:* ]]; then
+            local colon="${{word%"${{word##*:}}"}}"
+            local i
+            for i in "${{!COMPREPLY[@]}}"; do COMPREPLY[$i]="${{COMPREPLY[$i]#"$colon"}}"; done
+        fi
+        return
+    fi
     if [ "$COMP_CWORD" -eq 1 ]; then
         COMPREPLY=($(compgen -W "{" ".join(options)} --help --version" -- "$cur") \\
                    $(compgen -d -- "$cur"))
@@ -70,11 +151,22 @@ complete -o filenames -F _cachetui cachetui
 
 
 def zsh_script(options: dict[str, list[str]]) -> str:
-    cases = "\n".join(f"        {name}) _arguments '*:source:_files' "
+    cases = "\n".join(f"        {name}) _arguments '*:source:_cachetui_source' "
                       + " ".join(f"'{opt}[]'" for opt in opts) + " ;;"
                       for name, opts in options.items())
     return f"""#compdef cachetui
 # cachetui zsh completion (generated by: cachetui completion zsh)
+_cachetui_source() {{
+    if [[ "$PREFIX" == *:* ]]; then
+        local -a tags
+        tags=(${{(f)"$(cachetui {COMPLETE_TAGS} "$PREFIX" 2>/dev/null)"}})
+        if (( ${{#tags}} )); then
+            compadd -Q -U -- $tags
+            return
+        fi
+    fi
+    _files
+}}
 _cachetui() {{
     if (( CURRENT == 2 )); then
         _alternative 'commands:command:({" ".join(options)})' 'files:source:_files'
@@ -92,7 +184,10 @@ compdef _cachetui cachetui
 def fish_script(options: dict[str, list[str]]) -> str:
     names = " ".join(options)
     lines = ["# cachetui fish completion (generated by: cachetui completion fish)",
-             f'complete -c cachetui -n "not __fish_seen_subcommand_from {names}" -a "{names}"']
+             f'complete -c cachetui -n "not __fish_seen_subcommand_from {names}" -a "{names}"',
+             "# DIR:TAG and HOST/REPO:TAG from what this machine knows (never the network)",
+             f"complete -c cachetui -n 'string match -q -- \"*:*\" (commandline -ct)' "
+             f"-a '(cachetui {COMPLETE_TAGS} (commandline -ct))'"]
     for name, opts in options.items():
         for opt in opts:
             flag = f"-l {opt[2:]}" if opt.startswith("--") else f"-s {opt[1:]}"
