@@ -193,7 +193,8 @@ def test_round_trip_check_catches_an_encoder_that_lies(compression: Compression)
 # ---- item 8: bounded temporary output, free space first, early diffID failure ------------------
 
 class CountingFile:
-    """Wraps a temp file of a re-encoded layer and counts what is written to it."""
+    """Wraps the output file of a re-encoded layer (a temp file, or the file staged in the
+    destination) and counts what is written to it."""
 
     written = 0
 
@@ -213,6 +214,14 @@ def counted_temp(monkeypatch: pytest.MonkeyPatch) -> type[CountingFile]:
     real = recompress._create
     CountingFile.written = 0
     monkeypatch.setattr(recompress, "_create", lambda path: CountingFile(real(path)))
+    real_stage = LayoutStore.stage_blob_sync
+
+    def counting_stage(self: LayoutStore) -> Any:  # a directory destination: written in place
+        staged = real_stage(self)
+        staged._handle = CountingFile(staged._handle)  # type: ignore[attr-defined]
+        return staged
+
+    monkeypatch.setattr(LayoutStore, "stage_blob_sync", counting_stage)
     return CountingFile
 
 
@@ -227,6 +236,7 @@ async def test_wrong_diff_id_fails_before_writing_the_bomb_out(
                              ReexportSettings(compression=Compression(target)))
     assert counted_temp.written < 32 * 1024 * 1024  # the layer is 256 MiB uncompressed
     assert not (tmp_path / "out" / "index.json").exists()
+    assert out.scan_leftovers_sync() == []  # the output staged in the destination is gone
 
 
 async def test_uncompressed_target_measures_first_and_bounds_the_output(

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,10 +19,12 @@ from cachetui.errors import Cancelled, DigestMismatch, InvalidInput
 from cachetui.oci import mediatypes as mt
 from cachetui.oci.mediatypes import Compression
 from cachetui.oci.models import Descriptor
+from cachetui.ops import reexport as reexport_module
 from cachetui.ops.load import load_document
 from cachetui.ops.progress import CancelToken, Progress
 from cachetui.ops.recompress import Encoding, recompress_layer
-from cachetui.ops.reexport import ReexportSettings, plan_reexport, reexport_cache
+from cachetui.ops.reexport import ReexportSettings, apply_reexport, plan_reexport, reexport_cache
+from cachetui.present.plans import describe_reexport_plan, describe_reexport_result
 from cachetui.store.layout import LayoutStore
 from tests.fixtures import fixture_dir
 
@@ -130,10 +133,80 @@ async def test_plan_counts_layers_and_bytes(tmp_path: Path) -> None:
     out = LayoutStore(tmp_path / "o", create=True)
     plan = await plan_reexport(variants("gzip-after-variants"), "latest", out, None,
                                ReexportSettings(compression=Compression.GZIP))
-    assert len(plan.of("re-encode")) == 1 and len(plan.of("keep")) == 9
-    assert plan.bytes_in == 208_384  # the one uncompressed layer
-    assert plan.to_json()["re_encode"] == 1
+    # the one uncompressed layer has a gzip twin (same diffID): reused, not re-encoded
+    assert len(plan.of("reuse")) == 1 and len(plan.of("keep")) == 9
+    assert plan.bytes_in == 0 and plan.to_json()["re_encode"] == 0
+    plan = await plan_reexport(variants("gzip-after-variants"), "latest", out, None,
+                               ReexportSettings(compression=Compression.ZSTD))
+    assert len(plan.of("re-encode")) == 10 and plan.bytes_in == 2_335_735
     assert plan.destination_tag == "latest"
+
+
+LAYER_4_TAR = "sha256:059211bde7a256771064c8ad3da55a0ef1debcd81a0f6207696aff4f03db20dc"
+LAYER_4_GZIP = "sha256:72033fbfcfd7527b1875a92b78fc2c6633d5ecd13bcdb6ef1386699110d03fa4"
+"""gzip-after-variants holds layer 4 twice: as a tar and as gzip, one diffID (fixture README)."""
+
+
+async def test_a_blob_of_the_target_compression_with_the_same_diff_id_is_reused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14 found 15: re-export to gzip made a new gzip blob of layer 4's tar although the
+    cache already holds layer 4 in gzip; the plan says the reuse, and the reused blob is still
+    decoded and checked against its diffID."""
+    source = variants("gzip-after-variants")
+    out = LayoutStore(tmp_path / "o", create=True)
+    plan = await plan_reexport(source, "latest", out, "z",
+                               ReexportSettings(compression=Compression.GZIP))
+    reused = plan.of("reuse")
+    assert [(layer.descriptor.digest, layer.reuses and layer.reuses.digest)
+            for layer in reused] == [(LAYER_4_TAR, LAYER_4_GZIP)]
+    assert not plan.of("re-encode") and plan.to_json()["reuse"] == 1
+    assert [entry["reuses"] for entry in plan.to_json()["layers"]
+            if entry["action"] == "reuse"] == [LAYER_4_GZIP]
+    assert f"layer {LAYER_4_TAR[7:19]} uses {LAYER_4_GZIP[7:19]}" in describe_reexport_plan(plan)
+    measured: list[str] = []
+    real_measure = reexport_module.measure  # type: ignore[attr-defined]
+
+    async def spy(store: Any, descriptor: Descriptor, cancel: Any = None) -> tuple[int, str]:
+        measured.append(descriptor.digest)
+        return await real_measure(store, descriptor, cancel)
+
+    monkeypatch.setattr(reexport_module, "measure", spy)
+    result = await apply_reexport(plan, source, out)
+    written = {d.digest for d in (await load(out, "z")).layers}
+    source_blobs = {d.digest for d in (await load(source)).layers}
+    assert LAYER_4_GZIP in written and LAYER_4_TAR not in written
+    assert written == source_blobs - {LAYER_4_TAR}  # no new blob
+    assert LAYER_4_GZIP in measured  # verified by decoding, as every kept layer
+    assert result.verified_layers == 9 and result.replaced == {LAYER_4_TAR: LAYER_4_GZIP}
+    assert "0 layers re-encoded" in describe_reexport_result(result, 1.0)
+    # forced: every layer is re-encoded, nothing is reused
+    forced = await plan_reexport(source, "latest", out, "f",
+                                 ReexportSettings(compression=Compression.GZIP, force=True))
+    assert not forced.of("reuse") and len(forced.of("re-encode")) == 10
+
+
+async def test_reencoded_blobs_are_written_once_in_place_in_a_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A directory destination gets each re-encoded blob written straight into its blobs/
+    directory (not to a temp file that is read back, hashed again and copied); each verifies
+    and no temp file is left."""
+    put: list[str] = []
+    real_put = LayoutStore.put_blob
+
+    async def spy(self: LayoutStore, descriptor: Descriptor, chunks: Any) -> None:
+        put.append(descriptor.digest)
+        await real_put(self, descriptor, chunks)
+
+    monkeypatch.setattr(LayoutStore, "put_blob", spy)
+    out = LayoutStore(tmp_path / "o", create=True)
+    result = await reexport_cache(variants("gzip"), "latest", out, "z",
+                                  ReexportSettings(compression=Compression.ZSTD))
+    new = set(result.replaced.values())
+    assert len(new) == 9 and not new & set(put)
+    for layer in (await load(out, "z")).layers:
+        assert out.has_verified_blob_sync(layer)
+        assert (tmp_path / "o" / "blobs" / "sha256" / layer.digest[7:]).stat().st_mode & 0o222 == 0
+    assert out.scan_leftovers_sync() == []
 
 
 async def test_wrong_diff_id_in_the_source_is_an_error(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from cachetui.oci.models import Descriptor
 from cachetui.ops.blobthread import run_on_blob
 from cachetui.ops.codecs import ChunkReader, RoundTrip, encoder_for, fixed_blocks, plain_stream
 from cachetui.ops.progress import CancelToken
-from cachetui.store.base import CHUNK_SIZE, Store
+from cachetui.store.base import CHUNK_SIZE, StagedBlob, Store
 
 DEFAULT_LEVELS: Final = {Compression.GZIP: 6, Compression.ZSTD: 3, Compression.UNCOMPRESSED: 0}
 """zlib's and zstd's defaults, which are also BuildKit's (Go gzip default, klauspost default)."""
@@ -76,11 +76,21 @@ class EncodedLayer:
     uncompressed_size: int
     media_type: str
     """In OCI naming; the rewrite converts it to the cache's naming."""
+    staged: StagedBlob | None = None
+    """The output written straight into the destination (``path`` is then that temp file):
+    :meth:`StagedBlob.commit` stores it without copying."""
 
     @property
     def descriptor(self) -> Descriptor:
         return Descriptor(media_type=self.media_type, digest=str(self.digest), size=self.size,
                           annotations={mt.ANNOTATION_UNCOMPRESSED: self.diff_id})
+
+    def discard(self) -> None:
+        """Remove the output (blocking; safe after it was stored)."""
+        if self.staged is not None:
+            self.staged.discard()
+        else:
+            self.path.unlink(missing_ok=True)
 
 
 class OutputLimitExceeded(TooLarge):
@@ -140,20 +150,27 @@ async def recompress_layer(
     on_bytes: Callable[[int], None] | None = None,
     max_output: int | None = None,
     round_trip: bool = True,
+    stage: Callable[[], StagedBlob] | None = None,
 ) -> EncodedLayer:
-    """Re-encode one layer of ``store`` into a temp file under ``workdir``.
+    """Re-encode one layer of ``store`` into a temp file under ``workdir``, or, with ``stage``,
+    straight into the destination's own temp file (:class:`~cachetui.store.base.StagesBlobs`).
 
-    The caller owns the file (:attr:`EncodedLayer.path`) and deletes it after uploading.
-    ``on_bytes`` is called on the event loop with the source bytes read so far; ``max_output``
-    bounds the temp file (the file is removed when it is passed).
+    The caller owns the result: it deletes :attr:`EncodedLayer.path` after uploading, or
+    commits / discards :attr:`EncodedLayer.staged`. ``on_bytes`` is called on the event loop
+    with the source bytes read so far; ``max_output`` bounds the output (removed when passed).
     """
     try:
         source = mt.layer_compression(descriptor.media_type)
     except KeyError:
         raise FormatError(f"not a layer media type: {descriptor.media_type}",
                           where=f"blob {descriptor.digest[7:19]}") from None
-    path = workdir / f"layer-{descriptor.digest[7:23]}-{os.getpid()}-{next(_SERIAL)}.tmp"
-    handle = await asyncio.to_thread(_create, path)
+    staged: StagedBlob | None = None
+    if stage is not None:
+        staged = await asyncio.to_thread(stage)
+        handle = staged.file
+    else:
+        path = workdir / f"layer-{descriptor.digest[7:23]}-{os.getpid()}-{next(_SERIAL)}.tmp"
+        handle = await asyncio.to_thread(_create, path)
 
     def work(reader: ChunkReader, stop: threading.Event) -> tuple[Digest, int, str, int]:
         return encode_sync(reader, source, target, handle, stop, max_output=max_output,
@@ -164,13 +181,19 @@ async def recompress_layer(
             digest, size, diff_id, plain = await run_on_blob(store, descriptor, work,
                                                              cancel=cancel, on_bytes=on_bytes)
         finally:
-            handle.close()
+            if staged is None:
+                handle.close()
     except BaseException:
-        path.unlink(missing_ok=True)
+        if staged is not None:
+            await asyncio.to_thread(staged.discard)
+        else:
+            path.unlink(missing_ok=True)
         raise
     media_type = mt.layer_media_type(target.compression, oci=True,
                                      nondistributable=mt.is_nondistributable(descriptor.media_type))
-    return EncodedLayer(descriptor, path, digest, size, diff_id, plain, media_type)
+    if staged is not None:
+        path = staged.path
+    return EncodedLayer(descriptor, path, digest, size, diff_id, plain, media_type, staged)
 
 
 _SERIAL = itertools.count()

@@ -46,9 +46,11 @@ from cachetui.ops.transfer import (
     transfer_blobs,
 )
 from cachetui.ops.uncompressed import measure
-from cachetui.store.base import Store
+from cachetui.store.base import StagedBlob, StagesBlobs, Store
 
-LayerAction = Literal["re-encode", "keep", "drop"]
+LayerAction = Literal["re-encode", "reuse", "keep", "drop"]
+"""``reuse``: the cache already holds this layer's content (same diffID) in the target
+compression as another kept blob; the manifest names that blob instead of a re-encoded copy."""
 
 ESTARGZ_UNCOMPRESSED_SIZE: Final = "io.containers.estargz.uncompressed-size"
 
@@ -86,6 +88,8 @@ class LayerPlan:
     """Estimated output size (exact for kept layers)."""
     plain_size: int | None = None
     """Uncompressed size when known (measured, or declared by an estargz annotation)."""
+    reuses: Descriptor | None = None
+    """For ``reuse``: the kept blob of the same diffID in the target compression."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +137,12 @@ class ReexportPlan:
             "layers": [
                 {"digest": layer.descriptor.digest, "size": layer.descriptor.size,
                  "compression": layer.compression, "action": layer.action,
-                 "expected_size": layer.expected_size}
+                 "expected_size": layer.expected_size,
+                 "reuses": layer.reuses.digest if layer.reuses is not None else None}
                 for layer in self.layers
             ],
             "re_encode": len(self.of("re-encode")),
+            "reuse": len(self.of("reuse")),
             "keep": len(self.of("keep")),
             "drop": len(self.of("drop")),
             "dropped_results": self.dropped_results,
@@ -153,7 +159,7 @@ class ReexportResult:
     top: TopObject
     config_digest: str
     replaced: dict[str, str]
-    """Old blob digest → new blob digest, for every re-encoded layer."""
+    """Old blob digest → new blob digest, for every re-encoded or reused layer."""
     bytes_written: int
     verified_layers: int
 
@@ -195,6 +201,30 @@ def _known_plain_size(descriptor: Descriptor, measured: dict[str, int]) -> int |
     return None
 
 
+def _target_twins(document: CacheDocument, kept: set[str],
+                  settings: ReexportSettings) -> dict[tuple[str, bool], Descriptor]:
+    """(diffID, nondistributable) → a kept blob already in the target compression (not when
+    forced: then every layer is re-encoded at the asked level)."""
+    if settings.compression is None or settings.force:
+        return {}
+    out: dict[tuple[str, bool], Descriptor] = {}
+    for descriptor in document.layers:
+        diff_id = document.diff_ids.get(descriptor.digest)
+        if (diff_id is not None and descriptor.digest in kept
+                and mt.layer_compression(descriptor.media_type) is settings.compression):
+            key = (diff_id, mt.is_nondistributable(descriptor.media_type))
+            out.setdefault(key, descriptor)
+    return out
+
+
+def _twin(descriptor: Descriptor, document: CacheDocument,
+          twins: dict[tuple[str, bool], Descriptor]) -> Descriptor | None:
+    diff_id = document.diff_ids.get(descriptor.digest)
+    if diff_id is None:
+        return None
+    return twins.get((diff_id, mt.is_nondistributable(descriptor.media_type)))
+
+
 async def plan_reexport(source: Store, reference: str, destination: Store,
                         destination_tag: str | None, settings: ReexportSettings, *,
                         uncompressed_sizes: dict[str, int] | None = None) -> ReexportPlan:
@@ -210,6 +240,7 @@ async def plan_reexport(source: Store, reference: str, destination: Store,
     layers: list[LayerPlan] = []
     seen: set[str] = set()
     sizes = uncompressed_sizes or {}
+    twins = _target_twins(document, kept, settings)
     for descriptor in document.layers:
         if descriptor.digest in seen:
             continue
@@ -219,6 +250,10 @@ async def plan_reexport(source: Store, reference: str, destination: Store,
             layers.append(LayerPlan(descriptor, "drop", compression, 0))
         elif _needs_encoding(descriptor, settings):
             assert settings.compression is not None
+            twin = _twin(descriptor, document, twins)
+            if twin is not None:
+                layers.append(LayerPlan(descriptor, "reuse", compression, 0, reuses=twin))
+                continue
             plain = _known_plain_size(descriptor, sizes)
             expected = _estimate(descriptor, settings.compression, plain)
             layers.append(LayerPlan(descriptor, "re-encode", compression, expected, plain))
@@ -327,7 +362,8 @@ def check_free_space(directory: Path, needed: int) -> None:
 
 async def _encode_bounded(source: Store, layer: LayerPlan, encoding: Encoding, workdir: Path,
                           where: str, *, cancel: CancelToken, on_bytes: Callable[[int], None],
-                          cpu_slots: asyncio.Semaphore) -> EncodedLayer:
+                          cpu_slots: asyncio.Semaphore,
+                          stage: Callable[[], StagedBlob] | None = None) -> EncodedLayer:
     """Re-encode one layer without letting its temp file grow unbounded; wrong diffID: an error.
 
     A layer whose output would pass :func:`temp_bound` (or whose bound is unknown) is first
@@ -355,21 +391,27 @@ async def _encode_bounded(source: Store, layer: LayerPlan, encoding: Encoding, w
             async with cpu_slots:
                 encoded = await recompress_layer(source, descriptor, encoding, workdir,
                                                  cancel=cancel, on_bytes=on_bytes if not attempt
-                                                 else None, max_output=bound)
+                                                 else None, max_output=bound, stage=stage)
         except OutputLimitExceeded:
             if attempt:
                 raise
             bound = None
             continue
         if annotated is not None and annotated != encoded.diff_id:
-            encoded.path.unlink(missing_ok=True)
+            await asyncio.to_thread(encoded.discard)
             raise wrong_diff_id(encoded.diff_id)
         return encoded
     raise AssertionError("unreachable")
 
 
 async def _upload_file(destination: Store, layer: EncodedLayer, cancel: CancelToken) -> bool:
-    """Put a re-encoded blob unless the destination has it; True if bytes were written."""
+    """Put a re-encoded blob unless the destination has it; True if bytes were written.
+
+    A blob staged in the destination is renamed into place: its digest was computed over exactly
+    the bytes written to that file, so hashing them again would only repeat that."""
+    if layer.staged is not None:
+        staged = layer.staged
+        return await asyncio.to_thread(staged.commit, layer.descriptor)
     try:
         if await blob_present(destination, layer.descriptor):
             return False
@@ -377,7 +419,7 @@ async def _upload_file(destination: Store, layer: EncodedLayer, cancel: CancelTo
                                 cancel=cancel, on_bytes=lambda _: None)
         return True
     finally:
-        await asyncio.to_thread(layer.path.unlink, True)
+        await asyncio.to_thread(layer.discard)
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
@@ -394,7 +436,8 @@ async def apply_reexport(plan: ReexportPlan, source: Store, destination: Store, 
     document = plan.document
     to_encode = plan.of("re-encode")
     to_keep = [layer.descriptor for layer in plan.of("keep")]
-    replacements: dict[str, Descriptor] = {}
+    replacements: dict[str, Descriptor] = {
+        layer.descriptor.digest: _reused(layer) for layer in plan.of("reuse")}
     round_tripped: dict[str, str] = {}
     """Digest of a re-encoded blob → the diffID its bytes were decoded to while encoding."""
     written = 0
@@ -403,6 +446,7 @@ async def apply_reexport(plan: ReexportPlan, source: Store, destination: Store, 
     cpu_slots = asyncio.Semaphore(cpus)
     temp_slots = asyncio.Semaphore(TEMP_FILES_PER_CPU * cpus)
     parent = Path(workdir or tempfile.gettempdir())
+    stage = destination.stage_blob_sync if isinstance(destination, StagesBlobs) else None
 
     await asyncio.to_thread(sweep_abandoned_workdirs, parent)
     if to_encode:
@@ -416,7 +460,7 @@ async def apply_reexport(plan: ReexportPlan, source: Store, destination: Store, 
             async with temp_slots:
                 encoded = await _encode_bounded(source, layer, encoding, Path(tmp), plan.source,
                                                 cancel=cancel, on_bytes=counter.add,
-                                                cpu_slots=cpu_slots)
+                                                cpu_slots=cpu_slots, stage=stage)
                 if await _upload_file(destination, encoded, cancel):
                     written += encoded.size
             replacements[layer.descriptor.digest] = encoded.descriptor
@@ -447,6 +491,14 @@ async def apply_reexport(plan: ReexportPlan, source: Store, destination: Store, 
     return ReexportResult(plan, rewritten.top, config.digest,
                           {old: new.digest for old, new in replacements.items()},
                           written, verified)
+
+
+def _reused(layer: LayerPlan) -> Descriptor:
+    """The replacement naming a reused blob: its digest, size and type; the layer's own diffID
+    (the same as the twin's) and creation time stay."""
+    twin = layer.reuses
+    assert twin is not None
+    return Descriptor(media_type=twin.media_type, digest=twin.digest, size=twin.size)
 
 
 def _expected_diff_ids(document: CacheDocument,

@@ -50,6 +50,11 @@ def describe_reexport_plan(plan: ReexportPlan) -> str:
     ]
     if plan.replaces:
         lines.append(f"  replaces     {plan.replaces} (the tag exists and moves)")
+    for layer in plan.of("reuse"):
+        assert layer.reuses is not None
+        lines.append(f"  reuse        layer {layer.descriptor.digest[7:19]} uses "
+                     f"{layer.reuses.digest[7:19]}, the same content already in "
+                     f"{plan.settings.compression} (no re-encode)")
     if plan.settings.minimal:
         lines.append(f"  min          {plan.dropped_results} intermediate-only results dropped "
                      "(estimate for a clean builder)")
@@ -71,6 +76,7 @@ def level_not_applied(plan: ReexportPlan) -> int:
 
 
 def describe_reexport_result(result: ReexportResult, seconds: float) -> str:
-    return (f"done in {seconds:.1f}s: {result.top.digest} ({len(result.replaced)} layers "
-            f"re-encoded, {units.size(result.bytes_written)} written, "
+    return (f"done in {seconds:.1f}s: {result.top.digest} "
+            f"({units.count(len(result.plan.of('re-encode')), 'layer')} re-encoded, "
+            f"{units.size(result.bytes_written)} written, "
             f"{result.verified_layers} layers verified)")

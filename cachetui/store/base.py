@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Collection
 from datetime import timedelta
-from typing import TYPE_CHECKING, Final, Literal, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Final, Literal, Protocol, runtime_checkable
 
 from cachetui.oci.digest import Digest
 from cachetui.oci.models import Descriptor, TopObject
@@ -134,6 +135,41 @@ class ReadsLocalFiles(Protocol):
 
     def reads_local_files(self) -> bool:
         """Always true; a method so that the capability is a protocol operations can ask."""
+        ...
+
+
+@runtime_checkable
+class StagesBlobs(Protocol):
+    """New blobs can be written straight into the store's own temp files and moved into place
+    once their digest is known (a directory). A blob made here (a re-encoded layer) is then
+    written once, hashed as it is written, instead of going to a temp file that is read back,
+    hashed again and copied."""
+
+    def stage_blob_sync(self) -> StagedBlob:
+        """A new temp file inside the store, open for writing (blocking: call from a thread)."""
+        ...
+
+
+class StagedBlob(Protocol):
+    """A blob being written into a store; :meth:`commit` or :meth:`discard` ends it."""
+
+    @property
+    def file(self) -> BinaryIO:
+        ...
+
+    @property
+    def path(self) -> Path:
+        """The temp file (for messages and tests)."""
+        ...
+
+    def commit(self, descriptor: Descriptor) -> bool:
+        """Make it the blob ``descriptor`` names (size checked, fsync, rename); False when the
+        store already held that blob intact (the staged copy is dropped). ``descriptor``'s digest
+        must be the hash of exactly the bytes written to :attr:`file` (blocking)."""
+        ...
+
+    def discard(self) -> None:
+        """Remove the temp file (blocking; safe to call after commit)."""
         ...
 
 

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection
 from datetime import timedelta
 from io import BufferedWriter
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 import msgspec
 
@@ -39,7 +39,7 @@ from cachetui.oci.digest import Digest, Verifier, is_digest
 from cachetui.oci.models import Descriptor, Index, TopObject, encode_json, parse_top
 from cachetui.oci.reference import validate_tag
 from cachetui.progress import CancelToken, ProgressSink, no_progress
-from cachetui.store.base import CHUNK_SIZE, MAX_CONFIG_BYTES, Store, StoreKind
+from cachetui.store.base import CHUNK_SIZE, MAX_CONFIG_BYTES, StagedBlob, Store, StoreKind
 from cachetui.store.fsutil import atomic_write, create_new, flocked, fsync_dir, inside, temp_name
 from cachetui.store.garbage import BlobFile, GcPlan, GcResult, IngestEntry, Reachability, tag_of
 from cachetui.store.layout_gc import LayoutMaintenance
@@ -490,6 +490,14 @@ class LayoutStore(Store):
                 tmp.unlink()
             raise
 
+    def stage_blob_sync(self) -> StagedBlob:
+        """A temp file in ``blobs/sha256`` (see :class:`~cachetui.store.base.StagesBlobs`): a
+        re-encoded layer is written once, where it will stay. Flocked while open, so a
+        concurrent gc leaves it; a killed write leaves a leftover gc removes."""
+        self._ensure_layout_sync()
+        directory = self._checked_blob_path(f"sha256:{'0' * 64}").parent
+        return _Staged(self, temp_name(directory, "staged"))
+
     async def put_bytes(self, descriptor: Descriptor, data: bytes) -> None:
         async def once() -> AsyncIterator[bytes]:
             yield data
@@ -581,3 +589,50 @@ def _open_new(path: Path) -> BufferedWriter:
 def _flush(handle: BufferedWriter) -> None:
     handle.flush()
     os.fsync(handle.fileno())
+
+
+class _Staged:
+    """A blob written straight into ``blobs/sha256`` and renamed once its digest is known."""
+
+    def __init__(self, store: LayoutStore, path: Path) -> None:
+        self._store = store
+        self._path = path
+        self._handle = _open_new(path)
+
+    @property
+    def file(self) -> BinaryIO:
+        return self._handle
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def commit(self, descriptor: Descriptor) -> bool:
+        digest = Digest(descriptor.digest)
+        where = f"{self._store.root}: blob {digest.short}"
+        final = self._store._checked_blob_path(digest)
+        try:
+            self._handle.flush()
+            size = os.fstat(self._handle.fileno()).st_size
+            if size != descriptor.size:
+                raise DigestMismatch(f"staged file is {size} bytes, expected {descriptor.size}",
+                                     where=where)
+            if final.parent != self._path.parent:
+                raise LayoutError("staged blob is not in its blob directory", where=where)
+            if self._store.has_verified_blob_sync(descriptor):
+                self.discard()
+                return False
+            os.fsync(self._handle.fileno())
+            os.fchmod(self._handle.fileno(), 0o444)
+            os.replace(self._path, final)  # still open, so still locked: no gc takes it first
+        except BaseException:
+            self.discard()
+            raise
+        self._handle.close()
+        fsync_dir(final.parent)
+        return True
+
+    def discard(self) -> None:
+        self._handle.close()
+        with contextlib.suppress(OSError):
+            self._path.unlink()
