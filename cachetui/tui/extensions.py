@@ -19,6 +19,7 @@ ScreenName = str
 EXTENSION_MODULES: list[str] = [
     "cachetui.tui.pruning",
     "cachetui.tui.copying",
+    "cachetui.tui.collecting",
 ]
 """Modules imported by :func:`load_extensions` (each calls :func:`register_action`)."""
 

@@ -68,7 +68,7 @@ class MainScreen(ExtensibleScreen):
         Binding("N", "sort('name')", "Sort name", key_display="N", show=False),
         Binding("ctrl+r", "refresh", "Refresh"),
         Binding("o", "open_source", "Open source", show=False),
-        Binding("i", "source_view", "Orphans", show=False),
+        Binding("i", "source_view", "Orphans, dangling refs", show=False),
         Binding("y", "copy_cache_from", "Copy --cache-from", show=False),
         Binding("tab", "app.focus_next", "Next pane", show=False),
     ])
