@@ -190,6 +190,36 @@ def test_round_trip_check_catches_an_encoder_that_lies(compression: Compression)
         check.encoded(wrong)
 
 
+@pytest.mark.parametrize("compression", [Compression.GZIP, Compression.ZSTD])
+def test_round_trip_compares_across_uneven_blocks(compression: Compression) -> None:
+    """The plain blocks are kept as they are (not copied) and compared piece by piece: decoded
+    output that spans several blocks, or ends inside one, is matched byte for byte."""
+    blocks = [os.urandom(70_000), b"x", os.urandom(3), b"\0" * 200_000, os.urandom(50_001)]
+
+    def run(fed: list[bytes]) -> None:
+        encoder = codecs.encoder_for(compression, 1)
+        check = RoundTrip(compression)
+        for block, seen in zip(blocks, fed, strict=True):
+            check.plain(block)
+            check.encoded(encoder.compress(seen))
+        check.encoded(encoder.flush())
+        check.finish()
+
+    run(blocks)
+    for damaged in (1, 3):  # the encoder sees a different byte than the check
+        fed = list(blocks)
+        fed[damaged] = fed[damaged][:-1] + bytes([fed[damaged][-1] ^ 1])
+        with pytest.raises(FormatError, match="original bytes"):
+            run(fed)
+    check = RoundTrip(compression)
+    check.plain(blocks[0])
+    check.plain(blocks[1])
+    encoder = codecs.encoder_for(compression, 1)
+    check.encoded(encoder.compress(blocks[0]) + encoder.flush())
+    with pytest.raises(FormatError, match="missing 1 bytes"):
+        check.finish()
+
+
 # ---- item 8: bounded temporary output, free space first, early diffID failure ------------------
 
 class CountingFile:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any, Final, Protocol, cast
@@ -325,12 +326,14 @@ class RoundTrip:
         elif compression is Compression.ZSTD:
             self._decoder = zstandard.ZstdDecompressor(
                 max_window_size=ZSTD_MAX_WINDOW).decompressobj()
-        self._pending = bytearray()  # deleting from the front is O(1) for a bytearray
+        self._pending: deque[memoryview] = deque()  # the blocks themselves, never copied
+        self._pending_size = 0
 
     def plain(self, block: bytes) -> None:
         """A plain block handed to the encoder."""
         if self._decoder is not None:
-            self._pending += block
+            self._pending.append(memoryview(block))
+            self._pending_size += len(block)
 
     def encoded(self, data: bytes) -> None:
         """Bytes the encoder emitted (and that are written)."""
@@ -356,17 +359,26 @@ class RoundTrip:
     def _match(self, out: bytes) -> None:
         if not out:
             return
-        if len(out) > len(self._pending):
+        if len(out) > self._pending_size:
             raise FormatError("re-encoded output decodes to more bytes than were encoded")
-        if not self._pending.startswith(out):
-            raise FormatError("re-encoded output does not decode to the original bytes")
-        del self._pending[:len(out)]
+        self._pending_size -= len(out)
+        position = 0
+        while position < len(out):
+            head = self._pending[0]
+            count = min(len(head), len(out) - position)
+            if not out.startswith(head[:count], position):  # memcmp, no copy
+                raise FormatError("re-encoded output does not decode to the original bytes")
+            position += count
+            if count == len(head):
+                self._pending.popleft()
+            else:
+                self._pending[0] = head[count:]
 
     def finish(self) -> None:
         """After the encoder's flush: every plain byte must have come back."""
         if self._decoder is None:
             return
-        if self._pending:
-            raise FormatError(f"re-encoded output is missing {len(self._pending)} bytes")
+        if self._pending_size:
+            raise FormatError(f"re-encoded output is missing {self._pending_size} bytes")
         if self._compression is Compression.GZIP and not self._decoder.eof:
             raise FormatError("re-encoded gzip output is truncated")

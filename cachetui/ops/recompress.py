@@ -106,8 +106,9 @@ def encode_sync(reader: ChunkReader, source: Compression, target: Encoding, out:
     ``round_trip`` decodes the output as it is produced and compares it with the plain bytes
     (:class:`~cachetui.ops.codecs.RoundTrip`): re-export's verification without a second pass.
     """
-    blob_hash = hashlib.sha256()
     diff_hash = hashlib.sha256()
+    same = target.compression is Compression.UNCOMPRESSED  # the blob is the plain bytes:
+    blob_hash = diff_hash if same else hashlib.sha256()  # hashed once, both digests from it
     encoder = encoder_for(target.compression, target.level)
     check = RoundTrip(target.compression) if round_trip else None
     written = 0
@@ -121,7 +122,8 @@ def encode_sync(reader: ChunkReader, source: Compression, target: Encoding, out:
                 raise OutputLimitExceeded(f"re-encoded output passed {max_output} bytes")
             if check is not None:
                 check.encoded(data)
-            blob_hash.update(data)
+            if not same:
+                blob_hash.update(data)
             out.write(data)
 
     for block in fixed_blocks(plain_stream(reader, source)):
