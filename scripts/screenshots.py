@@ -31,12 +31,15 @@ SCENES: dict[str, tuple[str, ...]] = {
     "error": ("G",),
     "reexport": ("r",),
     "prune": ("j", "space", "shift+down", "d"),
+    "source": ("G", "up", "i"),
+    "gc": ("G", "up", "C"),
 }
 WIDE: dict[str, tuple[str, ...]] = {
     "main-140": (),
     "cache-layers-140": ("enter", "2"),
     "prune-140": ("j", "space", "shift+down", "d"),
     "main-80": (),
+    "cache-layers-80": ("enter", "2"),
     "reexport-80": ("r",),
     "help-80": ("question_mark",),
 }
@@ -69,6 +72,12 @@ async def main() -> int:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         paths = build_demo(Path(tmp) / "demo")
+        # Files a day older than the demo clock: long past the gc grace period in real time
+        # too, so the gc scene has something to delete and the ages read like a real runner's.
+        day_before = FIXED_NOW.timestamp() - 86400
+        for path in paths:
+            for blob in path.glob("blobs/*/*"):
+                os.utime(blob, (day_before, day_before))
         os.chdir(tmp)  # relative paths: no temporary directory names in the pictures
         sources = [f"./demo/{p.name}" for p in paths]
         for name, keys in {**SCENES, **WIDE}.items():

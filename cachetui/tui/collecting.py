@@ -86,5 +86,5 @@ for _screen in ("main", "source"):
         name=f"gc.collect-{_screen}", screen=_screen, description="GC", run=open_gc, key="C",
         help="Collect garbage of a cache directory: blobs no tag reaches (plan first, grace "
              "period, cancellable)",
-        destructive=True, available=available, show=False,
+        destructive=True, available=available, show=_screen == "source",
     ))

@@ -23,6 +23,12 @@ class Orphaned:
     modified: datetime | None
     note: str = ""
 
+    @property
+    def short(self) -> str:
+        """The name with its digest cut to 12 hex digits (``blobs/sha256:0a09f9bd1452``)."""
+        head, sep, hexpart = self.name.partition("sha256:")
+        return f"{head}{sep}{hexpart[:12]}" if sep else self.name
+
 
 @dataclass(slots=True)
 class SourceFindings:

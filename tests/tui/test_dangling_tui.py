@@ -88,7 +88,11 @@ async def test_the_source_view_lists_the_orphans_of_an_s3_prefix(moto: Moto) -> 
         assert isinstance(source, SourceScreen) and source.findings is not None
         table = source.query_one("#orphans-table", DataTable)
         rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
-        assert sorted(row[0] for row in rows) == sorted(o["key"] for o in info["orphanedBlobs"])
+        keys = sorted(o["key"] for o in info["orphanedBlobs"])
+        assert sorted(o.name for o in source.findings.orphans) == keys
+        # Shown with the digest cut to 12 hex digits; y copies the whole key.
+        assert sorted(row[0] for row in rows) == sorted(k[:len("blobs/sha256:") + 12]
+                                                        for k in keys)
         assert sum(o.size for o in source.findings.orphans) == info["orphanedBytes"]
         assert "none: every blob a cache names is stored" in static_text(source,
                                                                          "#source-dangling")
@@ -131,9 +135,10 @@ async def test_a_directory_with_a_removed_blob_and_orphans(tmp_path: Path) -> No
         source = app.screen
         assert isinstance(source, SourceScreen) and source.findings is not None
         table = source.query_one("#orphans-table", DataTable)
-        rows = {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)]
+        rows = {source.findings.orphans[i].name: [str(c) for c in table.get_row_at(i)]
                 for i in range(table.row_count)}
         assert set(rows) == {old, fresh}
+        assert rows[old][0] == old[:len("sha256:") + 12]
         assert rows[old][1:3] == ["1000 Bytes", "2h ago"], rows[old]
         assert rows[old][3] == "" and rows[fresh][3] == "younger than 10m"
         assert any(removed in line for line in source.findings.dangling)

@@ -27,6 +27,7 @@ class SourceScreen(ExtensibleScreen):
     SCREEN_NAME = "source"
     BINDINGS: ClassVar[list[BindingType]] = identify("source", [
         Binding("escape", "back", "Back"),
+        Binding("y", "copy_digest", "Copy name"),
     ])
 
     def __init__(self, state: SourceState, store: Store) -> None:
@@ -53,7 +54,7 @@ class SourceScreen(ExtensibleScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#orphans-table", DataTable)
-        table.add_column("Blob", key="blob")
+        table.add_column("Blob", key="blob")  # cut to 12 hex digits; y copies it whole
         table.add_column(Text("Size", justify="right"), key="size")
         table.add_column("Age", key="age")
         table.add_column("Note", key="note")
@@ -95,8 +96,17 @@ class SourceScreen(ExtensibleScreen):
         table = self.query_one("#orphans-table", DataTable)
         now = self.cachetui.now()
         for orphan in found.orphans:
-            table.add_row(safe(orphan.name), Text(size(orphan.size), justify="right"),
+            table.add_row(safe(orphan.short), Text(size(orphan.size), justify="right"),
                           compact_age(orphan.modified, now), orphan.note)
+
+    def action_copy_digest(self) -> None:
+        """Copy the whole key or digest of the orphan under the cursor."""
+        table = self.query_one("#orphans-table", DataTable)
+        if self.findings is None or not 0 <= table.cursor_row < len(self.findings.orphans):
+            return
+        name = self.findings.orphans[table.cursor_row].name
+        self.app.copy_to_clipboard(name)
+        self.notify(f"Copied {safe(name)}", timeout=2, markup=False)
 
     def action_back(self) -> None:
         self.app.pop_screen()
