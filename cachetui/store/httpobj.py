@@ -228,7 +228,9 @@ async def parts(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[list[b
     """Re-cut a chunk stream into parts of exactly ``size`` bytes (the last may be shorter).
 
     A part is the list of chunks (or chunk slices) it is made of: nothing is joined, so a
-    part is never in memory twice.
+    part is never in memory twice. This generator keeps no reference to a part it handed over:
+    it stays suspended until the caller gets a slot for the next part, and a part held here
+    all that time (one per blob waiting for a slot) was memory that grew with concurrency.
     """
     pending: list[bytes] = []
     held = 0
@@ -239,10 +241,17 @@ async def parts(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[list[b
             held += take
             chunk = chunk[take:]
             if held == size:
-                yield pending
-                pending, held = [], 0
+                yield _drain(pending)
+                held = 0
     if pending:
-        yield pending
+        yield _drain(pending)
+
+
+def _drain(pending: list[bytes]) -> list[bytes]:
+    """The pieces of ``pending``, which is left empty (the caller keeps no reference)."""
+    out = pending[:]
+    pending.clear()
+    return out
 
 
 OpenRange = Callable[[dict[str, str]], Awaitable[httpx.Response]]
