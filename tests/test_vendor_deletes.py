@@ -200,3 +200,26 @@ async def test_ghcr_deletes_use_the_config_files_api_url(
         await wrapped._deleter.aclose()  # type: ignore[attr-defined]
         assert [(i.tag, i.status) for i in result.items] == [("other", "deleted")]
         assert _versions(gha_emulator, owner, package) == []
+
+
+async def test_hub_rate_limit_is_one_clear_failure_and_deletes_nothing(
+        gha_emulator: GitHubEmulator, registry_nodelete: RunningRegistry) -> None:
+    async with repository(registry_nodelete.host, "hub") as store:
+        await push_shared(store)
+        tags = await digests(store)
+        gha_emulator.packages.hub_users["octocat"] = HUB_PAT
+        gha_emulator.packages.hub_tags[("octocat", "cache")] = dict(tags)
+        hub = HubTags("octocat/cache", "octocat", Secret(HUB_PAT, "test"),
+                      api_url=gha_emulator.url, max_wait=0.2)
+        wrapped = VendorDeletes(store, hub)
+        try:
+            plan = await plan_prune([(wrapped, ["other"])], Policy())
+            gha_emulator.hub_limit(count=10, retry_after=120)
+            result = await apply_prune({wrapped.location: wrapped}, plan)
+        finally:
+            await hub.aclose()
+        [outcome] = result.items
+        assert outcome.status == "failed"
+        assert "Docker Hub's API rate limit" in outcome.message and "120" in outcome.message
+        assert "\n" not in outcome.message and HUB_PAT not in outcome.message
+        assert gha_emulator.packages.hub_tags[("octocat", "cache")] == tags

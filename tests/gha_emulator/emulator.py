@@ -169,6 +169,17 @@ class GitHubEmulator:
                   headers=[("Retry-After", str(retry_after)), ("Content-Type", "application/json"),
                            ("x-ratelimit-remaining", "4999"), ("x-ratelimit-limit", "5000")])
 
+    def hub_limit(self, *, count: int = 1, retry_after: int = 1) -> None:
+        """The next ``count`` Docker Hub API calls get 429 with ``Retry-After`` seconds and the
+        ``X-RateLimit-*`` headers (Hub API reference, "Rate Limiting")."""
+        body = json.dumps({"detail": "Rate limit exceeded", "error": False}).encode()
+        self.fail(lambda r: r.path.startswith(("/v2/namespaces/", "/v2/repositories/",
+                                               "/v2/auth/")),
+                  429, count=count, body=body,
+                  headers=[("Retry-After", str(retry_after)), ("Content-Type", "application/json"),
+                           ("X-RateLimit-Limit", "180"), ("X-RateLimit-Remaining", "0"),
+                           ("X-RateLimit-Reset", str(int(time.time()) + retry_after))])
+
     # -- SAS ---------------------------------------------------------------------------------
 
     def _signature(self, name: str, permissions: str, expiry: str) -> str:
