@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NoReturn
 
-from cachetui import cli
-from cachetui.cli import ui
+from cachetui import startup
+
+startup.skip_httpx_cli()  # before the CLI imports httpx
+
+from cachetui import cli  # noqa: E402
+from cachetui.cli import ui  # noqa: E402
 
 
 async def launch_ui(request: ui.UiRequest) -> None:
@@ -35,5 +39,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> NoReturn:
+    startup.pace_gc()
     install()
     cli.entry()
