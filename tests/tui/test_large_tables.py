@@ -4,13 +4,19 @@ paint and measures uncompressed sizes only when asked."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from rich.text import Text
 
+from cachetui.demo.dataset import FIXED_NOW
 from cachetui.demo.generator import CacheShape, write_cache
 from cachetui.tui.app import CachetuiApp
+from cachetui.tui.model import Row, SortKey, SourceStatus, compact_age, compact_size
 from cachetui.tui.screens.cache import AUTO_MEASURE_LAYERS, CacheScreen
 from cachetui.tui.screens.main import MainScreen
 from cachetui.tui.widgets.cache_table import CacheTable
@@ -94,3 +100,63 @@ async def test_large_cache_layers_fill_in_batches_and_measure_on_request(
         await settle(pilot)
         values = {str(table.get_cell(d, "usize")) for d in table.rows}
         assert not values & {"-", "…", "error"}
+
+
+async def test_redraws_remake_only_rows_whose_cells_changed(
+        app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A redraw while sources stream in reuses the cells of unchanged rows (making every cell of
+    3,000 rows on each redraw stalled the UI), yet a mark, a new answer for a tag, or a clock
+    that moved on still shows."""
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_screen(app)
+        table = main.query_one(CacheTable)
+        while not main.sources or any(s.status is SourceStatus.LOADING
+                                      for s in main.sources.values()):
+            await settle(pilot)
+        await settle(pilot)
+        made: list[str] = []
+        original = CacheTable.cells
+
+        def counted(self: CacheTable, row: Row, *args: Any) -> list[Text | str]:
+            made.append(row.key)
+            return original(self, row, *args)
+
+        monkeypatch.setattr(CacheTable, "cells", counted)
+        main.render_table()
+        assert made == []
+        assert displayed(table) == expected(main, table)  # (expected() makes cells itself)
+        made.clear()
+
+        first = table.rows_shown[0].key
+        await pilot.press("space")
+        await settle(pilot)
+        assert made == [first]
+        assert str(table.get_row_at(0)[0]).startswith("●")
+
+        made.clear()
+        row = main.rows[first]
+        other = next(r.entry for r in main.rows.values() if r.entry.analysis is not None
+                     and row.entry.analysis is not None
+                     and r.entry.analysis.size_bytes != row.entry.analysis.size_bytes)
+        assert other.analysis is not None
+        fresh = dataclasses.replace(row.entry, analysis=other.analysis)  # a new answer
+        main.rows[first] = dataclasses.replace(row, entry=fresh)
+        main.render_table()
+        assert made == [first]
+        assert str(table.get_cell(first, str(SortKey.SIZE))) == compact_size(
+            other.analysis.size_bytes)
+
+        made.clear()
+        later = FIXED_NOW + timedelta(days=400)
+        monkeypatch.setattr(app, "now", lambda: later)
+        main.render_table()
+        dated = [r for r in table.rows_shown
+                 if r.entry.analysis is not None and r.entry.analysis.created_newest is not None]
+        assert dated and set(made) >= {r.key for r in dated}
+        for r in dated:
+            assert r.entry.analysis is not None
+            age = compact_age(r.entry.analysis.created_newest, later).removesuffix(" ago")
+            assert str(table.get_cell(r.key, str(SortKey.AGE))) == age
+            assert age.endswith(("mo", "y")), age

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
@@ -10,6 +11,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
+from cachetui.ops.inventory import CacheEntry
 from cachetui.present.forms import format_name
 from cachetui.present.safe_text import safe
 from cachetui.tui.keymap import identify
@@ -66,9 +68,11 @@ def _fit_cell(cell: Text | str, width: int, index: int) -> Text | str:
     return Text(_fit(cell.plain, width), style=cell.style, justify=cell.justify)
 
 
-def natural_widths(rows: Iterable[list[Text | str]]) -> list[int]:
-    """The width each column needs to show its title and every cell whole."""
-    return column_fit.natural_widths([title for title, _, _ in COLUMNS], rows)
+def natural_widths(rows: Iterable[tuple[int, ...]]) -> list[int]:
+    """The width each column needs to show its title and every cell whole, from each row's
+    cell widths."""
+    titles = tuple(len(title) for title, _, _ in COLUMNS)
+    return [max(column) for column in zip(titles, *rows, strict=True)]
 
 
 def fit_columns(natural: list[int], available: int) -> Layout:
@@ -77,6 +81,17 @@ def fit_columns(natural: list[int], available: int) -> Layout:
     return column_fit.fit_columns(
         natural, [index_of[key] for key in KEEP_ORDER],
         {index_of[key]: width for key, width in FLEXIBLE.items()}, available)
+
+
+@dataclass(frozen=True, slots=True)
+class _Made:
+    """One row's cells and their widths, and the inputs they were made from."""
+
+    entry: CacheEntry
+    inputs: tuple[bool, str, int | None, str]
+    """(marked, source label, unreferenced bytes, age text)."""
+    cells: list[Text | str]
+    widths: tuple[int, ...]
 
 
 def _signature(cell: Text | str) -> object:
@@ -106,6 +121,8 @@ class CacheTable(DataTable[Text | str]):
         """The cells as the table holds them: shown columns only, cut to their widths."""
         self.layout_now: Layout = ()
         self._natural = [width or len(title) for title, _, width in COLUMNS]
+        self._made: dict[str, _Made] = {}
+        """The cells last made for each row key, with what they were made from."""
 
     def on_mount(self) -> None:
         self._apply_layout(self._layout())
@@ -168,8 +185,14 @@ class CacheTable(DataTable[Text | str]):
         """
         keep = self.current_key()
         at_top = self.cursor_row <= 0
-        wanted = {row.key: self.cells(row, row.key in marked, unreferenced, labels, now)
-                  for row in rows}
+        wanted: dict[str, list[Text | str]] = {}
+        widths: list[tuple[int, ...]] = []
+        for row in rows:
+            made = self._made_cells(row, row.key in marked, unreferenced, labels, now)
+            wanted[row.key] = made.cells
+            widths.append(made.widths)
+        for key in [key for key in self._made if key not in wanted]:
+            del self._made[key]
         removed = [key for key in self._cells if key not in wanted]
         if len(removed) > REBUILD_REMOVALS and 2 * len(removed) > len(self._cells):
             self.clear()
@@ -180,12 +203,14 @@ class CacheTable(DataTable[Text | str]):
             self.remove_row(key)
             del self._cells[key]
             del self._shown[key]
-        self._natural = natural_widths(wanted.values())
+        self._natural = natural_widths(widths)
         layout = self._layout(len(rows))
         relayout = layout != self.layout_now
         for row in rows:
             cells = wanted[row.key]
             old = self._cells.get(row.key)
+            if old is cells and not relayout:  # made from the same inputs as last time
+                continue
             if old is None or relayout:
                 self._cells[row.key] = cells
                 if not relayout:
@@ -223,6 +248,25 @@ class CacheTable(DataTable[Text | str]):
         self.sort(key=lambda values: position[id(values[0])])
         self._cells = {key: self._cells[key] for key in order}
         self._shown = {key: self._shown[key] for key in order}
+
+    def _made_cells(self, row: Row, marked: bool, unreferenced: dict[str, int | None],
+                    labels: dict[str, str], now: datetime) -> _Made:
+        """The row's cells, made again only when what they show changed: with thousands of
+        rows, making every cell on every redraw stalled the event loop while sources filled."""
+        entry = row.entry
+        label = labels.get(row.source_id, entry.source)
+        unref = unreferenced.get(row.source_id) if entry.kind == "directory" else None
+        analysis = entry.analysis
+        age = "" if analysis is None else compact_age(analysis.created_newest, now)
+        made = self._made.get(row.key)
+        if made is not None and made.entry is entry and made.inputs == (marked, label, unref, age):
+            return made
+        cells = self.cells(row, marked, unreferenced, labels, now)
+        made = _Made(entry, (marked, label, unref, age), cells,
+                     tuple(cell.cell_len if isinstance(cell, Text) else len(cell)
+                           for cell in cells))
+        self._made[row.key] = made
+        return made
 
     def cells(self, row: Row, marked: bool, unreferenced: dict[str, int | None],
               labels: dict[str, str], now: datetime) -> list[Text | str]:
