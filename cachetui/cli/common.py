@@ -133,6 +133,19 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
     return "\n".join([line(headers), *(line(row) for row in rows)])
 
 
+def add_format_arguments(parser: argparse.ArgumentParser, *, json_help: str,
+                         format_help: str) -> None:
+    """``--json`` and ``--format table|json|csv`` of a report (read back by :func:`output`)."""
+    parser.add_argument("--json", action="store_true", help=json_help)
+    parser.add_argument("--format", choices=["table", "json", "csv"], default=None,
+                        help=format_help)
+
+
+def output(args: argparse.Namespace) -> str:
+    """``table``, ``json`` or ``csv``: what :func:`add_format_arguments` asked for."""
+    return "json" if args.json else (args.format or "table")
+
+
 def option_duration(text: str, option: str) -> timedelta:
     """A duration flag's value; a malformed one is a usage error (exit 2)."""
     try:

@@ -7,7 +7,16 @@ import csv
 import sys
 
 from cachetui.cli import gha_view
-from cachetui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, error, print_json, table
+from cachetui.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    add_format_arguments,
+    error,
+    output,
+    print_json,
+    table,
+)
 from cachetui.cli.gha_view import gather_gha, listing_json
 from cachetui.cli.registry_args import add_registry_arguments, workspace
 from cachetui.ops.gather import gather
@@ -26,9 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "them), HOST/REPO for every tag of a repository, HOST for a whole registry, or "
         "gha://OWNER/REPO (type=gha,...) for a GitHub Actions cache.")
     parser.add_argument("sources", nargs="+", metavar="SOURCE")
-    parser.add_argument("--json", action="store_true", help="print a JSON list (--format json)")
-    parser.add_argument("--format", choices=["table", "json", "csv"], default=None,
-                        help="table (default, with a totals line), json or csv")
+    add_format_arguments(parser, json_help="print a JSON list (--format json)",
+                         format_help="table (default, with a totals line), json or csv")
     parser.add_argument("--sort", choices=[s.value for s in ListSort], default="name",
                         help="name (A-Z), size (biggest first) or age (newest first)")
     parser.add_argument("--match", action="append", default=[], metavar="GLOB",
@@ -80,11 +88,11 @@ async def run(args: argparse.Namespace) -> int:
                              discover_depth=args.depth)
         gha, gha_errors = await gather_gha(gha_sources, ws)
     found.errors.extend(gha_errors)
-    output = "json" if args.json else (args.format or "table")
+    chosen = output(args)
     found.entries = sorted_entries(matching(found.entries, args.match), ListSort(args.sort))
-    if output == "csv":
+    if chosen == "csv":
         write_csv(found.entries, found.unreferenced, found.failed)
-    elif output == "json":
+    elif chosen == "json":
         print_json([
             cache_json(entry, unreferenced_bytes=found.unreferenced.get(entry.source))
             for entry in found.entries

@@ -8,6 +8,7 @@ unreferenced blobs, and one broken directory that shows how errors look.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Final
 
 from cachetui.demo.generator import CacheShape, write_cache, write_stale_blobs
 
-DEMO_VERSION: Final = 1
+DEMO_VERSION: Final = 2
 FIXED_NOW: Final = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 _MARKER: Final = ".cachetui-demo.json"
 
@@ -23,6 +24,12 @@ _MARKER: Final = ".cachetui-demo.json"
 def _shape(now: datetime, days_ago: float, **kwargs: object) -> CacheShape:
     created = now - timedelta(days=days_ago)
     return CacheShape(created=created, **kwargs)  # type: ignore[arg-type]
+
+
+def _backdate(directory: Path, when: datetime) -> None:
+    stamp = when.timestamp()
+    for blob in (directory / "blobs" / "sha256").iterdir():
+        os.utime(blob, (stamp, stamp))
 
 
 def build_demo(root: str | Path, *, now: datetime | None = None) -> list[Path]:
@@ -62,6 +69,13 @@ def build_demo(root: str | Path, *, now: datetime | None = None) -> list[Path]:
     write_cache(ci, "release-1.4", _shape(now, 30, mode="min", variant=3, **runner))
     write_cache(ci, "renovate-deps", _shape(now, 21, mode="max", variant=4, **runner))
     write_stale_blobs(ci, 6, size=96 * 1024)
+    # The blob files are as old as the exports that wrote them (a build writes them; cachetui
+    # builds the demo much later): gc's grace period spares only blobs younger than minutes, so
+    # the stale blobs of the runner are reclaimable now, as on a real CI disk.
+    for name, days in (("app-max", 0.2), ("app-min", 0.3), ("app-max-zstd", 1.5),
+                       ("app-min-uncompressed", 3), ("legacy-oci-index", 40),
+                       ("legacy-docker-list", 95), ("ci-runner", 9)):
+        _backdate(root / name, now - timedelta(days=days))
     # A directory whose index.json was cut off mid-write.
     broken = root / "broken"
     write_cache(broken, "latest", _shape(now, 2, mode="min", seed=7, layer_bytes=8 * 1024))

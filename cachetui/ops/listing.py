@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from cachetui.ops.inventory import CacheEntry
+from cachetui.ops.space import holdings
 
 
 class ListSort(StrEnum):
@@ -64,18 +65,9 @@ class Totals:
 
 
 def totals(entries: Sequence[CacheEntry], unreferenced: Mapping[str, int | None]) -> Totals:
-    seen: dict[tuple[str, str], int] = {}
-    total = 0
-    caches = 0
-    sources: set[str] = set()
-    for entry in entries:
-        analysis = entry.analysis
-        if analysis is None:
-            continue
-        caches += 1
-        sources.add(entry.source)
-        total += analysis.size_bytes
-        for layer in analysis.layers:
-            seen[(entry.source, layer.digest)] = layer.size
-    reclaimable = sum(unreferenced.get(source) or 0 for source in sources)
-    return Totals(caches, total, sum(seen.values()), reclaimable)
+    held = holdings(entries)
+    total = sum(entry.analysis.size_bytes for blobs in held.values() for entry in blobs.entries
+                if entry.analysis is not None)
+    reclaimable = sum(unreferenced.get(source) or 0 for source in held)
+    return Totals(sum(len(blobs.entries) for blobs in held.values()), total,
+                  sum(blobs.unique_bytes for blobs in held.values()), reclaimable)

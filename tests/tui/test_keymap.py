@@ -27,8 +27,9 @@ def all_binding_classes() -> list[type]:
         open_source,
         prune_plan,
         reexport_dialog,
+        shares,
     )
-    from cachetui.tui.screens import cache, compare, help, main
+    from cachetui.tui.screens import cache, compare, help, main, space
     from cachetui.tui.widgets import (
         cache_table,
         layers_table,
@@ -40,7 +41,8 @@ def all_binding_classes() -> list[type]:
             help.HelpScreen, cache_table.CacheTable, layers_table.LayersTable,
             raw_view.RawView, records_tree.RecordsTree, sources_tree.SourcesTree,
             confirm.Confirm, copy_dialog.CopyDialog, open_source.OpenSource,
-            prune_plan.PrunePlanModal, reexport_dialog.ReexportDialog]
+            prune_plan.PrunePlanModal, reexport_dialog.ReexportDialog,
+            space.SpaceScreen, shares.SharesModal]
 
 
 def test_every_binding_has_an_id_and_a_description() -> None:

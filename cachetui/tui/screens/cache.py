@@ -14,7 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from cachetui.buildkit.times import format_time
 from cachetui.errors import CachetuiError
@@ -53,6 +53,7 @@ class CacheScreen(ExtensibleScreen):
         Binding("left_square_bracket", "next_tab(-1)", "Prev tab", key_display="["),
         Binding("y", "copy_digest", "Copy digest"),
         Binding("u", "measure", "Measure uncompressed"),
+        Binding("s", "shares", "Shared by", show=False),
     ])
 
     def __init__(self, row: Row, store: Store | None, users: Counter[str], source_label: str) -> None:
@@ -195,7 +196,8 @@ class CacheScreen(ExtensibleScreen):
             text.append(f"{len(a.minmax.missing_blobs)} blob(s) named by results are missing "
                         "from the manifest; BuildKit ignores those results.\n", style="red")
         text.append("Keys: 1-5 or [ ] switch views · y copies the digest of the current row · "
-                    "u measures uncompressed sizes", style="dim")
+                    "u measures uncompressed sizes · s (or enter) on a layer lists the caches "
+                    "that share it", style="dim")
         return text
 
     # ---- tabs and raw views -----------------------------------------------------------------
@@ -246,6 +248,23 @@ class CacheScreen(ExtensibleScreen):
         if digest:
             self.app.copy_to_clipboard(digest)
             self.notify(f"Copied {short_digest(digest, 19)}", timeout=2)
+
+    def action_shares(self) -> None:
+        """Which caches of every open source hold the layer under the cursor (same blob, or the
+        same content in another encoding); enter in that list opens one."""
+        from cachetui.tui.modals.shares import show_shares
+
+        tab = self.query_one(TabbedContent).active
+        digest = self.current_digest() if tab in ("layers", "records") else None
+        if digest is None or digest not in {layer.digest for layer in self.analysis.layers}:
+            self.notify("Move to a layer (2: layers) to see which caches share it",
+                        severity="warning", timeout=3)
+            return
+        show_shares(self.app, digest, self.row)
+
+    @on(DataTable.RowSelected, "#layers-table")
+    def layer_selected(self) -> None:
+        self.action_shares()
 
     # ---- uncompressed sizes -----------------------------------------------------------------
 

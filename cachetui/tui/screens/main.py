@@ -61,6 +61,7 @@ class MainScreen(ExtensibleScreen):
         Binding("ctrl+backslash", "clear_marks", "Clear marks", key_display="^\\",
                 show=False),
         Binding("equals_sign", "compare", "Compare", key_display="="),
+        Binding("w", "space", "Usage"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("S", "sort('size')", "Sort size", key_display="S", show=False),
@@ -445,8 +446,11 @@ class MainScreen(ExtensibleScreen):
 
     def action_open_cache(self) -> None:
         row = self.query_one(CacheTable).current()
-        if row is None:
-            return
+        if row is not None:
+            self.open_cache(row)
+
+    def open_cache(self, row: Row) -> None:
+        """Push the cache screen of ``row`` (from the table, the space screen or a share list)."""
         if row.entry.analysis is None:
             self.notify(safe(row.entry.error or "this tag cannot be read"), title=safe(row.entry.ref),
                         severity="error")
@@ -457,6 +461,22 @@ class MainScreen(ExtensibleScreen):
         users = blob_users(list(self.rows.values()))
         label = self.sources[row.source_id].label if row.source_id in self.sources else row.source_id
         self.app.push_screen(CacheScreen(row, target.store if target else None, users, label))
+
+    @property
+    def labels_by_source(self) -> dict[str, str]:
+        return {sid: state.label for sid, state in self.sources.items()}
+
+    def action_space(self) -> None:
+        """Where the space goes, over every cache listed (whatever the filter shows)."""
+        from cachetui.tui.screens.space import SpaceInputs, SpaceScreen
+
+        def inputs() -> SpaceInputs:
+            loading = sum(1 for s in self.sources.values() if s.status is SourceStatus.LOADING)
+            return SpaceInputs(list(self.rows.values()),
+                               {sid: target.store for sid, target in self.targets.items()},
+                               self.labels_by_source, loading)
+
+        self.app.push_screen(SpaceScreen(inputs, open_row=self.open_cache))
 
     def action_refresh(self) -> None:
         selected = self.query_one(SourcesTree).cursor_node
@@ -534,6 +554,9 @@ class MainScreen(ExtensibleScreen):
             PaletteCommand("Orphans and dangling references",
                            "Blobs of the source no cache names, and blobs caches name that are gone",
                            self.action_source_view),
+            PaletteCommand("Where does the space go", "Deduplicated, one-cache-only and "
+                           "reclaimable bytes, bytes by age, the biggest caches",
+                           self.action_space),
             PaletteCommand("Compare marked caches", "Shared and unique layers of two marked caches",
                            self.action_compare),
             PaletteCommand("Mark all shown", "Mark every cache the filter shows",

@@ -12,7 +12,8 @@ from textual.binding import Binding
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-DROP_FIRST = ("cancel_job", "quit", "refresh", "compare", "filter", "cursor_down", "cursor_up")
+DROP_FIRST = ("space", "shares", "cancel_job", "quit", "refresh", "compare", "filter",
+              "cursor_down", "cursor_up")
 """Actions whose keys leave the footer first when it is too narrow (last in this list: last)."""
 KEEP = ("help",)
 PALETTE_WIDTH = 14
