@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +13,7 @@ from textual.pilot import Pilot
 
 from cachetui.demo.dataset import FIXED_NOW, build_demo
 from cachetui.tui.app import CachetuiApp, make_app
+from cachetui.tui.jobs import JobState
 from cachetui.tui.screens.main import MainScreen
 
 
@@ -49,3 +52,23 @@ async def settle(pilot: Pilot[None]) -> None:
         if isinstance(screen, MainScreen):
             screen.flush()
     await pilot.pause()
+
+
+JOB_DEADLINE_S = 120.0
+
+
+async def finish_jobs(pilot: Pilot[None]) -> None:
+    """Settle until no background job is running (bounded), for tests that check a job's end state.
+
+    ``settle`` alone can return while a job is still running when the job's worker was started by a
+    message delivered after its last pass; a loaded CI machine made that visible.
+    """
+    deadline = time.monotonic() + JOB_DEADLINE_S
+    await settle(pilot)
+    app = pilot.app
+    assert isinstance(app, CachetuiApp)
+    while any(job.state is JobState.RUNNING for job in app.jobs.values()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"jobs still running after {JOB_DEADLINE_S:.0f} s")
+        await asyncio.sleep(0.05)
+        await settle(pilot)

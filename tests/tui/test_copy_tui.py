@@ -24,7 +24,7 @@ from cachetui.tui.screens.main import MainScreen
 from cachetui.tui.widgets.cache_table import CacheTable
 from tests.registry_procs import RunningRegistry
 from tests.registry_server import fast_settings, unique_repo
-from tests.tui.conftest import clock, settle
+from tests.tui.conftest import clock, finish_jobs, settle
 
 AppFactory = Callable[..., CachetuiApp]
 SnapCompare = Callable[..., bool]
@@ -139,7 +139,7 @@ async def test_marked_caches_copy_to_a_new_directory_as_a_job(app_factory: AppFa
         headers = [line for line in plan_text(dialog).splitlines() if line.startswith("copy ")]
         assert len(headers) == 2 and all(line.endswith(f" -> {destination}") for line in headers)
         await pilot.press("enter")
-        await settle(pilot)
+        await finish_jobs(pilot)
         [job] = app.jobs.values()
         assert job.state is JobState.DONE, job.error
         assert job.title == f"copy 2 caches → {destination}"
@@ -168,7 +168,7 @@ async def test_copy_into_an_open_source_refreshes_its_rows(app_factory: AppFacto
         await settle(pilot)
         await type_text(pilot, f"{target}:from-max")
         await pilot.press("enter")
-        await settle(pilot)
+        await finish_jobs(pilot)
         [job] = app.jobs.values()
         assert job.state is JobState.DONE, job.error
         assert job.refresh == (str(target),)
@@ -192,7 +192,7 @@ async def test_copy_to_the_test_registry(app_factory: AppFactory, demo_dirs: lis
         dialog = copy_dialog(app)
         assert "buildcache -> copied" in plan_text(dialog)
         await pilot.press("enter")
-        await settle(pilot)
+        await finish_jobs(pilot)
         [job] = app.jobs.values()
         assert job.state is JobState.DONE, job.error
         await settle(pilot)

@@ -22,7 +22,7 @@ from cachetui.tui.jobs import JobState
 from cachetui.tui.modals.gc_plan import GcPlanModal
 from cachetui.tui.screens.source import SourceScreen
 from tests.fixtures import fixture_dir
-from tests.tui.conftest import clock, settle
+from tests.tui.conftest import clock, finish_jobs, settle
 from tests.tui.test_snapshots import keys
 
 SnapCompare = Callable[..., bool]
@@ -85,7 +85,7 @@ async def test_gc_plan_grace_confirm_and_job(tmp_path: Path, size: tuple[int, in
         await settle(pilot)
         assert [b.digest for b in dialog.plan.blobs] == [old]
         apply.press()
-        await settle(pilot)
+        await finish_jobs(pilot)
         [job] = app.jobs.values()
         assert job.state is JobState.DONE, job.error
         assert job.title == f"gc {directory}"

@@ -22,7 +22,7 @@ from tests.fixtures import fixture_dir
 from tests.prune_support import blob_digests, cache_manifest, copy_fixture, reachable_ok, write_index
 from tests.registry_procs import RunningRegistry
 from tests.registry_server import fast_settings, push_layout, unique_repo
-from tests.tui.conftest import settle
+from tests.tui.conftest import finish_jobs, settle
 
 AppFactory = Callable[..., CachetuiApp]
 SIZE = (120, 36)
@@ -89,7 +89,7 @@ async def test_marked_rows_are_pruned_by_a_job_and_the_table_refreshes(
         assert not apply.disabled and str(apply.label) == "Delete 1"
         apply.focus()
         await pilot.press("enter")
-        await settle(pilot)
+        await finish_jobs(pilot)
         [job] = app.jobs.values()
         assert job.state is JobState.DONE, job.error
         assert job.title == "prune 1 cache"
@@ -173,7 +173,7 @@ async def test_registry_collateral_needs_the_box_ticked(app_factory: AppFactory,
         apply = modal.query_one("#prune-apply", Button)
         assert not apply.disabled
         apply.press()
-        await settle(pilot)
+        await finish_jobs(pilot)
         [job] = app.jobs.values()
         assert job.state is JobState.DONE, job.error
         assert sorted(row.entry.tag for row in main_screen(app).rows.values()) == ["other"]

@@ -24,7 +24,7 @@ from cachetui.tui.modals.destination_input import DestinationInput
 from cachetui.tui.modals.prune_plan import PrunePlanModal
 from cachetui.tui.modals.reexport_dialog import ReexportDialog
 from tests.prune_support import copy_fixture
-from tests.tui.conftest import settle
+from tests.tui.conftest import finish_jobs, settle
 from tests.tui.test_copy_tui import SIZE, fixed_clock, main_screen, paused_run
 
 AppFactory = Callable[..., CachetuiApp]
@@ -102,7 +102,7 @@ async def test_reexport_to_zstd_runs_as_a_job_and_the_table_refreshes(
         apply = dialog_of(app).query_one("#reexport-apply", Button)
         assert not apply.disabled, texts(dialog_of(app))
         apply.press()
-        await settle(pilot)
+        await finish_jobs(pilot)
         [job] = app.jobs.values()
         assert job.state is JobState.DONE, job.error
         assert job.title == "re-export buildcache → buildcache-zstd"
@@ -137,7 +137,7 @@ async def test_x_cancels_a_running_reexport(app_factory: AppFactory, demo_dirs: 
         dialog_of(app).query_one("#reexport-apply", Button).press()
         await started.wait()
         await pilot.press("x")
-        await settle(pilot)
+        await finish_jobs(pilot)
         [job] = app.jobs.values()
         assert job.state is JobState.CANCELLED
     assert await LayoutStore(source).list_tags() == ["buildcache"]

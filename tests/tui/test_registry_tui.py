@@ -24,7 +24,7 @@ from cachetui.tui.widgets.sources_tree import SourcesTree
 from tests.fixtures import fixture_dir
 from tests.registry_procs import RunningRegistry
 from tests.registry_server import credentials, fast_settings, push_layout, unique_repo
-from tests.tui.conftest import clock, settle
+from tests.tui.conftest import clock, finish_jobs, settle
 
 SIZE = (120, 36)
 
@@ -187,7 +187,7 @@ async def test_a_copy_into_a_new_repository_of_an_open_registry_nests_under_it(
         copy_dialog(app)
         await type_text(pilot, f"{registry.host}/{new}:copied")
         await pilot.press("enter")
-        await settle(pilot)
+        await finish_jobs(pilot)
         [job] = app.jobs.values()
         assert job.state is JobState.DONE, job.error
         await settle(pilot)
