@@ -56,14 +56,12 @@ def timed_ls(host: str, cache_dir: Path, peaks: list[float]) -> float:
 
 async def tui_stall(host: str) -> tuple[float, int, float]:
     """(worst stall while filling, rows shown, seconds until every source was done)."""
-    from cachetui import startup
     from cachetui.demo.dataset import FIXED_NOW
     from cachetui.tui.app import make_app
     from cachetui.tui.model import SourceStatus
     from cachetui.tui.screens.main import MainScreen
     from cachetui.tui.widgets.cache_table import CacheTable
 
-    startup.pace_gc()  # as the ``cachetui`` program does before it opens the UI
     app = make_app([host], clock=lambda: FIXED_NOW, use_config_sources=False)
     worst = 0.0
     period = 0.02

@@ -20,7 +20,7 @@ from cachetui.errors import CachetuiError, Cancelled
 from cachetui.locations import SourceRequest, Workspace
 from cachetui.ops.load import DocumentMemo
 from cachetui.ops.uncompressed import UncompressedSizes
-from cachetui.tui import extensions
+from cachetui.tui import extensions, gcpolicy
 from cachetui.tui.ascii_output import ascii_driver, output_is_ascii, to_ascii
 from cachetui.tui.commands import ScreenCommands
 from cachetui.tui.jobs import Job, JobRun, JobState
@@ -199,6 +199,7 @@ def make_app(sources: list[str], *, config: Config | None = None, read_only: boo
     ``registry_settings`` (the CLI's registry flags applied to the config) default to the
     config file's.
     """
+    gcpolicy.for_ui()
     workspace = Workspace(config, registry_settings=registry_settings, read_only=read_only)
     requests = workspace.requests(sources, use_config_sources=use_config_sources)
     app = CachetuiApp(requests, workspace=workspace, clock=clock)

@@ -26,6 +26,7 @@ from cachetui.ops.inventory import (
 )
 from cachetui.present.safe_text import safe
 from cachetui.store.base import StoreKind
+from cachetui.tui import gcpolicy
 from cachetui.tui.keymap import identify
 from cachetui.tui.messages import JobEnded, ScanBatch, SourceAdded
 from cachetui.tui.modals.prune_plan import freed_estimate
@@ -90,6 +91,8 @@ class MainScreen(ExtensibleScreen):
         self._freed: tuple[tuple[str, ...], int, int] | None = None
         """(marked keys, rows version, bytes) of the last freed-bytes estimate."""
         self._binding_state: tuple[bool, bool, int, bool] | None = None
+        self._loaded_unfrozen = 0
+        """Caches loaded since the last freeze (see :mod:`cachetui.tui.gcpolicy`)."""
         self.opened: dict[str, SourceRequest] = {}
         """Every request loaded, by the group node it opens as (:func:`group_id`)."""
 
@@ -230,6 +233,13 @@ class MainScreen(ExtensibleScreen):
                         del self.rows[key]
         self.query_one(SourcesTree).upsert(state)
         self.schedule_render()
+        self._loaded_unfrozen += sum(len(e.entries) if isinstance(e, ScanKnown) else 1
+                                     for e in message.events
+                                     if isinstance(e, ScanKnown | EntryScanned))
+        if self._loaded_unfrozen >= gcpolicy.FREEZE_EVERY or (
+                self._loaded_unfrozen and state.status is not SourceStatus.LOADING):
+            gcpolicy.freeze_loaded()
+            self._loaded_unfrozen = 0
 
     @on(JobEnded)
     def job_ended(self, message: JobEnded) -> None:
