@@ -95,7 +95,8 @@ async def test_a_corrupt_blob_body_is_refused_before_its_last_chunk(moto: Moto) 
     async def corrupt(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
         real = await inner.handle_async_request(request)
         data = await real.aread()
-        return httpx.Response(200, content=bytes([data[0] ^ 1]) + data[1:])
+        return httpx.Response(200, headers={"content-length": str(len(data))},
+                              stream=httpx.ByteStream(bytes([data[0] ^ 1]) + data[1:]))
 
     faults = Faults(inner=httpx.AsyncHTTPTransport())
     faults.add("GET", layer.digest[7:], corrupt)

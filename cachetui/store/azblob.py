@@ -255,7 +255,7 @@ class AzblobBackend:
             transport=transport, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             verify=_trust(settings.ca_file or os.environ.get(CA_FILE_ENV)),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
-            follow_redirects=False)
+            follow_redirects=False, headers={"Accept-Encoding": "identity"})  # stored bytes
 
     @property
     def description(self) -> str:

@@ -302,7 +302,7 @@ async def resumable_get(open_range: OpenRange, where: str) -> AsyncIterator[byte
     while True:
         progressed = False
         try:
-            async for chunk in response.aiter_bytes(READ_CHUNK):
+            async for chunk in response.aiter_raw(READ_CHUNK):  # stored bytes, never decoded
                 if skip:
                     dropped = min(skip, len(chunk))
                     chunk, skip = chunk[dropped:], skip - dropped

@@ -168,7 +168,7 @@ class S3Backend:
         self._client = httpx.AsyncClient(
             transport=transport, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
-            follow_redirects=False)
+            follow_redirects=False, headers={"Accept-Encoding": "identity"})  # stored bytes
 
     @property
     def description(self) -> str:
