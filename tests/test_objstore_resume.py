@@ -116,6 +116,15 @@ async def stored_blob(store: ObjectStore) -> tuple[Descriptor, bytes]:
     return descriptor, data
 
 
+async def blob_behind_faults(backend: str, moto: Moto, azurite: Azurite
+                             ) -> tuple[Faults, ObjectStore, Descriptor, bytes]:
+    """A store on a fresh bucket/container behind a fault transport, holding one blob."""
+    faults = Faults(inner=httpx.AsyncHTTPTransport())
+    store = make_store(backend, moto, azurite, faults)
+    descriptor, data = await stored_blob(store)
+    return faults, store, descriptor, data
+
+
 def blob_gets(faults: Faults, descriptor: Descriptor) -> list[httpx.Request]:
     return [r for r in faults.seen
             if r.method == "GET" and descriptor.digest[7:] in str(r.url)]
@@ -124,9 +133,7 @@ def blob_gets(faults: Faults, descriptor: Descriptor) -> list[httpx.Request]:
 @pytest.mark.parametrize("backend", ["s3", "azblob"])
 async def test_a_cut_download_resumes_from_the_last_byte_with_range_and_if_match(
         backend: str, moto: Moto, azurite: Azurite) -> None:
-    faults = Faults(inner=httpx.AsyncHTTPTransport())
-    store = make_store(backend, moto, azurite, faults)
-    descriptor, data = await stored_blob(store)
+    faults, store, descriptor, data = await blob_behind_faults(backend, moto, azurite)
     faults.add("GET", descriptor.digest[7:], cut_after(CUT))
     back = b"".join([chunk async for chunk in store.open_blob(descriptor)])  # verified
     assert back == data
@@ -141,9 +148,7 @@ async def test_a_cut_download_resumes_from_the_last_byte_with_range_and_if_match
 @pytest.mark.parametrize("backend", ["s3", "azblob"])
 async def test_a_server_that_ignores_range_gets_the_whole_object_skipped_to_the_offset(
         backend: str, moto: Moto, azurite: Azurite) -> None:
-    faults = Faults(inner=httpx.AsyncHTTPTransport())
-    store = make_store(backend, moto, azurite, faults)
-    descriptor, data = await stored_blob(store)
+    faults, store, descriptor, data = await blob_behind_faults(backend, moto, azurite)
     faults.add("GET", descriptor.digest[7:], cut_after(2 * CUT))
     faults.add("GET", descriptor.digest[7:], answer_whole(data))
     back = b"".join([chunk async for chunk in store.open_blob(descriptor)])
@@ -161,9 +166,7 @@ async def test_a_blob_changed_between_cut_and_resume_is_moved_again_from_the_sta
     resume answers 412 and the transfer's blob retry starts the whole blob over rather than
     mixing two versions; the blob it delivers verifies."""
     monkeypatch.setattr(transfer, "BLOB_RETRY_DELAY", 0.0)
-    faults = Faults(inner=httpx.AsyncHTTPTransport())
-    store = make_store(backend, moto, azurite, faults)
-    descriptor, data = await stored_blob(store)
+    faults, store, descriptor, data = await blob_behind_faults(backend, moto, azurite)
     key = store.layout.blob_key(descriptor.digest)
 
     async def garble() -> None:
@@ -210,9 +213,7 @@ async def test_a_manifest_rewritten_during_a_resumed_read_is_read_again_whole(
 async def test_a_wrong_resumed_body_fails_the_digest_over_both_answers(
         moto: Moto, azurite: Azurite) -> None:
     """The running hash covers bytes from both answers: a wrong resumed body fails the digest."""
-    faults = Faults(inner=httpx.AsyncHTTPTransport())
-    store = make_store("s3", moto, azurite, faults)
-    descriptor, _ = await stored_blob(store)
+    faults, store, descriptor, _ = await blob_behind_faults("s3", moto, azurite)
 
     async def garbled(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
         real = await inner.handle_async_request(request)
