@@ -10,6 +10,7 @@ flat memory. Secrets live only in the signer: no message, repr or log line conta
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable
@@ -122,14 +123,10 @@ class _SignerTypes:
         self.auth = PayloadKnown
 
 
-_SIGNER: list[_SignerTypes] = []
-
-
+@functools.cache
 def _signer_types() -> _SignerTypes:
     """botocore imported on the first signed request, not at start-up."""
-    if not _SIGNER:
-        _SIGNER.append(_SignerTypes())
-    return _SIGNER[0]
+    return _SignerTypes()
 
 
 def endpoint_for(settings: S3Settings, region: str) -> str:
