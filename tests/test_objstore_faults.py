@@ -143,3 +143,13 @@ async def test_parts_recut_a_stream_into_exact_sizes(sizes: list[int], want: lis
     got = [b"".join(part) async for part in httpobj.parts(gen(), 4)]
     assert [len(p) for p in got] == want
     assert b"".join(got) == b"".join(bytes([n]) * s for n, s in enumerate(sizes))
+
+
+@pytest.mark.parametrize(("size", "limit", "want_mib"), [
+    (0, 10_000, 8), (BIG, 10_000, 8), (78 * 1024**3, 10_000, 8),
+    (79 * 1024**3, 10_000, 9), (1024**4, 10_000, 105), (1024**4, 50_000, 21)])
+def test_parts_grow_only_when_the_part_count_limit_needs_it(size: int, limit: int,
+                                                            want_mib: int) -> None:
+    part = httpobj.part_size_for(size, limit)
+    assert part == want_mib * 1024 * 1024
+    assert -(-size // part) <= limit

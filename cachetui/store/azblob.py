@@ -30,6 +30,7 @@ import httpx
 from cachetui.errors import AuthError, CachetuiError, FormatError, InvalidInput, NotFound, RegistryError
 from cachetui.redact import remember
 from cachetui.store.httpobj import (
+    AZURE_MAX_BLOCKS,
     PART_SIZE,
     PARTS_IN_MEMORY,
     Body,
@@ -40,6 +41,7 @@ from cachetui.store.httpobj import (
     http_time,
     local,
     next_part,
+    part_size_for,
     parts,
     resumable_get,
     status_error,
@@ -395,7 +397,7 @@ class AzblobBackend:
                 self._slots.release()
 
         async with asyncio.TaskGroup() as group:
-            pieces = parts(chunks, PART_SIZE)
+            pieces = parts(chunks, part_size_for(size, AZURE_MAX_BLOCKS))
             while (part := await next_part(pieces, self._slots)) is not None:
                 block_id = base64.b64encode(f"{len(ids):08d}".encode()).decode()
                 ids.append(block_id)

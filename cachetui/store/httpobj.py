@@ -36,6 +36,20 @@ MAX_XML: Final = 32 * 1024 * 1024
 PARTS_IN_MEMORY: Final = 3
 """Upload parts (or whole small blobs) a backend holds at once, across all blobs being copied:
 memory stays near this x :data:`PART_SIZE` whatever the blob sizes and copy concurrency."""
+S3_MAX_PARTS: Final = 10_000
+"""S3's limit on the parts of one multipart upload."""
+AZURE_MAX_BLOCKS: Final = 50_000
+"""Azure's limit on the committed blocks of one block blob."""
+
+
+def part_size_for(size: int, max_parts: int) -> int:
+    """:data:`PART_SIZE`, or the smallest whole MiB that fits ``size`` into ``max_parts``
+    parts (8 MiB parts stop at 78 GiB on S3): memory grows only for blobs that need it."""
+    mib = 1024 * 1024
+    needed = -(-size // max_parts)
+    return max(PART_SIZE, -(-needed // mib) * mib)
+
+
 SEND_PIECE: Final = 256 * 1024
 """A part goes to the socket in pieces this big: the transport never buffers a whole copy."""
 READ_CHUNK: Final = 1024 * 1024

@@ -25,6 +25,7 @@ from cachetui.errors import AuthError, FormatError, InvalidInput, NotFound, Regi
 from cachetui.store.httpobj import (
     PART_SIZE,
     PARTS_IN_MEMORY,
+    S3_MAX_PARTS,
     Body,
     Payload,
     child_text,
@@ -33,6 +34,7 @@ from cachetui.store.httpobj import (
     http_time,
     local,
     next_part,
+    part_size_for,
     parts,
     resumable_get,
     sha256_hex,
@@ -313,9 +315,9 @@ class S3Backend:
             finally:
                 self._slots.release()
             return
-        await self._multipart(key, chunks, check)
+        await self._multipart(key, chunks, size, check)
 
-    async def _multipart(self, key: str, chunks: AsyncIterable[bytes],
+    async def _multipart(self, key: str, chunks: AsyncIterable[bytes], size: int,
                          check: Callable[[], None]) -> None:
         response = await self._request("POST", key, query="uploads=",
                                        headers={"Content-Type": "application/octet-stream"})
@@ -336,7 +338,7 @@ class S3Backend:
         try:
             async with asyncio.TaskGroup() as group:
                 number = 0
-                pieces = parts(chunks, PART_SIZE)
+                pieces = parts(chunks, part_size_for(size, S3_MAX_PARTS))
                 while (part := await next_part(pieces, self._slots)) is not None:
                     number += 1
                     group.create_task(upload(number, part))
