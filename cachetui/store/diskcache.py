@@ -61,8 +61,12 @@ def _write_atomically(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        try:
+            view = memoryview(data)
+            while view:  # os.write, not a file object: thousands of small objects per listing
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -117,9 +121,10 @@ class DiskCache:
     def put(self, digest: str, data: bytes, *, verified: bool = False) -> None:
         """Keep ``data`` under ``digest`` (checked, unless the caller has just ``verified`` it:
         a wrong digest is never stored). Best effort: a full or read-only disk only costs the
-        warm start."""
+        warm start. An object already kept is written again (the same bytes, renamed over it):
+        cheaper than a check before every write, which almost always finds nothing."""
         path = self._path(digest)
-        if path is None or len(data) > MAX_OBJECT_BYTES or path.exists():
+        if path is None or len(data) > MAX_OBJECT_BYTES:
             return
         algorithm = digest.split(":", 1)[0]
         if not verified and hashlib.new(algorithm, data).hexdigest() != digest.split(":", 1)[1]:
