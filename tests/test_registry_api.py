@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -111,3 +112,50 @@ async def test_delete_disabled_is_unsupported(registry_nodelete: RunningRegistry
             await store.delete_manifest(digest)  # type: ignore[arg-type]
         assert getattr(info.value, "code", None) == "UNSUPPORTED"
         assert await store.list_tags() == ["a"]
+
+
+async def test_small_blobs_are_hashed_without_a_thread_and_still_verified(
+        registry: RunningRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A config-sized blob is hashed on the event loop (a thread hand-off per config was a
+    measurable share of a listing); a large one still goes to a thread; both are verified."""
+    import asyncio
+
+    from cachetui.errors import DigestMismatch
+    from cachetui.oci.digest import Digest
+    from cachetui.oci.models import Descriptor
+    from cachetui.store.registry import client as client_module
+
+    hops: list[int] = []
+    real = asyncio.to_thread
+
+    async def counted(func: object, *args: object, **kwargs: object) -> object:
+        hops.append(1)
+        return await real(func, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+    small = b'{"layers":[],"records":[]}' * 100
+    big = bytes(range(256)) * 2048  # 512 KiB: over the inline limit, under a chunk
+    assert len(big) > client_module.INLINE_HASH_BYTES
+    async with RegistrySession(fast_settings()) as session:
+        store = session.store(registry.host, unique_repo("hash"))
+        for data in (small, big):
+            descriptor = Descriptor(media_type="application/octet-stream",
+                                    digest=Digest.of(data), size=len(data))
+
+            async def once(data: bytes = data) -> AsyncIterator[bytes]:
+                yield data
+
+            await store.put_blob(descriptor, once())
+        hops.clear()
+        small_d = Descriptor(media_type="application/octet-stream", digest=Digest.of(small),
+                             size=len(small))
+        assert await store.read_blob(small_d) == small
+        assert hops == []
+        big_d = Descriptor(media_type="application/octet-stream", digest=Digest.of(big),
+                           size=len(big))
+        assert await store.read_blob(big_d, limit=len(big)) == big
+        assert hops
+        short = Descriptor(media_type="application/octet-stream", digest=Digest.of(small),
+                           size=len(small) - 1)
+        with pytest.raises(DigestMismatch):
+            await store.read_blob(short)
