@@ -33,6 +33,8 @@ SCENES: dict[str, tuple[str, ...]] = {
     "prune": ("j", "space", "shift+down", "d"),
     "source": ("G", "up", "i"),
     "gc": ("G", "up", "C"),
+    "space": ("w",),
+    "shares": ("enter", "2", "s"),
 }
 WIDE: dict[str, tuple[str, ...]] = {
     "main-140": (),
@@ -42,6 +44,9 @@ WIDE: dict[str, tuple[str, ...]] = {
     "cache-layers-80": ("enter", "2"),
     "reexport-80": ("r",),
     "help-80": ("question_mark",),
+    "space-140": ("w",),
+    "space-80": ("w",),
+    "shares-80": ("enter", "2", "s"),
 }
 SIZES = {"140": (140, 40), "80": (80, 24)}
 

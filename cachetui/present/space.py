@@ -18,7 +18,7 @@ ASCII_FULL: Final = "#"
 SOURCE_HEADERS: Final = ("SOURCE", "CACHES", "TOTAL", "UNIQUE", "ONLY ONE", "RECLAIM NOW",
                          "AFTER GRACE")
 SOURCE_RIGHT: Final = (1, 2, 3, 4, 5, 6)
-CHART_TITLE: Final = "Bytes by age (each blob once, as old as the newest cache using it)"
+CHART_TITLE: Final = "Bytes by age (each blob once, at its newest cache's age)"
 
 
 def can_show_blocks(encoding: str | None) -> bool:

@@ -32,9 +32,11 @@ from cachetui.tui.screens.base import ExtensibleScreen, PaletteCommand
 from cachetui.tui.widgets.age_chart import AgeChart
 from cachetui.tui.widgets.fitting_footer import FittingFooter
 
-WIDE = 120
+WIDE = 130
 """From this width the chart and the biggest caches sit side by side."""
 PENDING = "…"
+SOURCE_ROWS = 6
+"""Height of the sources table (header included) on a 24-row terminal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +55,12 @@ class SpaceScreen(ExtensibleScreen):
     DEFAULT_CSS = """
     #space-body { padding: 0 1; }
     #space-summary { height: auto; }
-    #space-sources { height: auto; max-height: 6; margin-top: 1; }
+    #space-sources { height: auto; margin-top: 1; }
     #space-lower { height: 1fr; }
     #space-age { height: auto; margin-top: 1; }
     #space-biggest { height: 1fr; min-height: 3; }
-    SpaceScreen.-wide #space-sources { max-height: 12; }
     SpaceScreen.-wide #space-lower { layout: horizontal; margin-top: 1; }
-    SpaceScreen.-wide #space-age { width: 72; margin: 0 2 0 0; }
+    SpaceScreen.-wide #space-age { width: 60; margin: 0 2 0 0; }
     """
     BINDINGS: ClassVar[list[BindingType]] = identify("space", [
         Binding("escape", "back", "Back"),
@@ -118,6 +119,9 @@ class SpaceScreen(ExtensibleScreen):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
+        # The sources get the rows a tall terminal has to spare; at 24 rows, a screenful of 5.
+        rows = max(SOURCE_ROWS, min(self.size.height - 22, 3 * SOURCE_ROWS))
+        self.query_one("#space-sources", DataTable).styles.max_height = rows
 
     # ---- computing --------------------------------------------------------------------------
 
