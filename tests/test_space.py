@@ -19,10 +19,13 @@ from cachetui.ops.reclaim import REGISTRY_NOTE, reclaim_all, reclaim_of
 from cachetui.ops.space import ALL, AgeBar, Reclaim, space_report
 from cachetui.present.space import bar, can_show_blocks, chart_lines
 from cachetui.store.registry import RegistrySession
+from tests.backend_fixtures import facts
 from tests.fixtures import expected, fixture_dir
 from tests.gha_emulator.emulator import GitHubEmulator
 from tests.gha_emulator.fixture import load_dump
 from tests.gha_support import gha_store
+from tests.objstore_procs import Moto
+from tests.objstore_servers import s3_loaded
 from tests.prune_support import cache_manifest, copy_fixture, write_index
 from tests.registry_procs import RunningRegistry
 from tests.registry_server import fast_settings, push_layout, unique_repo
@@ -224,3 +227,16 @@ def test_chart_bars_scale_and_fall_back_to_ascii() -> None:
                         ascii_only=True)
     assert all(line.isascii() and len(line) <= 40 for line in lines)
     assert lines[0].count("#") == 2 * lines[1].count("#")
+
+
+async def test_s3_reclaimable_is_the_object_gc_plan(moto: Moto) -> None:
+    """Orphaned blobs of the real two-builds dump (what an s3 cache keeps after a second build):
+    just uploaded, all inside the 1h grace period of ``gc``; with no grace, all reclaimable."""
+    info = facts("s3", "two-builds")
+    store = s3_loaded(moto, "two-builds")
+    fresh = await reclaim_of(store)
+    assert (fresh.now_bytes, fresh.later_bytes) == (0, info["orphanedBytes"])
+    assert "grace 1h" in fresh.how
+    no_grace = await reclaim_of(store, grace=timedelta(0))
+    assert (no_grace.now_bytes, no_grace.later_bytes) == (info["orphanedBytes"], 0)
+    assert info["orphanedBytes"] > 0

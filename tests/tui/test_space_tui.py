@@ -227,3 +227,42 @@ def test_shares_snapshot(snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPa
         await settle(pilot)
 
     assert snap_compare(variants_app(monkeypatch), terminal_size=size, run_before=run)
+
+
+async def test_3000_caches_add_up_and_list_without_stalling(
+        app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """30 sources of 100 caches: the space screen adds them all up; a layer all of them hold
+    lists 3,000 caches, the first screenful at once and the rest in batches."""
+    from cachetui.ops.inventory import CacheEntry
+    from cachetui.tui.model import Row
+
+    gzip = fixture_dir("buildkit-variants", "gzip")
+    app = app_factory([str(gzip)])
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        main = main_screen(app)
+        [seed] = [r for r in main.rows.values() if r.entry.analysis is not None]
+        main.rows = {}
+        for i in range(3000):
+            entry = CacheEntry(f"reg.example/repo{i % 30}", "registry", f"tag-{i}",
+                               seed.entry.analysis)
+            key = f"{entry.source}\t{entry.tag}"
+            main.rows[key] = Row(key, entry.source, entry)
+        space = await open_space(pilot)
+        assert space.report is not None
+        # 30 repositories, and the opened directory whose row this test took away (its gc
+        # plan still reports: a source is listed when it has caches or a reclaim figure)
+        assert space.report.overall.caches == 3000 and len(space.report.sources) == 31
+        assert space.query_one("#space-sources", DataTable).row_count == 32
+        await pilot.press("escape")
+        assert seed.entry.analysis is not None
+        digest = seed.entry.analysis.layers[0].digest
+        modal = SharesModal(digest, list(main.rows.values()), {})
+        await app.push_screen(modal)
+        await settle(pilot)
+        table = modal.query_one("#shares-blob", DataTable)
+        for _ in range(50):
+            if table.row_count == 3000:
+                break
+            await pilot.pause()
+        assert table.row_count == 3000

@@ -20,6 +20,10 @@ from cachetui.present.safe_text import safe
 from cachetui.tui.keymap import identify
 from cachetui.tui.model import Row, compression_label, short_digest, size
 
+FIRST_ROWS = 40
+"""Rows added before the first paint (more than the list shows)."""
+BATCH_ROWS = 200
+
 
 @runtime_checkable
 class CacheOpener(Protocol):
@@ -110,12 +114,21 @@ class SharesModal(ModalScreen[Row | None]):
                                   ("#shares-content", found.same_content)):
             table = self.query_one(table_id, DataTable)
             table.clear()
-            for holder in holders:
-                row = by_entry.get(id(holder.entry))
-                table.add_row(*self.cells(holder, row), key=row.key if row else None)
+            self.add_rows(table, holders, by_entry, FIRST_ROWS)
             table.display = bool(holders)
         first = "#shares-blob" if found.same_blob else "#shares-content"
         self.query_one(first, DataTable).focus()
+
+    def add_rows(self, table: DataTable[Text], holders: tuple[Holder, ...],
+                 by_entry: dict[int, Row], count: int) -> None:
+        """Rows in batches after the first screenful: a layer every cache of a 3,000-cache
+        registry holds must not stall the dialog while thousands of rows are measured."""
+        start = table.row_count
+        for holder in holders[start:start + count]:
+            row = by_entry.get(id(holder.entry))
+            table.add_row(*self.cells(holder, row), key=row.key if row else None)
+        if table.row_count < len(holders):
+            self.call_after_refresh(self.add_rows, table, holders, by_entry, BATCH_ROWS)
 
     def cells(self, holder: Holder, row: Row | None) -> list[Text]:
         entry = holder.entry
