@@ -152,3 +152,28 @@ async def test_rewriting_a_tag_reproduces_buildkits_index_json_bytes(tmp_path: P
     store = LayoutStore(layout)
     await store.put_manifest(await store.get_manifest("latest"), "latest")
     assert (layout / "index.json").read_bytes() == original
+
+
+def test_a_staged_blob_is_renamed_into_place_once_and_leaves_nothing_behind(
+        tmp_path: Path) -> None:
+    """Re-export writes a new blob straight into blobs/sha256 and commits it by digest: committed
+    once, read-only, verified; a second copy of a blob already there is dropped; a size that
+    does not match is refused and its temp file removed."""
+    store = LayoutStore(tmp_path / "d", create=True)
+    data = b"layer bytes" * 1000
+    descriptor = Descriptor(media_type=mt.OCI_LAYER_TAR, digest=str(Digest.of(data)), size=len(data))
+    staged = store.stage_blob_sync()
+    assert staged.path.parent == store.blob_path(descriptor.digest).parent
+    staged.file.write(data)
+    assert staged.commit(descriptor) is True
+    assert store.has_verified_blob_sync(descriptor)
+    assert store.blob_path(descriptor.digest).stat().st_mode & 0o222 == 0
+    again = store.stage_blob_sync()
+    again.file.write(data)
+    assert again.commit(descriptor) is False
+    short = store.stage_blob_sync()
+    short.file.write(data[:-1])
+    with pytest.raises(DigestMismatch, match="staged file is"):
+        short.commit(descriptor)
+    assert store.scan_leftovers_sync() == []
+    assert store.has_verified_blob_sync(descriptor)

@@ -185,6 +185,39 @@ async def test_a_blob_of_the_target_compression_with_the_same_diff_id_is_reused(
     assert not forced.of("reuse") and len(forced.of("re-encode")) == 10
 
 
+async def test_a_reexport_run_again_into_the_same_tag_reuses_the_destinations_blobs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The destination tag already names a cache with these layers in the target compression (the
+    same re-export, run again): the plan reuses them instead of re-encoding, and verify still
+    decodes each against its diffID."""
+    out = LayoutStore(tmp_path / "o", create=True)
+    settings = ReexportSettings(compression=Compression.ZSTD)
+    first = await reexport_cache(variants("gzip"), "latest", out, "z", settings)
+    plan = await plan_reexport(variants("gzip"), "latest", out, "z", settings)
+    assert not plan.of("re-encode") and len(plan.of("reuse")) == 9
+    assert all(layer.reuses_destination for layer in plan.of("reuse"))
+    assert {entry["reuses_from"] for entry in plan.to_json()["layers"]} == {"destination"}
+    assert "in the destination's cache" in describe_reexport_plan(plan)
+    staged: list[object] = []
+    monkeypatch.setattr(LayoutStore, "stage_blob_sync", lambda self: staged.append(self))
+    measured: list[str] = []
+    real_measure = reexport_module.measure  # type: ignore[attr-defined]
+
+    async def spy(store: Any, descriptor: Descriptor, cancel: Any = None) -> tuple[int, str]:
+        measured.append(descriptor.digest)
+        return await real_measure(store, descriptor, cancel)
+
+    monkeypatch.setattr(reexport_module, "measure", spy)
+    again = await apply_reexport(plan, variants("gzip"), out)
+    assert again.top.digest == first.top.digest and not staged
+    assert sorted(measured) == sorted(set(first.replaced.values()))
+    # another tag, or forced: nothing of the destination is reused
+    other = await plan_reexport(variants("gzip"), "latest", out, "other", settings)
+    forced = await plan_reexport(variants("gzip"), "latest", out, "z",
+                                 ReexportSettings(compression=Compression.ZSTD, force=True))
+    assert len(other.of("re-encode")) == 9 and len(forced.of("re-encode")) == 9
+
+
 async def test_reencoded_blobs_are_written_once_in_place_in_a_directory(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A directory destination gets each re-encoded blob written straight into its blobs/

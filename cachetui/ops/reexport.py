@@ -23,7 +23,7 @@ from typing import Any, Final, Literal
 
 from cachetui.buildkit.document import CacheDocument
 from cachetui.buildkit.rewrite import Form, RewriteOptions, Rewritten, resolve_form, rewrite_document
-from cachetui.errors import DigestMismatch, InvalidInput, NoSpace, NotFound
+from cachetui.errors import CachetuiError, DigestMismatch, InvalidInput, NoSpace, NotFound
 from cachetui.oci import mediatypes as mt
 from cachetui.oci.mediatypes import Compression
 from cachetui.oci.models import Descriptor, TopObject
@@ -90,6 +90,8 @@ class LayerPlan:
     """Uncompressed size when known (measured, or declared by an estargz annotation)."""
     reuses: Descriptor | None = None
     """For ``reuse``: the kept blob of the same diffID in the target compression."""
+    reuses_destination: bool = False
+    """The reused blob is one the destination tag's cache has now (a re-export run again)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +140,9 @@ class ReexportPlan:
                 {"digest": layer.descriptor.digest, "size": layer.descriptor.size,
                  "compression": layer.compression, "action": layer.action,
                  "expected_size": layer.expected_size,
-                 "reuses": layer.reuses.digest if layer.reuses is not None else None}
+                 "reuses": layer.reuses.digest if layer.reuses is not None else None,
+                 "reuses_from": None if layer.reuses is None
+                 else "destination" if layer.reuses_destination else "source"}
                 for layer in self.layers
             ],
             "re_encode": len(self.of("re-encode")),
@@ -225,6 +229,22 @@ def _twin(descriptor: Descriptor, document: CacheDocument,
     return twins.get((diff_id, mt.is_nondistributable(descriptor.media_type)))
 
 
+async def _destination_twins(destination: Store, tag: str, settings: ReexportSettings
+                             ) -> dict[tuple[str, bool], Descriptor]:
+    """Layers of the cache the destination tag names now, in the target compression and present
+    there intact: a re-export run again into the same tag reuses them instead of re-encoding
+    (they are decoded and checked again in verify, like every kept layer)."""
+    if settings.compression is None or settings.force:
+        return {}
+    try:
+        existing = await load_document(destination, tag)
+    except CachetuiError:
+        return {}  # no tag, not a cache, unreadable: nothing to reuse
+    candidates = _target_twins(existing, {d.digest for d in existing.layers}, settings)
+    present = await asyncio.gather(*(blob_present(destination, d) for d in candidates.values()))
+    return {key: d for (key, d), ok in zip(candidates.items(), present, strict=True) if ok}
+
+
 async def plan_reexport(source: Store, reference: str, destination: Store,
                         destination_tag: str | None, settings: ReexportSettings, *,
                         uncompressed_sizes: dict[str, int] | None = None) -> ReexportPlan:
@@ -241,6 +261,7 @@ async def plan_reexport(source: Store, reference: str, destination: Store,
     seen: set[str] = set()
     sizes = uncompressed_sizes or {}
     twins = _target_twins(document, kept, settings)
+    there = await _destination_twins(destination, tag, settings)
     for descriptor in document.layers:
         if descriptor.digest in seen:
             continue
@@ -253,6 +274,11 @@ async def plan_reexport(source: Store, reference: str, destination: Store,
             twin = _twin(descriptor, document, twins)
             if twin is not None:
                 layers.append(LayerPlan(descriptor, "reuse", compression, 0, reuses=twin))
+                continue
+            twin = _twin(descriptor, document, there)
+            if twin is not None:
+                layers.append(LayerPlan(descriptor, "reuse", compression, twin.size,
+                                        reuses=twin, reuses_destination=True))
                 continue
             plain = _known_plain_size(descriptor, sizes)
             expected = _estimate(descriptor, settings.compression, plain)

@@ -52,9 +52,10 @@ def describe_reexport_plan(plan: ReexportPlan) -> str:
         lines.append(f"  replaces     {plan.replaces} (the tag exists and moves)")
     for layer in plan.of("reuse"):
         assert layer.reuses is not None
+        where = "the destination's cache" if layer.reuses_destination else "this cache"
         lines.append(f"  reuse        layer {layer.descriptor.digest[7:19]} uses "
                      f"{layer.reuses.digest[7:19]}, the same content already in "
-                     f"{plan.settings.compression} (no re-encode)")
+                     f"{plan.settings.compression} in {where} (no re-encode)")
     if plan.settings.minimal:
         lines.append(f"  min          {plan.dropped_results} intermediate-only results dropped "
                      "(estimate for a clean builder)")
