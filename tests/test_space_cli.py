@@ -15,6 +15,8 @@ import pytest
 
 from cachetui.cli import main
 from tests.fixtures import REPO_ROOT, expected, fixture_dir
+from tests.gha_emulator.emulator import GitHubEmulator
+from tests.gha_emulator.fixture import REPOSITORY, REST_TOKEN, load_dump
 from tests.prune_support import copy_fixture
 
 BUILDKIT = expected("buildkit")["fixtures"]
@@ -97,3 +99,23 @@ def test_a_broken_source_is_partial(tmp_path: Path, capsys: pytest.CaptureFixtur
     captured = capsys.readouterr()
     assert "broken" in captured.err and "local-min" in captured.out
     assert main(["space", str(broken)]) == 1
+
+
+def test_gha_source_superseded_generations_are_reclaimable(
+        gha_emulator: GitHubEmulator, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """REST only (no runtime token): no cache contents, but the two superseded index
+    generations are reclaimable, exactly what ``prune --superseded`` plans."""
+    for name in ("ACTIONS_RUNTIME_TOKEN", "ACTIONS_RESULTS_URL", "ACTIONS_CACHE_URL",
+                 "ACTIONS_CACHE_SERVICE_V2", "GH_TOKEN", "GITHUB_REPOSITORY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_API_URL", gha_emulator.url)
+    monkeypatch.setenv("GITHUB_TOKEN", REST_TOKEN)
+    load_dump(gha_emulator, "v2-generations")
+    assert main(["space", f"gha://{REPOSITORY}", "--json"]) == 0
+    out = capsys.readouterr()
+    [source] = json.loads(out.out)["sources"]
+    assert source["source"] == f"gha://{REPOSITORY}"
+    assert source["reclaimable_now_bytes"] == 3041 + 3051
+    assert "superseded generations" in source["reclaimable_how"]
+    assert REST_TOKEN not in out.out + out.err

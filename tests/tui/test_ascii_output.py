@@ -10,6 +10,8 @@ def test_every_glyph_becomes_one_ascii_cell() -> None:
         assert len(plain) == 1 and plain.isascii(), glyph
     assert to_ascii("▼ Directories ✗ … ● ↑") == "v Directories x ~ * ^"
     assert to_ascii("\x1b[1m日本\x1b[0m") == "\x1b[1m??\x1b[0m"
+    # breadcrumbs and the min/max legend: '?' before (every screen's crumbs read 'a ? b')
+    assert to_ascii("cachetui › app-max ■ final") == "cachetui > app-max # final"
 
 
 def test_the_fallback_follows_the_output_encoding() -> None:
