@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable, Static
 
 from cachetui.config import Config
@@ -40,7 +41,9 @@ async def open_cache(app: CachetuiApp, pilot: object) -> CacheScreen:
     return screen
 
 
-async def test_an_s3_cache_with_deleted_blobs_shows_what_will_miss(moto: Moto) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (140, 40)])
+async def test_an_s3_cache_with_deleted_blobs_shows_what_will_miss(
+        moto: Moto, size: tuple[int, int]) -> None:
     from cachetui.store.s3 import S3Store
 
     bucket = unique_name()
@@ -48,7 +51,7 @@ async def test_an_s3_cache_with_deleted_blobs_shows_what_will_miss(moto: Moto) -
     info = facts("s3", "dangling")
     app = make_app([s3_spec(moto, bucket)], config=Config(), clock=clock,
                    use_config_sources=False)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         screen = await open_cache(app, pilot)
         assert screen.dangling is not None
@@ -117,13 +120,15 @@ def directory_with_problems(tmp_path: Path) -> tuple[Path, str, str, str]:
     return directory, layer, names[0], names[1]
 
 
-async def test_a_directory_with_a_removed_blob_and_orphans(tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (140, 40)])
+async def test_a_directory_with_a_removed_blob_and_orphans(tmp_path: Path,
+                                                           size: tuple[int, int]) -> None:
     directory, removed, old, fresh = directory_with_problems(tmp_path)
     plan = await LayoutStore(directory).plan_garbage(grace=timedelta(minutes=10))
     assert list(plan.missing) == [removed]  # what `cachetui gc` reports for the directory
     app = make_app([str(directory)], config=Config(), clock=lambda: datetime.now(UTC),
                    use_config_sources=False)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         screen = await open_cache(app, pilot)
         assert screen.dangling is not None

@@ -1,6 +1,7 @@
-"""gc of a cache directory from the TUI (issue 14 add 3): ``C`` shows the plan in a modal with
-the grace period (focus on Cancel), the job applies exactly that plan like ``cachetui gc --yes``
-and the source is rescanned; hidden in read-only mode; snapshots at 80x24 and 140x40."""
+"""gc of a cache directory (and an s3 prefix) from the TUI (issue 14 add 3): ``C`` shows the
+plan in a modal with the grace period (focus on Cancel), the job applies exactly that plan like
+``cachetui gc --yes`` and the source is rescanned; hidden in read-only mode; snapshots at 80x24
+and 140x40."""
 
 from __future__ import annotations
 
@@ -16,13 +17,19 @@ import pytest
 from textual.widgets import Button, Input
 
 from cachetui.config import Config
+from cachetui.ops.objscan import scan_prefix
 from cachetui.store.layout import LayoutStore
+from cachetui.store.s3 import S3Store
 from cachetui.tui.app import CachetuiApp, make_app
 from cachetui.tui.jobs import JobState
 from cachetui.tui.modals.gc_plan import GcPlanModal
 from cachetui.tui.screens.source import SourceScreen
+from tests.backend_fixtures import facts
 from tests.fixtures import fixture_dir
+from tests.objstore_procs import Moto
+from tests.objstore_servers import s3_settings
 from tests.tui.conftest import clock, finish_jobs, settle
+from tests.tui.test_dangling_tui import s3_app
 from tests.tui.test_snapshots import keys
 
 SnapCompare = Callable[..., bool]
@@ -66,8 +73,8 @@ async def test_gc_plan_grace_confirm_and_job(tmp_path: Path, size: tuple[int, in
         await pilot.press("C")
         await settle(pilot)
         dialog = modal(app)
-        assert [b.digest for b in dialog.plan.blobs] == [old]
-        assert [b.digest for b in dialog.plan.spared] == [fresh]
+        assert [b.name for b in dialog.plan.delete] == [old]
+        assert [b.name for b in dialog.plan.spared] == [fresh]
         assert app.focused is dialog.query_one("#gc-cancel", Button)  # stray keys delete nothing
         apply = dialog.query_one("#gc-apply", Button)
         assert str(apply.label) == "Delete 1" and not apply.disabled
@@ -76,14 +83,14 @@ async def test_gc_plan_grace_confirm_and_job(tmp_path: Path, size: tuple[int, in
         grace = dialog.query_one("#gc-grace", Input)
         grace.value = "0s"
         await settle(pilot)
-        assert sorted(b.digest for b in dialog.plan.blobs) == sorted([old, fresh])
+        assert sorted(b.name for b in dialog.plan.delete) == sorted([old, fresh])
         assert str(apply.label) == "Delete 2"
         grace.value = "banana"
         await pilot.pause()
         assert apply.disabled
         grace.value = "10m"
         await settle(pilot)
-        assert [b.digest for b in dialog.plan.blobs] == [old]
+        assert [b.name for b in dialog.plan.delete] == [old]
         apply.press()
         await finish_jobs(pilot)
         [job] = app.jobs.values()
@@ -142,3 +149,33 @@ def test_gc_modal_snapshot(snap_compare: SnapCompare, tmp_path_factory: pytest.T
     monkeypatch.chdir(root)
     app = make_app(["cache"], config=Config(), clock=clock, use_config_sources=False)
     assert snap_compare(app, terminal_size=size, run_before=keys("C"))
+
+
+async def test_gc_of_an_s3_prefix_spares_young_orphans_then_deletes_only_orphans(
+        moto: Moto) -> None:
+    """s3/azblob gc (the CLI's gc on an object location) from the TUI: 1h grace by default, the
+    orphans of the real two-builds dump go with a grace of 0s and every manifest keeps its blobs."""
+    bucket, app = s3_app(moto, "two-builds")
+    info = facts("s3", "two-builds")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("C")
+        await settle(pilot)
+        dialog = modal(app)
+        assert dialog.plan.delete == ()  # just uploaded: younger than the 1h grace
+        assert sorted(o.name for o in dialog.plan.spared) == sorted(
+            o["key"] for o in info["orphanedBlobs"])
+        dialog.query_one("#gc-grace", Input).value = "0s"
+        await settle(pilot)
+        assert dialog.plan.bytes == info["orphanedBytes"]
+        dialog.query_one("#gc-apply", Button).press()
+        await finish_jobs(pilot)
+        [job] = app.jobs.values()
+        assert job.state is JobState.DONE, job.error
+    store = S3Store(s3_settings(moto, bucket))
+    try:
+        report = await scan_prefix(store)
+    finally:
+        await store.aclose()
+    assert report.orphans == () and not report.dangling
+    assert sorted(m.name for m in report.manifests) == ["main", "release"]

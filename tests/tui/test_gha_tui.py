@@ -14,7 +14,7 @@ from tests.gha_emulator.emulator import GitHubEmulator
 from tests.gha_emulator.fixture import REPOSITORY, load_dump
 from tests.test_gha_cli import _runtime, rest_env  # noqa: F401  (the fixture)
 from tests.tui.conftest import clock, settle
-from tests.tui.test_objstore_tui import SIZE, main_screen
+from tests.tui.test_objstore_tui import SIZE, form_label, main_screen
 
 
 async def test_a_gha_source_shows_its_usage_against_the_repository_limit(
@@ -41,22 +41,23 @@ async def test_a_gha_source_shows_its_usage_against_the_repository_limit(
         assert not directories.children
 
 
+@pytest.mark.parametrize("size", [(80, 24), (140, 40)])
 async def test_a_gha_cache_is_labelled_by_its_own_form(
-        rest_env: GitHubEmulator, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        rest_env: GitHubEmulator, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+        size: tuple[int, int]) -> None:
     """gha keeps BuildKit's cache config in an index entry: the Form column says ``gha-index``
     (as ``ls --json`` does), not the OCI form cachetui reads it into."""
     load_dump(rest_env, "v2-max")
     _runtime(monkeypatch, rest_env)
     app = make_app([f"gha://{REPOSITORY}"], config=Config(), clock=clock,
                    use_config_sources=False)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         main = main_screen(app)
         [row] = main.rows.values()
         assert row.entry.analysis is not None, row.entry.error
         table = main.query_one(CacheTable)
-        assert "Form" in table.shown_columns()
-        assert str(table.get_cell(row.key, "form")) == "gha-index"
+        assert form_label(table, row) == "gha-index"
 
 
 @pytest.mark.parametrize(("used", "expected"), [

@@ -27,6 +27,7 @@ from tests.registry_server import credentials, fast_settings, push_layout, uniqu
 from tests.tui.conftest import clock, finish_jobs, settle
 
 SIZE = (120, 36)
+BOTH_SIZES = [(80, 24), (140, 40)]
 
 
 def main_screen(app: CachetuiApp) -> MainScreen:
@@ -142,13 +143,14 @@ def host_children(main: MainScreen, host: str) -> list[str]:
     return [str(child.label).split("  ")[0] for child in nodes[0].children]
 
 
+@pytest.mark.parametrize("size", BOTH_SIZES)
 async def test_ctrl_r_reads_the_catalog_again_and_a_new_repository_joins_its_registry(
-        registry: RunningRegistry) -> None:
+        registry: RunningRegistry, size: tuple[int, int]) -> None:
     """Issue 14 found 4: a repository created after the registry was opened shows on ctrl+r."""
     first, later = unique_repo("tui-refresh"), unique_repo("tui-refresh-later")
     await push_plain(registry, first)
     app = make_app([registry.host], config=Config(), clock=clock, use_config_sources=False)
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with app.run_test(size=size, notifications=True) as pilot:
         await settle(pilot)
         main = main_screen(app)
         assert first in host_children(main, registry.host)
@@ -166,8 +168,9 @@ async def test_ctrl_r_reads_the_catalog_again_and_a_new_repository_joins_its_reg
                 if r.source_id == f"{registry.host}/{first}"] == ["cache"]
 
 
+@pytest.mark.parametrize("size", BOTH_SIZES)
 async def test_a_copy_into_a_new_repository_of_an_open_registry_nests_under_it(
-        registry: RunningRegistry, tmp_path_factory: pytest.TempPathFactory) -> None:
+        registry: RunningRegistry, size: tuple[int, int]) -> None:
     """Issue 14 found 4: the new repository is a child of the open registry, not a second
     top-level registry node."""
     from tests.tui.test_copy_tui import copy_dialog, move_to, type_text
@@ -177,7 +180,7 @@ async def test_a_copy_into_a_new_repository_of_an_open_registry_nests_under_it(
     directory = fixture_dir("buildkit", "local-min")
     app = make_app([str(directory), registry.host], config=Config(), clock=clock,
                    use_config_sources=False)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         main = main_screen(app)
         move_to(main, "local-min", "latest")
