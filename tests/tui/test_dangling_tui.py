@@ -33,6 +33,14 @@ def static_text(screen: CacheScreen | SourceScreen, selector: str) -> str:
     return str(screen.query_one(selector, Static).content)
 
 
+def s3_app(moto: Moto, variant: str) -> tuple[str, CachetuiApp]:
+    """A new bucket holding the real ``s3/<variant>`` dump, and an app on it."""
+    bucket = unique_name()
+    load_s3(moto, bucket, variant)
+    return bucket, make_app([s3_spec(moto, bucket)], config=Config(), clock=clock,
+                            use_config_sources=False)
+
+
 async def open_cache(app: CachetuiApp, pilot: object) -> CacheScreen:
     await pilot.press("enter")  # type: ignore[attr-defined]
     await settle(pilot)  # type: ignore[arg-type]
@@ -46,11 +54,8 @@ async def test_an_s3_cache_with_deleted_blobs_shows_what_will_miss(
         moto: Moto, size: tuple[int, int]) -> None:
     from cachetui.store.s3 import S3Store
 
-    bucket = unique_name()
-    load_s3(moto, bucket, "dangling")
+    bucket, app = s3_app(moto, "dangling")
     info = facts("s3", "dangling")
-    app = make_app([s3_spec(moto, bucket)], config=Config(), clock=clock,
-                   use_config_sources=False)
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         screen = await open_cache(app, pilot)
@@ -78,11 +83,8 @@ async def test_an_s3_cache_with_deleted_blobs_shows_what_will_miss(
 
 
 async def test_the_source_view_lists_the_orphans_of_an_s3_prefix(moto: Moto) -> None:
-    bucket = unique_name()
-    load_s3(moto, bucket, "two-builds")
+    _, app = s3_app(moto, "two-builds")
     info = facts("s3", "two-builds")
-    app = make_app([s3_spec(moto, bucket)], config=Config(), clock=clock,
-                   use_config_sources=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("i")
