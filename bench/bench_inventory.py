@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,12 +64,21 @@ def curl_floor(curl: str, config: Path) -> float:
     return time.perf_counter() - started
 
 
-def run_cachetui(target: str, cache_dir: Path, expect: int) -> float:
-    started = time.perf_counter()
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_cachetui(target: str, cache_dir: Path, expect: int,
+                 cpu: list[float] | None = None) -> float:
+    """Wall seconds of one ``ls --json``; its CPU seconds (user + system) go to ``cpu``."""
+    started, before = time.perf_counter(), children_cpu()
     done = subprocess.run([sys.executable, "-m", "cachetui", "ls", "--json", target],
                           capture_output=True, check=True, cwd=REPO_ROOT,
                           env={**os.environ, "CACHETUI_CACHE_DIR": str(cache_dir)})
     elapsed = time.perf_counter() - started
+    if cpu is not None:
+        cpu.append(children_cpu() - before)
     rows = json.loads(done.stdout)
     assert len(rows) == expect and len({row["digest"] for row in rows}) == expect, len(rows)
     return elapsed
@@ -121,10 +132,12 @@ def main() -> int:
             cold_dirs = iter(range(10**6))
             empty = work / "empty"
             empty.mkdir()
+            cold_cpu: list[float] = []
             medians = alternate(rounds, {
                 "startup": lambda: run_startup(empty),
                 "floor": lambda: curl_floor(curl, config),
-                "cold": lambda: run_cachetui(target, work / f"cold-{next(cold_dirs)}", CACHES),
+                "cold": lambda: run_cachetui(target, work / f"cold-{next(cold_dirs)}", CACHES,
+                                             cold_cpu),
                 "warm": lambda: run_cachetui(target, warm_dir, CACHES),
                 "skopeo": lambda: run_skopeo(skopeo, target, CACHES),
             })
@@ -134,7 +147,8 @@ def main() -> int:
     print(f"{CACHES} tags of {CACHES} distinct caches ({len(urls)} requests); median of {rounds} "
           f"alternating rounds; {load()}")
     print(f"floor: curl --parallel-max 8, same URLs:   {floor:6.2f} s")
-    print(f"cachetui ls --json, cold (empty cache):   {cold:6.2f} s  {cold / floor:5.2f}x the floor")
+    print(f"cachetui ls --json, cold (empty cache):   {cold:6.2f} s  {cold / floor:5.2f}x the floor"
+          f"  (CPU {statistics.median(cold_cpu):.2f} s)")
     print(f"cachetui ls --json, warm (second look):   {warm:6.2f} s  {warm / floor:5.2f}x the floor")
     startup = medians["startup"]
     print(f"  of which start-up (ls of an empty dir): {startup:6.2f} s; cold minus start-up "
