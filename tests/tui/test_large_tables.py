@@ -160,3 +160,25 @@ async def test_redraws_remake_only_rows_whose_cells_changed(
             age = compact_age(r.entry.analysis.created_newest, later).removesuffix(" ago")
             assert str(table.get_cell(r.key, str(SortKey.AGE))) == age
             assert age.endswith(("mo", "y")), age
+
+
+async def test_redraws_while_streaming_slow_down_at_thousands_of_rows(
+        app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each redraw re-sorts and repaints the table: past MANY_ROWS rows they come at most every
+    RENDER_DELAY_MANY seconds, below it every RENDER_DELAY (and the first paint at once)."""
+    from cachetui.tui.screens import main as main_module
+
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_screen(app)
+        delays: list[float] = []
+        monkeypatch.setattr(main, "set_timer", lambda delay, callback: delays.append(delay))
+        main.schedule_render()
+        main._render_pending = False
+        some = next(iter(main.rows.values()))
+        for index in range(main_module.MANY_ROWS):
+            main.rows[f"extra\t{index}"] = dataclasses.replace(some, key=f"extra\t{index}")
+        main.schedule_render()
+        assert delays == [main_module.RENDER_DELAY, main_module.RENDER_DELAY_MANY]
+        assert main_module.RENDER_DELAY_MANY > main_module.RENDER_DELAY

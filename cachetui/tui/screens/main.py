@@ -50,6 +50,11 @@ from cachetui.tui.widgets.sources_tree import SourcesTree
 
 RENDER_DELAY = 0.2
 """While sources stream in, the table is redrawn at most this often."""
+MANY_ROWS = 1000
+RENDER_DELAY_MANY = 0.5
+"""From :data:`MANY_ROWS` rows on, redraws while streaming come at most this often: each one
+re-sorts and repaints the table, and at thousands of rows they took most of the UI's CPU while a
+registry filled (``bench/bench_scale.py``)."""
 
 
 class MainScreen(ExtensibleScreen):
@@ -254,7 +259,8 @@ class MainScreen(ExtensibleScreen):
             self.render_table()
         elif not self._render_pending:
             self._render_pending = True
-            self.set_timer(RENDER_DELAY, self.render_table)
+            delay = RENDER_DELAY if len(self.rows) < MANY_ROWS else RENDER_DELAY_MANY
+            self.set_timer(delay, self.render_table)
 
     def flush(self) -> None:
         """Render now if a redraw is pending (tests and benchmarks call this to settle)."""
