@@ -19,6 +19,7 @@ from pathlib import Path
 
 from textual.screen import Screen
 
+from bench.rounds import load, verdict
 from cachetui.demo.dataset import FIXED_NOW, build_demo
 from cachetui.demo.generator import CacheShape, write_cache
 from cachetui.tui.app import make_app
@@ -148,15 +149,18 @@ async def run() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         paint = await first_paint(root)
-        print(f"start to first painted table (demo): {paint * 1000:.0f} ms (budget 1500 ms)")
+        print(f"start to first painted table (demo): {paint * 1000:.0f} ms (budget 1500 ms: "
+              f"{verdict(paint < 1.5)})")
         ok &= paint < 1.5
         opened, filled, records, layers = await open_big(root)
         print(f"open cache screen ({records} records, {layers} layers): {opened * 1000:.0f} ms "
-              f"(budget 500 ms; all layer rows in the table after {filled * 1000:.0f} ms)")
+              f"(budget 500 ms: {verdict(opened < 0.5)}; all layer rows in the table after "
+              f"{filled * 1000:.0f} ms)")
         ok &= opened < 0.5
         stall, start, rows = await stalls_while_filling(root)
-        print(f"worst event-loop stall while {rows} tags fill: {stall * 1000:.0f} ms (budget 100 ms; "
-              f"start-up frame before filling: {start * 1000:.0f} ms)")
+        print(f"worst event-loop stall while {rows} tags fill: {stall * 1000:.0f} ms (budget 100 ms: "
+              f"{verdict(stall < 0.1)}; start-up frame before filling: {start * 1000:.0f} ms); "
+              f"{load()}")
         ok &= stall < 0.1
     return 0 if ok else 1
 
