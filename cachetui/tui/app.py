@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.driver import Driver
@@ -26,6 +26,7 @@ from cachetui.tui.commands import ScreenCommands
 from cachetui.tui.jobs import Job, JobRun, JobState
 from cachetui.tui.keymap import identify
 from cachetui.tui.messages import JobChanged, JobEnded
+from cachetui.tui.screens.base import ExtensibleScreen
 from cachetui.tui.screens.help import HelpScreen, bindings_of
 from cachetui.tui.screens.main import MainScreen
 from cachetui.tui.widgets.jobs_panel import JobsPanel
@@ -179,6 +180,23 @@ class CachetuiApp(App[None]):
         if action == "cancel_job":
             return True if self.running_jobs() else None  # listed (dimmed) while idle
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A key whose binding is dimmed right now says why instead of doing nothing.
+
+        Textual drops a disabled binding's key silently; a user pressing ``=`` with nothing
+        marked, or ``x`` with no job, would see no answer at all.
+        """
+        active = self.screen.active_bindings.get(event.key)
+        if active is None or active.enabled:
+            return
+        action = active.binding.action
+        reason = (active.node.unavailable_reason(action)
+                  if isinstance(active.node, ExtensibleScreen) else None)
+        if reason is None and action in ("cancel_job", "app.cancel_job"):
+            reason = "no job is running"
+        self.notify(reason or "not available here right now",
+                    title=active.binding.description or action, severity="warning", timeout=3)
 
     @on(Worker.StateChanged)
     def worker_failed(self, event: Worker.StateChanged) -> None:

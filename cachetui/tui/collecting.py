@@ -109,4 +109,5 @@ for _screen in ("main", "source"):
         help="Collect garbage of a cache directory or s3/azblob prefix: blobs nothing names "
              "(plan first, grace period, cancellable)",
         destructive=True, available=available, show=_screen == "source",
+        unavailable="gc works on a writable cache directory or object store: move to one",
     ))

@@ -179,9 +179,11 @@ extensions.register_action(extensions.ScreenAction(
     name="copy.copy-to", screen="main", description="Copy", run=open_copy, key="c",
     help="Copy the marked caches (or the current one) to a directory or registry",
     destructive=True, available=_can_copy,
+    unavailable="move to a cache that was read (or mark some) first",
 ))
 extensions.register_action(extensions.ScreenAction(
     name="copy.reexport", screen="main", description="Re-export", run=open_reexport, key="r",
     help="Re-export the current cache: compression, media types, form, min (a new tag)",
     destructive=True, available=_can_reexport,
+    unavailable="move to a cache that was read first",
 ))

@@ -47,6 +47,8 @@ class ScreenAction:
     """Show the key in the footer."""
     available: Callable[[Any], bool] | None = None
     """Enabled only when this returns true for the screen (e.g. something is marked)."""
+    unavailable: str = ""
+    """What the user must do first, said when the key is pressed while ``available`` is false."""
 
 
 _ACTIONS: dict[str, ScreenAction] = {}

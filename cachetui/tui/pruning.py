@@ -116,4 +116,5 @@ extensions.register_action(extensions.ScreenAction(
     destructive=True,
     modifies_source=True,
     available=available,
+    unavailable="move to a cache on a writable source (or mark some) first",
 ))

@@ -99,8 +99,10 @@ class ReexportDialog(ModalScreen[ReexportOrder | None]):
                 yield Label("Compression")
                 yield Select(COMPRESSIONS, value=COMPRESSIONS[0][1], allow_blank=False,
                              id="reexport-compression", compact=True)
+                # Empty is valid (the codec's default level): without valid_empty the box
+                # turned red as soon as tab passed it.
                 yield Input(placeholder="level", type="integer", id="reexport-level",
-                            compact=True)
+                            compact=True, valid_empty=True)
                 yield Checkbox("force", id="reexport-force", compact=True)
             with Horizontal(classes="reexport-row"):
                 yield Label("Media types")

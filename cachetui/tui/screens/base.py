@@ -63,6 +63,14 @@ class ExtensibleScreen(Screen[None]):
                 return None
         return True
 
+    def unavailable_reason(self, action: str) -> str | None:
+        """Why the dimmed binding of ``action`` does nothing now (shown when its key is pressed)."""
+        if action.startswith("ext(") and action.endswith(")"):
+            ext = extensions.get_action(action[4:-1].strip("'\""))
+            if ext is not None and ext.unavailable:
+                return ext.unavailable
+        return None
+
     async def action_ext(self, name: str) -> None:
         ext = extensions.get_action(name)
         if ext is None or self.check_action("ext", (name,)) is not True:

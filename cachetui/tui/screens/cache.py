@@ -247,7 +247,7 @@ class CacheScreen(ExtensibleScreen):
         digest = self.current_digest()
         if digest:
             self.app.copy_to_clipboard(digest)
-            self.notify(f"Copied {short_digest(digest, 19)}", timeout=2)
+            self.notify(f"Copied {short_digest(digest, 19)}… (whole digest)", timeout=2)
 
     def action_shares(self) -> None:
         """Which caches of every open source hold the layer under the cursor (same blob, or the
@@ -269,8 +269,14 @@ class CacheScreen(ExtensibleScreen):
     # ---- uncompressed sizes -----------------------------------------------------------------
 
     def action_measure(self) -> None:
-        if self.store is None or self.measuring:
+        # Every way out says so: from the summary tab the Uncompressed column is out of sight.
+        if self.store is None:
+            self.notify("this cache's store cannot be read here", severity="warning")
             return
+        if self.measuring:
+            self.notify("measured (or measuring) already: see 2 Layers")
+            return
+        self.notify("measuring uncompressed sizes: see 2 Layers", timeout=3)
         self.measuring = True
         self.query_one(LayersTable).set_measuring()
         self.measure_layers()

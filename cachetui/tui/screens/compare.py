@@ -116,4 +116,4 @@ class CompareScreen(ExtensibleScreen):
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
             if key:
                 self.app.copy_to_clipboard(key)
-                self.notify(f"Copied {short_digest(key, 19)}", timeout=2)
+                self.notify(f"Copied {short_digest(key, 19)}… (whole digest)", timeout=2)

@@ -561,6 +561,11 @@ class MainScreen(ExtensibleScreen):
             return True if len(self.marks.keys) >= 2 else None
         return super().check_action(action, parameters)
 
+    def unavailable_reason(self, action: str) -> str | None:
+        if action == "compare":
+            return "mark two caches with space, then press ="
+        return super().unavailable_reason(action)
+
     def own_commands(self) -> list[PaletteCommand]:
         return [
             PaletteCommand("Open a source", "Add a directory, HOST or HOST/REPO",

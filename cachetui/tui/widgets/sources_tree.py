@@ -44,6 +44,12 @@ class SourcesTree(Tree[str]):
     def on_mount(self) -> None:
         self._sync_groups()
 
+    def on_focus(self) -> None:
+        """Focus lands on a highlighted row: a Tree starts with no cursor, so after ``tab`` into
+        the panel nothing showed where it was and ``enter`` did nothing until an arrow key."""
+        if self.cursor_line < 0:
+            self.cursor_line = 0
+
     def render_label(self, node: TreeNode[str], base_style: Style, style: Style) -> Text:
         """The label, cut with an ellipsis where the panel ends (a silent cut hides that a
         name or an error goes on)."""

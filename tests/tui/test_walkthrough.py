@@ -1,0 +1,119 @@
+"""What a new user meets walking through the demo at 80x24 and 140x40 (issue 14, "done when"):
+every key answers (a dimmed key says why instead of doing nothing), focus is always visible, an
+empty optional field is not drawn as an error, and a shortened digest says it is shortened."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from cachetui.tui.app import CachetuiApp
+from cachetui.tui.modals.reexport_dialog import ReexportDialog
+from cachetui.tui.screens.cache import CacheScreen
+from cachetui.tui.screens.main import MainScreen
+from cachetui.tui.widgets.cache_table import CacheTable
+from cachetui.tui.widgets.sources_tree import SourcesTree
+from tests.tui.conftest import settle
+
+AppFactory = Callable[..., CachetuiApp]
+SIZES = [(80, 24), (140, 40)]
+
+
+def record_notes(app: CachetuiApp) -> list[tuple[str, str]]:
+    """(title, message) of every notification from now on (screens notify through the app)."""
+    said: list[tuple[str, str]] = []
+    real = app.notify
+
+    def notify(message: str, *, title: str = "", **kwargs: object) -> None:
+        said.append((title, message))
+        real(message, title=title, **kwargs)  # type: ignore[arg-type]
+
+    app.notify = notify  # type: ignore[method-assign]
+    return said
+
+
+def main_of(app: CachetuiApp) -> MainScreen:
+    screen = app.screen_stack[1]
+    assert isinstance(screen, MainScreen)
+    return screen
+
+
+async def press(pilot: Pilot[None], *keys: str) -> None:
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_dimmed_key_says_why_instead_of_doing_nothing(
+        app_factory: AppFactory, size: tuple[int, int]) -> None:
+    app = app_factory()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        said = record_notes(app)
+        await press(pilot, "equals_sign")  # compare with nothing marked
+        assert said == [("Compare", "mark two caches with space, then press =")]
+        await press(pilot, "x")  # no job running
+        assert said[-1] == ("Cancel job", "no job is running")
+        # The failed source's row: nothing to copy, re-export or prune there.
+        main = main_of(app)
+        table = main.query_one(CacheTable)
+        failed = [i for i, row in enumerate(table.rows_shown) if row.entry.analysis is None]
+        assert failed
+        table.move_cursor(row=failed[0])
+        await settle(pilot)
+        for key, title in (("c", "Copy"), ("r", "Re-export"), ("d", "Prune")):
+            before = len(said)
+            await press(pilot, key)
+            assert app.screen is main, f"{key} opened {app.screen!r} on a failed row"
+            assert len(said) == before + 1 and said[-1][0] == title, (key, said[before:])
+            assert said[-1][1].startswith("move to a cache")
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_tab_into_the_sources_panel_shows_a_cursor(
+        app_factory: AppFactory, size: tuple[int, int]) -> None:
+    app = app_factory()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await press(pilot, "tab")
+        tree = app.focused
+        assert isinstance(tree, SourcesTree)
+        assert tree.cursor_line == 0 and tree.cursor_node is not None
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_an_empty_level_is_not_drawn_as_an_error_after_tab_passes_it(
+        app_factory: AppFactory, size: tuple[int, int]) -> None:
+    app = app_factory()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await press(pilot, "r")
+        assert isinstance(app.screen, ReexportDialog)
+        level = app.screen.query_one("#reexport-level", Input)
+        level.focus()
+        await settle(pilot)
+        await press(pilot, "tab")
+        assert app.focused is not level
+        assert not level.has_class("-invalid")
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_measure_and_copy_on_the_summary_tab_answer(
+        app_factory: AppFactory, size: tuple[int, int]) -> None:
+    app = app_factory()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, CacheScreen)
+        said = record_notes(app)
+        await press(pilot, "u")
+        assert said and "see 2 Layers" in said[-1][1]
+        await press(pilot, "u")
+        assert len(said) == 2 and "already" in said[-1][1]
+        await press(pilot, "y")
+        # A shortened digest says so (it was cut mid-digest with no ellipsis).
+        assert said[-1][1].startswith("Copied ") and "…" in said[-1][1]
