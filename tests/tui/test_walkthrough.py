@@ -117,3 +117,29 @@ async def test_measure_and_copy_on_the_summary_tab_answer(
         await press(pilot, "y")
         # A shortened digest says so (it was cut mid-digest with no ellipsis).
         assert said[-1][1].startswith("Copied ") and "…" in said[-1][1]
+
+
+WALK = [(), ("enter",), ("enter", "2"), ("enter", "3"), ("enter", "4"), ("enter", "5"),
+        ("enter", "2", "s"), ("question_mark",), ("w",), ("i",), ("r",), ("d",), ("c",),
+        ("space", "space", "equals_sign"), ("tab",)]
+"""Key sequences reaching every screen and modal of the demo."""
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_every_glyph_the_demo_draws_has_an_ascii_look_alike(
+        app_factory: AppFactory, size: tuple[int, int]) -> None:
+    """With an ASCII-only output encoding each glyph must map to a look-alike: the cache screen's
+    tab underline ('╸', '╺') printed '?' ("?-------?---")."""
+    from cachetui.tui.ascii_output import GLYPHS
+
+    missing: dict[str, tuple[str, ...]] = {}
+    for keys in WALK:
+        app = app_factory()
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await press(pilot, *keys)
+            svg = app.export_screenshot()
+        for char in set(svg):
+            if not char.isascii() and char not in GLYPHS:
+                missing.setdefault(char, keys)
+    assert missing == {}

@@ -108,7 +108,7 @@ class CacheScreen(ExtensibleScreen):
 
     def on_mount(self) -> None:
         if self.auto_measure:
-            self.call_after_refresh(self.action_measure)
+            self.call_after_refresh(self.measure, quiet=True)
         if self.store is not None and self.analysis.document.config is not None:
             self.check_dangling()
         known = self.cachetui.uncompressed
@@ -269,14 +269,21 @@ class CacheScreen(ExtensibleScreen):
     # ---- uncompressed sizes -----------------------------------------------------------------
 
     def action_measure(self) -> None:
-        # Every way out says so: from the summary tab the Uncompressed column is out of sight.
+        self.measure()
+
+    def measure(self, *, quiet: bool = False) -> None:
+        """Measure every layer's uncompressed size; ``u`` says what it did (from the summary tab
+        the Uncompressed column is out of sight), the automatic start on opening stays quiet."""
         if self.store is None:
-            self.notify("this cache's store cannot be read here", severity="warning")
+            if not quiet:
+                self.notify("this cache's store cannot be read here", severity="warning")
             return
         if self.measuring:
-            self.notify("measured (or measuring) already: see 2 Layers")
+            if not quiet:
+                self.notify("measured (or measuring) already: see 2 Layers")
             return
-        self.notify("measuring uncompressed sizes: see 2 Layers", timeout=3)
+        if not quiet:
+            self.notify("measuring uncompressed sizes: see 2 Layers", timeout=3)
         self.measuring = True
         self.query_one(LayersTable).set_measuring()
         self.measure_layers()

@@ -59,6 +59,8 @@ registry filled (``bench/bench_scale.py``)."""
 
 class MainScreen(ExtensibleScreen):
     SCREEN_NAME = "main"
+    AUTO_FOCUS = "#cache-table"
+    """Not the first focusable (the sources panel): focus passing through it moved its cursor."""
     BINDINGS: ClassVar[list[BindingType]] = identify("main", [
         Binding("space", "mark", "Mark"),
         Binding("shift+down", "mark_range(1)", "Mark down", show=False),

@@ -47,7 +47,12 @@ class SourcesTree(Tree[str]):
     def on_focus(self) -> None:
         """Focus lands on a highlighted row: a Tree starts with no cursor, so after ``tab`` into
         the panel nothing showed where it was and ``enter`` did nothing until an arrow key."""
-        if self.cursor_line < 0:
+        self.call_after_refresh(self._show_cursor)
+
+    def _show_cursor(self) -> None:
+        # After a refresh: the screen's mount passes focus through the panel on to the table,
+        # and that transient focus must not move the cursor.
+        if self.has_focus and self.cursor_line < 0:
             self.cursor_line = 0
 
     def render_label(self, node: TreeNode[str], base_style: Style, style: Style) -> Text:
