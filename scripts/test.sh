@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): make a virtualenv, install what the tests need
-# (Python packages, and Debian's docker-registry and skopeo/tmux when missing), then run
+# (Python packages, and Debian's docker-registry, tmux, zsh and fish when missing), then run
 # ruff, mypy (strict), the import-linter layer contracts and every test. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,13 +11,15 @@ PYTHON=${PYTHON:-python3}
 need_apt=()
 command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+command -v zsh >/dev/null 2>&1 || need_apt+=(zsh)   # the completion scripts run in each shell
+command -v fish >/dev/null 2>&1 || need_apt+=(fish)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "installing ${need_apt[*]} with apt-get" >&2
         apt-get update -qq >/dev/null
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
     else
-        echo "warning: ${need_apt[*]} missing and not root; registry/tmux tests will fail" >&2
+        echo "warning: ${need_apt[*]} missing and not root; registry/tmux/shell tests will fail" >&2
     fi
 fi
 

@@ -135,3 +135,51 @@ def test_zsh_and_fish_scripts_ask_for_tags_after_a_colon(
         shell: str, capsys: pytest.CaptureFixture[str]) -> None:
     text = script(shell, capsys)
     assert "cachetui __complete-tags" in text
+
+
+def multi_tag_cache(tmp_path: Path) -> list[str]:
+    """A copy of ``local-multi-tag`` at ``tmp_path/ci-cache``; its tags, sorted."""
+    shutil.copytree(fixture_dir("buildkit", "local-multi-tag"), tmp_path / "ci-cache")
+    index = LayoutStore(tmp_path / "ci-cache").read_index_sync()
+    tags = sorted(str(entry.annotation("org.opencontainers.image.ref.name"))
+                  for entry in index.manifests)
+    assert len(tags) >= 2
+    return tags
+
+
+def test_fish_completes_only_the_tags_of_a_directory_after_the_colon(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """fish runs the generated script (``complete -C``): after ``DIR:`` it offers the tags and
+    no file names (without ``-f`` it also offered ``ci-cache:cachetui.fish``)."""
+    (tmp_path / "cachetui.fish").write_text(script("fish", capsys))
+    tags = multi_tag_cache(tmp_path)
+
+    def fish(line: str) -> list[str]:
+        code = f"source cachetui.fish; complete -C {shlex.quote(line)}"
+        done = subprocess.run(["fish", "--no-config", "-c", code], capture_output=True,
+                              text=True, cwd=tmp_path, check=True, env=completion_env(tmp_path))
+        return [candidate.split("\t")[0] for candidate in done.stdout.splitlines()]
+
+    assert fish("cachetui inspect ci-cache:") == [f"ci-cache:{tag}" for tag in tags]
+    assert fish(f"cachetui inspect ci-cache:{tags[0]}") == [f"ci-cache:{tags[0]}"]
+    assert fish("cachetui inspect ci-c") == ["ci-cache/"]  # files before the colon
+    assert "ls" in fish("cachetui l")
+
+
+def test_zsh_completes_the_tags_of_a_directory_after_the_colon(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """zsh runs the generated ``_cachetui_source`` with compsys's ``compadd``/``_files`` replaced
+    by functions that print what they were given (no terminal needed)."""
+    (tmp_path / "_cachetui").write_text(script("zsh", capsys))
+    tags = multi_tag_cache(tmp_path)
+
+    def zsh(prefix: str) -> list[str]:
+        code = ("compdef() { : }; compadd() { print -rl -- \"$@\" }; _files() { print FILES }; "
+                f"source ./_cachetui; PREFIX={shlex.quote(prefix)}; _cachetui_source")
+        done = subprocess.run(["zsh", "-f", "-c", code], capture_output=True, text=True,
+                              cwd=tmp_path, check=True, env=completion_env(tmp_path))
+        return done.stdout.splitlines()
+
+    assert zsh("ci-cache:") == ["-Q", "-U", "--", *(f"ci-cache:{tag}" for tag in tags)]
+    assert zsh("ci-cache:zz-none") == ["FILES"]  # no tag: the shell's own file completion
+    assert zsh("ci-c") == ["FILES"]
