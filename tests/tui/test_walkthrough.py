@@ -143,3 +143,34 @@ async def test_every_glyph_the_demo_draws_has_an_ascii_look_alike(
             if not char.isascii() and char not in GLYPHS:
                 missing.setdefault(char, keys)
     assert missing == {}
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_job_title_shows_whole_or_ends_with_an_ellipsis(
+        app_factory: AppFactory, size: tuple[int, int]) -> None:
+    """A copy's title 'copy buildcache → /tmp/walk/dest140' showed 'copy buildcache →' with the
+    destination wrapped out of its one-row line, even at 140 columns."""
+    import asyncio
+
+    from textual.geometry import Region
+    from textual.widgets import Label
+
+    from cachetui.ops.progress import Progress
+    from tests.tui.test_copy_tui import paused_run
+
+    app = app_factory()
+    title = "copy buildcache → ./a-rather-long/destination:buildcache"
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        started, release = asyncio.Event(), asyncio.Event()
+        app.start_job(title, paused_run(started, release, Progress("layers", 3, 10)))
+        await started.wait()
+        await pilot.pause()
+        label = app.screen.query_one(".job-title", Label)
+        shown = "".join(strip.text for strip in label.render_lines(
+            Region(0, 0, label.size.width, label.size.height))).rstrip()
+        assert shown == title or (shown.endswith("…") and title.startswith(shown[:-1])), shown
+        if size[0] >= 140:
+            assert shown == title  # room enough: nothing cut
+        release.set()
+        await settle(pilot)
