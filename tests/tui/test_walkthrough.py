@@ -174,3 +174,41 @@ async def test_a_job_title_shows_whole_or_ends_with_an_ellipsis(
             assert shown == title  # room enough: nothing cut
         release.set()
         await settle(pilot)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_copy_in_the_source_view_without_an_orphan_says_so(
+        app_factory: AppFactory, size: tuple[int, int]) -> None:
+    from cachetui.tui.screens.source import SourceScreen
+
+    app = app_factory()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await press(pilot, "i")  # the first row's source: the demo's app-max has no orphan
+        assert isinstance(app.screen, SourceScreen)
+        assert app.screen.findings is not None and app.screen.findings.orphans == []
+        said = record_notes(app)
+        await press(pilot, "y")
+        assert said == [("", "no orphaned blob here to copy")]
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_compare_summary_keeps_its_row_names(
+        app_factory: AppFactory, size: tuple[int, int]) -> None:
+    """At 80 columns the two long references squeezed the names column (Layers, Shared...) to
+    nothing: only figures were left."""
+    from textual.geometry import Region
+    from textual.widgets import Static
+
+    from cachetui.tui.screens.compare import CompareScreen
+
+    app = app_factory()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await press(pilot, "space", "space", "equals_sign")
+        assert isinstance(app.screen, CompareScreen)
+        summary = app.screen.query_one("#compare-summary", Static)
+        lines = [strip.text for strip in summary.render_lines(
+            Region(0, 0, summary.size.width, summary.size.height))]
+        for name in ("Layers", "Shared", "Unique", "Records", "In common"):
+            assert any(line.strip().startswith(name) for line in lines), (name, lines)

@@ -75,7 +75,9 @@ class CompareScreen(ExtensibleScreen):
 
     def summary(self, diff: CacheDiff) -> Table:
         table = Table(box=None, padding=(0, 2), expand=False)
-        table.add_column("")
+        # The row names keep their width: with two long refs Rich shrank this column to nothing
+        # at 80 columns, leaving figures with no names.
+        table.add_column("", no_wrap=True, min_width=len("In common"))
         table.add_column(Text("left: " + safe(self.left.entry.ref), style="cyan"), no_wrap=True)
         table.add_column(Text("right: " + safe(self.right.entry.ref), style="magenta"), no_wrap=True)
         left, right = self.left.entry.analysis, self.right.entry.analysis

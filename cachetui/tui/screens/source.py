@@ -103,6 +103,7 @@ class SourceScreen(ExtensibleScreen):
         """Copy the whole key or digest of the orphan under the cursor."""
         table = self.query_one("#orphans-table", DataTable)
         if self.findings is None or not 0 <= table.cursor_row < len(self.findings.orphans):
+            self.notify("no orphaned blob here to copy", severity="warning", timeout=3)
             return
         name = self.findings.orphans[table.cursor_row].name
         self.app.copy_to_clipboard(name)
