@@ -5,6 +5,7 @@ empty optional field is not drawn as an error, and a shortened digest says it is
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
@@ -194,15 +195,15 @@ async def test_copy_in_the_source_view_without_an_orphan_says_so(
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_the_compare_summary_keeps_its_row_names(
-        app_factory: AppFactory, size: tuple[int, int]) -> None:
-    """At 80 columns the two long references squeezed the names column (Layers, Shared...) to
-    nothing: only figures were left."""
+        app_factory: AppFactory, demo_dirs: list[Path], size: tuple[int, int]) -> None:
+    """At 80 columns the two long references (absolute paths, as `cachetui demo` shows them)
+    squeezed the names column (Layers, Shared...) to nothing: only figures were left."""
     from textual.geometry import Region
     from textual.widgets import Static
 
     from cachetui.tui.screens.compare import CompareScreen
 
-    app = app_factory()
+    app = app_factory([str(path.resolve()) for path in demo_dirs])
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         await press(pilot, "space", "space", "equals_sign")

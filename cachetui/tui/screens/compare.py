@@ -76,10 +76,12 @@ class CompareScreen(ExtensibleScreen):
     def summary(self, diff: CacheDiff) -> Table:
         table = Table(box=None, padding=(0, 2), expand=False)
         # The row names keep their width: with two long refs Rich shrank this column to nothing
-        # at 80 columns, leaving figures with no names.
+        # at 80 columns, leaving figures with no names. The ref columns are the ones that give
+        # (Rich narrows wrappable columns first); their headers stay one line, cut with "…".
         table.add_column("", no_wrap=True, min_width=len("In common"))
-        table.add_column(Text("left: " + safe(self.left.entry.ref), style="cyan"), no_wrap=True)
-        table.add_column(Text("right: " + safe(self.right.entry.ref), style="magenta"), no_wrap=True)
+        for side, row, style in (("left", self.left, "cyan"), ("right", self.right, "magenta")):
+            table.add_column(Text(f"{side}: {safe(row.entry.ref)}", style=style, no_wrap=True,
+                                  overflow="ellipsis"))
         left, right = self.left.entry.analysis, self.right.entry.analysis
         assert left is not None and right is not None
         table.add_row("Layers", f"{left.layer_count} ({size(left.size_bytes)})",
