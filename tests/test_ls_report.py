@@ -66,3 +66,27 @@ def test_format_csv_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 def test_bad_sort_is_a_usage_error(tmp_path: Path) -> None:
     assert main(["ls", str(tmp_path), "--sort", "colour"]) == 2
+
+
+def test_a_match_that_leaves_nothing_says_so(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """No silent empty output: stderr names the filter and how many caches it left out."""
+    root = three_tags(tmp_path / "dir")
+    assert main(["ls", str(root), "--match", "nomatch*"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == "no cache matches 'nomatch*' (of 3 caches listed)"
+
+
+def test_a_failing_source_beside_a_filtered_one_is_partial(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit 3 (partial), not 1: the good source listed its caches; --match only hid them."""
+    root = three_tags(tmp_path / "dir")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "index.json").write_text("{not json")
+    (broken / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    assert main(["ls", str(root), str(broken), "--match", "nomatch*"]) == 3
+    err = capsys.readouterr().err
+    assert "no cache matches 'nomatch*' (of 3 caches listed)" in err
+    assert str(broken) in err

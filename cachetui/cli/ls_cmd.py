@@ -89,6 +89,7 @@ async def run(args: argparse.Namespace) -> int:
         gha, gha_errors = await gather_gha(gha_sources, ws)
     found.errors.extend(gha_errors)
     chosen = output(args)
+    listed = len(found.entries)  # before --match: a source that listed tags did not fail whole
     found.entries = sorted_entries(matching(found.entries, args.match), ListSort(args.sort))
     if chosen == "csv":
         write_csv(found.entries, found.unreferenced, found.failed)
@@ -122,6 +123,10 @@ async def run(args: argparse.Namespace) -> int:
             print(table(["CACHE", "FORMAT", "COMPRESSION", "LAYERS", "SIZE", "MIN", "MAX-MIN",
                          "UNREFERENCED", "NEWEST", ""], rows, right=(3, 4, 5, 6, 7)))
             print(totals_line(totals(found.entries, found.unreferenced)))
+        elif listed and not gha:
+            # Silence would read as "no caches here"; say what the filter left out.
+            print(safe(f"no cache matches {' or '.join(repr(g) for g in args.match)} "
+                       f"(of {units.count(listed, 'cache')} listed)"), file=sys.stderr)
         for listing in gha:
             if rows or listing is not gha[0]:
                 print()
@@ -135,6 +140,6 @@ async def run(args: argparse.Namespace) -> int:
     for message in found.errors:
         error(message)
     failed = found.errors or any(entry.analysis is None for entry in found.entries)
-    if failed and not found.entries and not gha:
+    if failed and not listed and not gha:
         return EXIT_ERROR
     return EXIT_PARTIAL if failed else EXIT_OK
