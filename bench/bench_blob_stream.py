@@ -10,33 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import resource
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.synthetic_blob import chunk, chunks  # noqa: E402
 from cachetui.oci.digest import Digest  # noqa: E402
 from cachetui.oci.models import Descriptor  # noqa: E402
 from cachetui.store.base import CHUNK_SIZE  # noqa: E402
 from cachetui.store.registry import RegistrySession  # noqa: E402
 from tests.registry_procs import start_registry  # noqa: E402
-
-SEED = os.urandom(CHUNK_SIZE)
-
-
-def chunk(i: int) -> bytes:
-    return i.to_bytes(8, "big") + SEED[8:]
-
-
-async def chunks(count: int) -> AsyncIterator[bytes]:
-    for i in range(count):
-        yield chunk(i)
 
 
 def peak_rss_mib() -> float:

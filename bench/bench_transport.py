@@ -20,14 +20,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib.util
-import os
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -36,6 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.fill import fill_registry  # noqa: E402
+from bench.synthetic_blob import chunk, chunks  # noqa: E402
 from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
 from cachetui.oci.digest import Digest  # noqa: E402
 from cachetui.oci.models import Descriptor  # noqa: E402
@@ -50,7 +50,6 @@ FORMS = ("image-manifest", "index", "docker-list")
 LIST_ROUNDS = 5
 BLOB_ROUNDS = 2
 MARGIN = 1.10
-SEED = os.urandom(CHUNK_SIZE)
 LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=64)
 
 
@@ -100,14 +99,6 @@ TRANSPORTS: dict[str, Callable[[], httpx.AsyncBaseTransport]] = {
     "cachetui (aio)": _kept,  # what the client runs on: httpx-aiohttp as aio.py sets it up
 }
 
-
-def chunk(i: int) -> bytes:
-    return i.to_bytes(8, "big") + SEED[8:]
-
-
-async def chunks(count: int) -> AsyncIterator[bytes]:
-    for i in range(count):
-        yield chunk(i)
 
 
 def cpu() -> float:

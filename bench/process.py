@@ -9,14 +9,8 @@ import time
 
 def timed(command: list[str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one child process; exits with its stderr on failure."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if status != 0:
-        error = process.stderr.read().decode() if process.stderr else ""
-        raise SystemExit(f"{command[:3]} failed: {error}")
-    return elapsed, usage.ru_maxrss / 1024
+    elapsed, rss, _ = timed_cpu(command)
+    return elapsed, rss
 
 
 def timed_cpu(command: list[str]) -> tuple[float, float, float]:
