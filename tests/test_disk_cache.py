@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from cachetui.cli import main
 from cachetui.ops.inventory import collect, scan_store
 from cachetui.ops.load import DocumentMemo
-from cachetui.store.diskcache import DiskCache, default_cache
+from cachetui.store.diskcache import DATABASE, DiskCache, default_cache
 from cachetui.store.registry import RegistrySession
 from tests.fixtures import fixture_dir
 from tests.registry_procs import RunningRegistry
@@ -75,28 +76,68 @@ def test_damaged_objects_are_misses_and_removed(tmp_path: Path) -> None:
     assert disk.get(digest_of(data)) == data
     disk.put(digest_of(b"other"), b"not other")  # a wrong digest is never stored
     assert disk.get(digest_of(b"other")) is None
-    [path] = [p for p in (tmp_path / "objects").rglob("*") if p.is_file()]
-    path.write_bytes(b"damaged")
+    disk.flush()
+    with sqlite3.connect(disk.path) as db:  # a row damaged on disk
+        db.execute("update objects set data = ? where digest = ?", (b"damaged", digest_of(data)))
     assert disk.get(digest_of(data)) is None
-    assert not path.exists()
+    assert disk.usage() == (0, 0)  # removed, not kept as a miss forever
     assert disk.get("sha256:../../etc") is None
 
 
+def test_a_damaged_database_file_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / DATABASE).write_bytes(b"this is not an SQLite database" * 200)
+    disk = DiskCache(tmp_path)
+    data = b"kept after all"
+    disk.put(digest_of(data), data)
+    disk.flush()
+    assert DiskCache(tmp_path).get(digest_of(data)) == data
+
+
+def test_an_unusable_cache_costs_only_the_warm_start(tmp_path: Path) -> None:
+    """A cache directory that cannot be written, or a database that is a symbolic link (it could
+    point anywhere), is a cache that misses: no error, nothing written through the link."""
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"")
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / DATABASE).symlink_to(target)
+    blocked = tmp_path / "a-file-not-a-directory"
+    blocked.write_bytes(b"")
+    for disk in (DiskCache(linked), DiskCache(blocked / "cache")):
+        disk.put(digest_of(b"x"), b"x")
+        assert disk.get(digest_of(b"x")) is None
+        disk.remember_tags("r/x", {"t": digest_of(b"x")})
+        assert disk.known_tags("r/x") == {}
+        assert disk.usage() == (0, 0)
+    assert target.read_bytes() == b""
+
+
 def test_eviction_keeps_the_most_recently_used(tmp_path: Path) -> None:
-    disk = DiskCache(tmp_path, max_bytes=10_000)
+    now = [1000.0]
+    disk = DiskCache(tmp_path, max_bytes=10_000, clock=lambda: now[0])
     blobs = [os.urandom(1000) for _ in range(13)]
-    for index, blob in enumerate(blobs[:9]):
+    for blob in blobs[:9]:
+        now[0] += 1
         disk.put(digest_of(blob), blob)
-        os.utime(disk._path(digest_of(blob)), (1000 + index, 1000 + index))  # type: ignore[arg-type]
+    now[0] += 1
     assert disk.get(digest_of(blobs[0])) == blobs[0]  # used now: newest
     for blob in blobs[9:]:
+        now[0] += 1
         disk.put(digest_of(blob), blob)
-    disk.evict()
-    _, size = disk.usage()
-    assert size <= 10_000
+    disk.evict()  # puts evict as they go too (every eighth of the bound written)
+    count, size = disk.usage()
+    assert size <= 10_000 and count < 13
     assert disk.get(digest_of(blobs[0])) == blobs[0]
     assert disk.get(digest_of(blobs[1])) is None  # least recently used: gone
     assert disk.get(digest_of(blobs[-1])) == blobs[-1]
+
+
+def test_the_old_file_per_object_layout_is_removed(tmp_path: Path) -> None:
+    (tmp_path / "objects" / "sha256" / "ab").mkdir(parents=True)
+    (tmp_path / "objects" / "sha256" / "ab" / "abcd").write_bytes(b"old")
+    (tmp_path / "tags").mkdir()
+    DiskCache(tmp_path).evict()
+    assert not (tmp_path / "objects").exists() and not (tmp_path / "tags").exists()
 
 
 def _writer(root: str, seed: int) -> None:
@@ -110,6 +151,7 @@ def _writer(root: str, seed: int) -> None:
         assert all(d.startswith("sha256:") for d in disk.known_tags("r/x").values())
         if index % 40 == seed:
             disk.evict()
+    assert disk.hits > 0  # the cache stayed usable under the other writers
 
 
 def test_concurrent_processes_never_see_partial_objects(tmp_path: Path) -> None:
@@ -120,9 +162,9 @@ def test_concurrent_processes_never_see_partial_objects(tmp_path: Path) -> None:
     for worker in workers:
         worker.join(60)
     assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
-    for path in (tmp_path / "objects").rglob("*"):
-        if path.is_file() and not path.name.startswith(".tmp-"):
-            assert digest_of(path.read_bytes())[7:] == path.name
+    with sqlite3.connect(tmp_path / DATABASE) as db:
+        rows = db.execute("select digest, data from objects").fetchall()
+    assert rows and all(digest_of(data) == digest for digest, data in rows)
 
 
 def test_no_cache_and_cache_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -131,6 +173,7 @@ def test_no_cache_and_cache_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     disk = default_cache()
     assert disk is not None and disk.root == tmp_path
     disk.put(digest_of(b"x" * 100), b"x" * 100)
+    disk.flush()
     assert main(["cache", "info"]) == 0
     assert "1 objects" in capsys.readouterr().out
     assert main(["cache", "clear"]) == 0
@@ -153,4 +196,4 @@ async def test_a_cache_directory_is_not_copied_into_the_disk_cache(tmp_path: Pat
     entries, errors, _ = await collect(scan_store(store, memo=DocumentMemo(disk)))
     assert errors == [] and entries
     written = [p for p in (tmp_path / "disk").rglob("*") if p.is_file()]
-    assert written == []
+    assert written == [] and disk.usage() == (0, 0)
