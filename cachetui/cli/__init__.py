@@ -8,7 +8,6 @@ stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from collections.abc import Sequence
@@ -16,20 +15,17 @@ from typing import NoReturn
 
 from cachetui import __version__
 from cachetui.cli import commands
-from cachetui.cli.common import (
-    EXIT_BROKEN_PIPE,
-    EXIT_USAGE,
-    run_command,
-    silence_stdout,
-)
-from cachetui.store import diskcache
+from cachetui.cli.exits import EXIT_BROKEN_PIPE, EXIT_USAGE
 
 NO_CACHE = "--no-cache"
 """A global flag, taken out before the subcommand's parser sees the arguments."""
+TOP_LEVEL = ("-h", "--help", "--version")
+"""First words the top-level parser answers alone: no command's module is imported for them."""
 
 
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
-    """The full parser, with arguments for ``selected`` only (every command when None)."""
+    """The full parser, with arguments for ``selected`` only (every command when None, none
+    when it names no command: the top-level help lists commands by name and help line)."""
     parser = argparse.ArgumentParser(
         prog="cachetui",
         description="See inside, copy, prune and re-export BuildKit build caches.",
@@ -53,6 +49,8 @@ def plausible_source(word: str) -> bool:
 
 
 def unknown_command(word: str) -> int:
+    import difflib
+
     close = difflib.get_close_matches(word, sorted(commands.NAMES), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     print(f"cachetui: error: unknown command {word!r}{hint}; see cachetui --help (a source "
@@ -64,22 +62,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     options = args_list[:args_list.index("--")] if "--" in args_list else args_list
     if NO_CACHE in options:
+        from cachetui.store import diskcache
+
         args_list.remove(NO_CACHE)
         diskcache.disable()
     if args_list and args_list[0] == "__complete-tags":  # for the completion scripts only
         from cachetui.cli.completion_cmd import complete_tags
 
         return complete_tags(args_list[1:])
-    if not args_list or (args_list[0] not in commands.NAMES
-                         and args_list[0] not in ("-h", "--help", "--version")):
+    if not args_list or (args_list[0] not in commands.NAMES and args_list[0] not in TOP_LEVEL):
         if args_list and not plausible_source(args_list[0]):
             return unknown_command(args_list[0])
         args_list = ["open", *args_list]
-    parser = build_parser(args_list[0] if args_list[0] in commands.NAMES else None)
+    # ``--version`` and ``--help`` exit while parsing, before any command's arguments are read.
+    parser = build_parser(args_list[0] if args_list[0] in commands.NAMES else "")
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    from cachetui.cli.common import run_command  # asyncio and the rest: only to run a command
+
     return run_command(args)
 
 
@@ -93,6 +95,8 @@ def entry() -> NoReturn:
     try:
         sys.stdout.flush()
     except BrokenPipeError:  # `cachetui ls | head`: the reader has all it wanted
+        from cachetui.cli.common import silence_stdout
+
         silence_stdout()
         code = code or EXIT_BROKEN_PIPE
     try:

@@ -15,19 +15,17 @@ from typing import Any, TextIO
 
 import msgspec
 
+# The exit codes, re-exported: every command takes them from here.
+from cachetui.cli.exits import EXIT_BROKEN_PIPE as EXIT_BROKEN_PIPE
+from cachetui.cli.exits import EXIT_ERROR as EXIT_ERROR
+from cachetui.cli.exits import EXIT_OK as EXIT_OK
+from cachetui.cli.exits import EXIT_PARTIAL as EXIT_PARTIAL
+from cachetui.cli.exits import EXIT_USAGE as EXIT_USAGE
 from cachetui.errors import CachetuiError, InvalidInput, UsageError
 from cachetui.oci.models import encode_json
 from cachetui.ops.policy import parse_duration, parse_size
 from cachetui.present.safe_text import safe
 from cachetui.store import fsutil
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
-"""Some sources or items failed while others succeeded (stderr has one line per failure)."""
-EXIT_BROKEN_PIPE = 141
-"""The reader of stdout went away (``cachetui ls | head``): quiet, as if killed by SIGPIPE."""
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 

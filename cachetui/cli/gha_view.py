@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cachetui.errors import CachetuiError
 from cachetui.locations import Workspace, parse_location
 from cachetui.ops.inventory import CacheEntry, collect, scan_store
 from cachetui.present import units
 from cachetui.report import cache_json
-from cachetui.store.gha.inventory import ContentFindings, GhaCache, GhaInventory, ages
-from cachetui.store.gha.store import GhaStore
+
+if TYPE_CHECKING:
+    # The gha store brings httpx (~80 ms of start-up): it loads when a gha source is opened,
+    # not for every ``ls``, ``inspect`` or ``space`` (bench/bench_startup.py).
+    from cachetui.store.gha.inventory import ContentFindings, GhaCache, GhaInventory
+    from cachetui.store.gha.store import GhaStore
 
 
 @dataclass(slots=True)
@@ -34,6 +38,8 @@ async def each_gha(texts: list[str], workspace: Workspace, errors: list[str],
     for text in texts:
         try:
             store = workspace.open(parse_location(text))
+            from cachetui.store.gha.store import GhaStore  # loaded by the opener
+
             assert isinstance(store, GhaStore)
             await visit(store, await store.inventory())
         except CachetuiError as exc:
@@ -64,6 +70,10 @@ async def listings_of(stores: list[object], entries: list[CacheEntry]) -> list[G
     """The gha facts of the gha stores among ``stores`` (inventory is already cached by a scan)."""
     out = []
     for store in stores:
+        if getattr(store, "kind", None) != "gha":
+            continue  # no import of the gha store (and httpx) for other stores
+        from cachetui.store.gha.store import GhaStore  # loaded by the opener
+
         if isinstance(store, GhaStore):
             out.append(GhaListing(store.location, await store.inventory(),
                                   {e.tag: e for e in entries if e.source == store.location},
@@ -116,6 +126,8 @@ HEADERS = ["CACHE", "CURRENT", "SUPERSEDED", "WASTED", "LAYERS", "SIZE", "MIN", 
 
 
 def summary(listing: GhaListing) -> list[str]:
+    from cachetui.store.gha.inventory import ages
+
     inventory = listing.inventory
     used = inventory.usage_bytes if inventory.usage_bytes is not None else inventory.total_bytes
     share = 100.0 * used / inventory.limit_bytes if inventory.limit_bytes else 0.0

@@ -1,0 +1,148 @@
+"""Start-up benchmark: what a ``cachetui`` command costs before it does its work.
+
+Every command is a fresh process, so its interpreter start and imports are paid once per run:
+~0.1 s is a tenth of a 300-cache registry listing. Times, in alternating rounds (medians), wall
+and CPU seconds (user + system, load-independent) of:
+
+- ``python -c pass`` (the interpreter) and ``python -c "import asyncio, argparse, msgspec"``
+  (the libraries every command needs: the floor of a cachetui start);
+- ``cachetui --version``; ``ls --json`` of an empty directory and of a one-cache directory;
+  ``copy --dry-run`` and ``reexport --dry-run --compression zstd`` of that cache.
+
+Then, for ``ls --json DIR``, which network and UI libraries were loaded (none should be: a
+directory listing needs no HTTP stack and no Textual) and the top offenders of
+``python -X importtime``, by package, for anyone chasing the next millisecond.
+
+Goals (issue 13): ``ls`` of a directory loads neither httpx, aiohttp nor Textual; its start-up
+CPU is within 2x the library floor above.
+
+    .venv/bin/python bench/bench_startup.py [ROUNDS]
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from bench.rounds import load, verdict  # noqa: E402
+from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
+
+PYTHON = sys.executable
+CACHETUI = [PYTHON, "-m", "cachetui"]
+HEAVY = ("httpx", "aiohttp", "textual", "rich", "botocore", "azure")
+"""Libraries a directory listing must not load (each costs tens of milliseconds)."""
+LIBRARY_FLOOR = "import asyncio, argparse, msgspec"
+
+MODULES_PROBE = """
+import json, sys
+from cachetui import entry
+try:
+    entry.main(sys.argv[1:])
+finally:
+    print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def run(command: list[str], expect: tuple[int, ...] = (0,)) -> tuple[float, float]:
+    """Wall and CPU seconds of one child process (its exit status must be one of ``expect``)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               cwd=REPO_ROOT)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    if os.waitstatus_to_exitcode(status) not in expect:
+        raise SystemExit(f"{command[2:]} failed ({status}): {stderr}")
+    return elapsed, usage.ru_utime + usage.ru_stime
+
+
+def loaded(args: list[str]) -> list[str]:
+    """The modules ``cachetui ARGS`` had imported when it finished."""
+    done = subprocess.run([PYTHON, "-c", MODULES_PROBE, *args], capture_output=True, text=True,
+                          cwd=REPO_ROOT)
+    return list(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+def import_offenders(args: list[str], top: int = 12) -> list[tuple[str, int]]:
+    """Self import time (µs) summed by package (``cachetui.*`` by subpackage), largest first."""
+    done = subprocess.run([PYTHON, "-X", "importtime", "-m", "cachetui", *args],
+                          capture_output=True, text=True, cwd=REPO_ROOT)
+    spent: collections.Counter[str] = collections.Counter()
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        self_us, _, name = line[len("import time:"):].split("|")
+        if not self_us.strip().isdigit():
+            continue  # the header line
+        parts = name.strip().split(".")
+        package = ".".join(parts[:2]) if parts[0] == "cachetui" else parts[0]
+        spent[package] += int(self_us)
+    return spent.most_common(top)
+
+
+def main() -> int:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 11
+    with tempfile.TemporaryDirectory(prefix="cachetui-bench-startup-") as tmp:
+        work = Path(tmp)
+        empty = work / "empty"
+        empty.mkdir()
+        cache = work / "cache"
+        write_cache(cache, "latest", CacheShape(layer_bytes=4096))
+        # An installed cachetui has bytecode: compile once, as an install would.
+        subprocess.run([PYTHON, "-m", "compileall", "-q", str(REPO_ROOT / "cachetui")],
+                       check=True)
+        outputs = iter(range(10**6))
+        contenders: dict[str, tuple[list[str], tuple[int, ...]]] = {
+            "python -c pass": ([PYTHON, "-c", "pass"], (0,)),
+            f"python -c '{LIBRARY_FLOOR}'": ([PYTHON, "-c", LIBRARY_FLOOR], (0,)),
+            "cachetui --version": ([*CACHETUI, "--version"], (0,)),
+            "cachetui ls --json EMPTY": ([*CACHETUI, "ls", "--json", str(empty)], (1,)),
+            "cachetui ls --json DIR": ([*CACHETUI, "ls", "--json", str(cache)], (0,)),
+            "cachetui copy --dry-run DIR OUT": ([*CACHETUI, "copy", "--dry-run", str(cache)], (0,)),
+            "cachetui reexport --dry-run DIR OUT": (
+                [*CACHETUI, "reexport", "--dry-run", str(cache)], (0,)),
+        }
+        walls: dict[str, list[float]] = {name: [] for name in contenders}
+        cpus: dict[str, list[float]] = {name: [] for name in contenders}
+        for _ in range(rounds):
+            for name, (command, expect) in contenders.items():
+                if "OUT" in name:
+                    command = [*command, str(work / f"out{next(outputs)}")]
+                    if "reexport" in name:
+                        command += ["--compression", "zstd"]
+                wall, cpu = run(command, expect)
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+        print(f"median of {rounds} alternating rounds; {load()}")
+        print(f"{'':38s} {'wall s':>7s} {'CPU s':>7s}")
+        median_cpu = {name: statistics.median(values) for name, values in cpus.items()}
+        for name in contenders:
+            print(f"{name:38s} {statistics.median(walls[name]):7.3f} {median_cpu[name]:7.3f}")
+        modules = loaded(["ls", "--json", str(cache)])
+        heavy = sorted(set(modules) & set(HEAVY))  # (httpx._main is cachetui's stand-in)
+        print(f"ls --json DIR loaded {len(modules)} modules; network/UI libraries among them: "
+              f"{', '.join(heavy) or 'none'}")
+        print("top import offenders of ls --json DIR (python -X importtime, self time by "
+              "package, ms): " + ", ".join(
+                  f"{name} {us / 1000:.1f}" for name, us in import_offenders(
+                      ["ls", "--json", str(cache)])))
+        floor = median_cpu[f"python -c '{LIBRARY_FLOOR}'"]
+        ls_cpu = median_cpu["cachetui ls --json DIR"]
+        print(f"goal ls of a directory loads no {'/'.join(HEAVY)}: {verdict(not heavy)}; "
+              f"goal ls start-up CPU <= 2x the library floor ({floor:.3f} s): "
+              f"{verdict(ls_cpu <= 2 * floor)} ({ls_cpu / floor:.2f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
