@@ -23,7 +23,6 @@ from cachetui.cli.exits import EXIT_PARTIAL as EXIT_PARTIAL
 from cachetui.cli.exits import EXIT_USAGE as EXIT_USAGE
 from cachetui.errors import CachetuiError, InvalidInput, UsageError
 from cachetui.oci.models import encode_json
-from cachetui.ops.policy import parse_duration, parse_size
 from cachetui.present.safe_text import safe
 from cachetui.store import fsutil
 
@@ -146,6 +145,8 @@ def output(args: argparse.Namespace) -> str:
 
 def option_duration(text: str, option: str) -> timedelta:
     """A duration flag's value; a malformed one is a usage error (exit 2)."""
+    from cachetui.ops.policy import parse_duration  # not loaded by commands without one
+
     try:
         return parse_duration(text, option=option)
     except InvalidInput as exc:
@@ -154,6 +155,8 @@ def option_duration(text: str, option: str) -> timedelta:
 
 def option_size(text: str, option: str) -> int:
     """A size flag's value; a malformed one is a usage error (exit 2)."""
+    from cachetui.ops.policy import parse_size  # not loaded by commands without one
+
     try:
         return parse_size(text, option=option)
     except InvalidInput as exc:
