@@ -5,9 +5,22 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cachetui.buildkit.analysis import analyse
-from cachetui.buildkit.cacheconfig import encode_cache_config, parse_cache_config
+from cachetui.buildkit.cacheconfig import (
+    CacheConfig,
+    CacheInput,
+    CacheLayer,
+    CacheRecord,
+    CacheResult,
+    ChainedResult,
+    _is_valid,
+    _raise_first_problem,
+    encode_cache_config,
+    parse_cache_config,
+)
 from cachetui.buildkit.chains import ChainIndex
 from cachetui.errors import FormatError
 from cachetui.store.layout import LayoutStore
@@ -105,3 +118,33 @@ def test_analysis_of_a_config_with_missing_blobs_reports_them() -> None:
     analysis = analyse(build_document(parse_top(manifest), cfg))
     assert analysis.minmax.missing_blobs == (A,)
     assert analysis.minmax.min_bytes == 0
+
+
+def _small_configs() -> st.SearchStrategy[CacheConfig]:
+    """Tiny configs whose indices often fall out of range, loop or are missing."""
+    index = st.integers(min_value=-3, max_value=5)
+    layer = st.builds(CacheLayer, blob=st.sampled_from(["", A, B]), parent=index)
+    alternative = st.builds(CacheInput, link=index)
+    record = st.builds(
+        CacheRecord,
+        layers=st.lists(st.builds(CacheResult, layer=index), max_size=2).map(tuple),
+        chains=st.lists(st.builds(ChainedResult, layers=st.lists(index, max_size=3).map(tuple)),
+                        max_size=2).map(tuple),
+        inputs=st.lists(st.lists(alternative, max_size=3).map(tuple), max_size=3).map(tuple),
+    )
+    return st.builds(CacheConfig, layers=st.lists(layer, max_size=5),
+                     records=st.lists(record, max_size=5))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_small_configs())
+def test_fast_validation_agrees_with_the_reference_walk(cfg: CacheConfig) -> None:
+    """validate() answers from flat passes and walks the config only to name a problem: both
+    must agree on every config, or a bad config would pass (or a good one fail)."""
+    try:
+        _raise_first_problem(cfg, "cfg")
+    except FormatError:
+        reference_ok = False
+    else:
+        reference_ok = True
+    assert _is_valid(cfg) is reference_ok

@@ -70,7 +70,7 @@ async def test_gc_keeps_a_planned_orphan_that_a_new_manifest_names(moto: Moto) -
     raw = await store.read_annotated("main")
     config = CacheConfig(layers=[CacheLayer(blob=victim.digest, parent=-1, annotations=(
         LayerAnnotations(mt.OCI_LAYER_GZIP, "sha256:" + "d" * 64, victim.size, GO_ZERO_TIME)))],
-        records=[CacheRecord(layers=[CacheResult(layer=0, created_at=GO_ZERO_TIME)],
+        records=[CacheRecord(layers=(CacheResult(layer=0, created_at=GO_ZERO_TIME),),
                              digest="sha256:" + "e" * 64)])
     await store.put_annotated("new", encode_cache_config(config))
     result = await apply_object_gc(plan, store)
@@ -160,7 +160,7 @@ def _manifest(blobs: list[str]) -> bytes:
     layers = [CacheLayer(blob=d, parent=i - 1, annotations=LayerAnnotations(
         mt.OCI_LAYER_GZIP, "sha256:" + hashlib.sha256(d.encode()).hexdigest(), 7, GO_ZERO_TIME))
         for i, d in enumerate(blobs)]
-    records = [CacheRecord(layers=[CacheResult(layer=len(blobs) - 1, created_at=GO_ZERO_TIME)],
+    records = [CacheRecord(layers=(CacheResult(layer=len(blobs) - 1, created_at=GO_ZERO_TIME),),
                            digest="sha256:" + hashlib.sha256(b"".join(
                                d.encode() for d in blobs)).hexdigest())]
     return encode_cache_config(CacheConfig(layers=layers, records=records))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from cachetui.buildkit.cacheconfig import CacheConfig
+from cachetui.buildkit.cacheconfig import CacheConfig, CacheRecord
 from cachetui.buildkit.chains import ChainIndex, linked_records, top_entry_of
 from cachetui.buildkit.document import CacheDocument, CacheFormat
 from cachetui.buildkit.times import parse_time
@@ -110,29 +110,25 @@ def analyse(document: CacheDocument) -> CacheAnalysis:
     final_records: list[int] = []
     min_digests: set[str] = set()
     kept: list[int] = []
-    records_with_results = 0
-    record_times: list[datetime] = []
+    with_results: list[tuple[int, CacheRecord]] = []
     if config is not None:
         linked = linked_records(config)
-        for index, record in enumerate(config.records):
-            if not record.has_results:
-                continue
-            records_with_results += 1
+        # Most records of a cache have no result (cache keys only): walk the others, in order.
+        with_results = [(index, record) for index, record in enumerate(config.records)
+                        if record.layers or record.chains]
+        blob_chains = []
+        for index, record in with_results:
             for entry in top_entry_of(record):
                 producers.setdefault(config.layers[entry].blob, []).append(index)
+            record_chains = chains.record_blob_chains(record)
+            blob_chains.append(record_chains)
             if index not in linked:
                 final_records.append(index)
-                for blobs in chains.record_blob_chains(record):
+                for blobs in record_chains:
                     min_digests.update(blobs)
-        for index, record in enumerate(config.records):
-            if record.has_results and all(
-                set(blobs) <= min_digests for blobs in chains.record_blob_chains(record)
-            ):
+        for (index, _), record_chains in zip(with_results, blob_chains, strict=True):
+            if all(min_digests.issuperset(blobs) for blobs in record_chains):
                 kept.append(index)
-            for result in record.layers:
-                parsed = parse_time(result.created_at)
-                if parsed is not None:
-                    record_times.append(parsed)
     elif document.format is CacheFormat.IMAGE:
         min_digests = set(sizes)
     missing = tuple(sorted(d for d in min_digests if d not in sizes))
@@ -156,7 +152,9 @@ def analyse(document: CacheDocument) -> CacheAnalysis:
                 records=tuple(producers.get(digest, ())),
             )
         )
-    times = layer_times or record_times
+    # The records' times only stand in for the layers' (most exporters annotate layers).
+    times = layer_times or [parsed for _, record in with_results for result in record.layers
+                            if (parsed := parse_time(result.created_at)) is not None]
     minmax = MinMax(
         final_records=tuple(final_records),
         min_digests=frozenset(d for d in min_digests if d in sizes),
@@ -170,7 +168,7 @@ def analyse(document: CacheDocument) -> CacheAnalysis:
         layers=tuple(infos),
         minmax=minmax,
         record_count=len(config.records) if config is not None else 0,
-        records_with_results=records_with_results,
+        records_with_results=len(with_results),
         compression=tuple(sorted({info.compression for info in infos})),
         created_oldest=min(times) if times else None,
         created_newest=max(times) if times else None,

@@ -18,7 +18,7 @@ from cachetui.oci.models import encode_json
 MAX_CONFIG_BYTES: Final = 16 * 1024 * 1024
 
 
-class LayerAnnotations(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel"):
+class LayerAnnotations(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel", gc=False):
     """Only the s3/gha/azblob exporters write these; kept so a round trip loses nothing."""
 
     media_type: str | None = None
@@ -27,7 +27,7 @@ class LayerAnnotations(msgspec.Struct, frozen=True, omit_defaults=True, rename="
     created_at: str | None = None
 
 
-class CacheLayer(msgspec.Struct, frozen=True, omit_defaults=True):
+class CacheLayer(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     """A chain node: a stored blob on top of ``parent`` (an index into ``layers``, -1 = base)."""
 
     blob: str = ""
@@ -35,21 +35,21 @@ class CacheLayer(msgspec.Struct, frozen=True, omit_defaults=True):
     annotations: LayerAnnotations | None = None
 
 
-class CacheResult(msgspec.Struct, frozen=True, rename="camel"):
+class CacheResult(msgspec.Struct, frozen=True, rename="camel", gc=False):
     """A record's result: the chain ending at ``layer``."""
 
     layer: int
     created_at: str = ""
 
 
-class ChainedResult(msgspec.Struct, frozen=True, rename="camel"):
+class ChainedResult(msgspec.Struct, frozen=True, rename="camel", gc=False):
     """A result given as an explicit list of layer indices (inline cache, non-prefix chains)."""
 
-    layers: list[int]
+    layers: tuple[int, ...]
     created_at: str = ""
 
 
-class CacheInput(msgspec.Struct, frozen=True):
+class CacheInput(msgspec.Struct, frozen=True, gc=False):
     """One alternative for an input: a link to another record, with an optional selector.
 
     Go writes ``selector`` only when set but ``link`` always (0 included); UNSET mirrors that.
@@ -59,20 +59,20 @@ class CacheInput(msgspec.Struct, frozen=True):
     link: int = 0
 
 
-class CacheRecord(msgspec.Struct, frozen=True, omit_defaults=True):
+class CacheRecord(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     """A cache key. ``inputs[i]`` lists the alternatives for the operation's input ``i``."""
 
-    layers: list[CacheResult] = msgspec.field(default_factory=list)
-    chains: list[ChainedResult] = msgspec.field(default_factory=list)
+    layers: tuple[CacheResult, ...] = ()
+    chains: tuple[ChainedResult, ...] = ()
     digest: str = ""
-    inputs: list[list[CacheInput]] = msgspec.field(default_factory=list)
+    inputs: tuple[tuple[CacheInput, ...], ...] = ()
 
     @property
     def has_results(self) -> bool:
         return bool(self.layers or self.chains)
 
 
-class CacheConfig(msgspec.Struct, frozen=True, omit_defaults=True):
+class CacheConfig(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     layers: list[CacheLayer] = msgspec.field(default_factory=list)
     records: list[CacheRecord] = msgspec.field(default_factory=list)
 
@@ -102,7 +102,81 @@ def parse_inline_records(raw: bytes, *, where: str) -> list[CacheRecord]:
 
 
 def validate(config: CacheConfig, *, where: str = "cache config") -> None:
-    """Range-check every index and reject parent loops and record loops."""
+    """Range-check every index and reject parent loops and record loops.
+
+    A listing validates hundreds of configs: :func:`_is_valid` answers in a few flat passes, and
+    only a config it refuses is walked again, in the original order, to name its first problem.
+    """
+    if not _is_valid(config):
+        _raise_first_problem(config, where)
+
+
+def _is_valid(config: CacheConfig) -> bool:
+    """Whether :func:`_raise_first_problem` would find nothing (it must never say yes wrongly)."""
+    layers = config.layers
+    n_layers = len(layers)
+    for layer in layers:
+        if not layer.blob or not -1 <= layer.parent < n_layers:
+            return False
+    if _parent_loop_at([layer.parent for layer in layers]) is not None:
+        return False
+    records = config.records
+    results = [result.layer for record in records for result in record.layers]
+    if results and (min(results) < 0 or max(results) >= n_layers):
+        return False
+    indices = [index for record in records for chain in record.chains for index in chain.layers]
+    if indices and (min(indices) < 0 or max(indices) >= n_layers):
+        return False
+    inputs = [alternatives for record in records for alternatives in record.inputs]
+    if not all(inputs):
+        return False
+    links = [alternative.link for alternatives in inputs for alternative in alternatives]
+    if links and (min(links) < 0 or max(links) >= len(records)):
+        return False
+    return not links or _links_are_acyclic(records, links)
+
+
+def _parent_loop_at(parents: list[int]) -> int | None:
+    """The first layer found on a parent loop, or ``None`` (indices already in range)."""
+    # Each node is visited once: state 1 = on the current walk, 2 = known to reach -1.
+    state = [0] * len(parents)
+    for start in range(len(parents)):
+        path = []
+        node = start
+        while node != -1 and state[node] == 0:
+            state[node] = 1
+            path.append(node)
+            node = parents[node]
+        if node != -1 and state[node] == 1:
+            return node
+        for visited in path:
+            state[visited] = 2
+    return None
+
+
+def _links_are_acyclic(records: list[CacheRecord], links: list[int]) -> bool:
+    """Kahn's algorithm over the record links (indices already in range): no recursion, one
+    visit per record and per link, no per-record allocation."""
+    pending = [0] * len(records)
+    for link in links:
+        pending[link] += 1
+    ready = [index for index, count in enumerate(pending) if not count]
+    pop, push = ready.pop, ready.append
+    done = 0
+    while ready:
+        done += 1
+        for alternatives in records[pop()].inputs:
+            for alternative in alternatives:
+                link = alternative.link
+                left = pending[link] - 1
+                pending[link] = left
+                if not left:
+                    push(link)
+    return done == len(records)
+
+
+def _raise_first_problem(config: CacheConfig, where: str) -> None:
+    """The reference check: walks in document order and raises on the first problem found."""
     layers = config.layers
     n_layers = len(layers)
     n_records = len(config.records)
@@ -137,20 +211,9 @@ def validate(config: CacheConfig, *, where: str = "cache config") -> None:
 
 
 def _check_parent_loops(config: CacheConfig, where: str) -> None:
-    # Each node is visited once: state 1 = on the current walk, 2 = known to reach -1.
-    state = [0] * len(config.layers)
-    parents = [layer.parent for layer in config.layers]
-    for start in range(len(parents)):
-        path = []
-        node = start
-        while node != -1 and state[node] == 0:
-            state[node] = 1
-            path.append(node)
-            node = parents[node]
-        if node != -1 and state[node] == 1:
-            raise FormatError(f"layer parent loop through layers[{node}]", where=where)
-        for visited in path:
-            state[visited] = 2
+    node = _parent_loop_at([layer.parent for layer in config.layers])
+    if node is not None:
+        raise FormatError(f"layer parent loop through layers[{node}]", where=where)
 
 
 def _check_record_loops(config: CacheConfig, where: str) -> None:

@@ -55,12 +55,8 @@ class ChainIndex:
 
 def linked_records(config: CacheConfig) -> set[int]:
     """Indices of records some other record lists as an input."""
-    linked: set[int] = set()
-    for record in config.records:
-        for alternatives in record.inputs:
-            for alternative in alternatives:
-                linked.add(alternative.link)
-    return linked
+    return {alternative.link for record in config.records for alternatives in record.inputs
+            for alternative in alternatives}
 
 
 def top_entry_of(record: CacheRecord) -> list[int]:

@@ -236,8 +236,8 @@ def rewrite_document(
     records: list[CacheRecord] = []
     for index, record in enumerate(config.records):
         keep_results = kept_records is None or index in kept_records
-        results = [r for r in record.layers if keep_results and valid[r.layer]]
-        chains = [c for c in record.chains if keep_results and all(valid[i] for i in c.layers)]
+        results = tuple(r for r in record.layers if keep_results and valid[r.layer])
+        chains = tuple(c for c in record.chains if keep_results and all(valid[i] for i in c.layers))
         dropped += len(record.layers) + len(record.chains) - len(results) - len(chains)
         records.append(CacheRecord(layers=results, chains=chains, digest=record.digest,
                                    inputs=record.inputs))
@@ -280,10 +280,10 @@ def rewrite_document(
 
     final_records = []
     for record in records:
-        results = list(dict.fromkeys(
+        results = tuple(dict.fromkeys(
             CacheResult(layer=remap(r.layer), created_at=r.created_at) for r in record.layers))
-        chains = [ChainedResult(layers=[remap(i) for i in c.layers], created_at=c.created_at)
-                  for c in record.chains]
+        chains = tuple(ChainedResult(layers=tuple(remap(i) for i in c.layers),
+                                     created_at=c.created_at) for c in record.chains)
         final_records.append(CacheRecord(layers=results, chains=chains, digest=record.digest,
                                          inputs=record.inputs))
     new_config = CacheConfig(layers=new_layers, records=final_records)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Final
 
 _RFC3339: Final = re.compile(
@@ -11,8 +12,12 @@ _RFC3339: Final = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def parse_time(text: str | None) -> datetime | None:
-    """Parse an RFC 3339 time; ``None`` for missing, malformed or Go's zero time."""
+    """Parse an RFC 3339 time; ``None`` for missing, malformed or Go's zero time.
+
+    Memoised: the caches of one repository share most layers, and so their creation times
+    (a datetime is immutable, so sharing one is safe)."""
     if not text:
         return None
     match = _RFC3339.match(text)

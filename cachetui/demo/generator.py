@@ -175,16 +175,16 @@ class _Builder:
         records = []
         for old in record_order:
             source = self.records[old]
-            inputs = [
-                sorted(
+            inputs = tuple(
+                tuple(sorted(
                     (CacheInput(selector=selector, link=new_record[link]) if selector
                      else CacheInput(link=new_record[link]) for selector, link in alternatives),
                     key=lambda item: item.link,
-                )
+                ))
                 for alternatives in source.inputs
-            ]
-            results = ([CacheResult(layer=new_layer[source.result], created_at=source.created)]
-                       if source.result is not None else [])
+            )
+            results = ((CacheResult(layer=new_layer[source.result], created_at=source.created),)
+                       if source.result is not None else ())
             records.append(CacheRecord(layers=results, digest=source.digest, inputs=inputs))
         return CacheConfig(layers=layers, records=records)
 
