@@ -18,7 +18,6 @@ import msgspec
 from cachetui.errors import InvalidInput, NotFound
 from cachetui.store.gha.credentials import Secret
 from cachetui.store.gha.errors import GitHubAuthError, GitHubError
-from cachetui.store.gha.rest import GitHubRest
 
 GHCR_HOST: Final = "ghcr.io"
 MAX_PAGES: Final = 200
@@ -57,6 +56,10 @@ class GhcrPackages:
 
     def __init__(self, api_url: str, token: Secret | None, repository: str, *,
                  client: httpx.AsyncClient | None = None, max_wait: float = 60.0) -> None:
+        # Here, not at the top: every registry store loads this module (vendor deletes are
+        # offered on ghcr.io), and the REST client's modules are ~5 ms of each start-up.
+        from cachetui.store.gha.rest import GitHubRest
+
         self.owner, self.package = package_of(repository)
         self._rest = GitHubRest(api_url, f"{GHCR_HOST}/{repository}", token, client=client,
                                 max_wait=max_wait, where=f"{GHCR_HOST}/{repository}")
