@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from cachetui.ops.copy import CopyPlan, CopyResult
-from cachetui.ops.reexport import ReexportPlan, ReexportResult
+from typing import TYPE_CHECKING
+
 from cachetui.ops.transfer import BlobAction
 from cachetui.present import units
 from cachetui.present.safe_text import safe
+
+if TYPE_CHECKING:  # types only: a copy need not load the re-export's codecs (bench_startup)
+    from cachetui.ops.copy import CopyPlan, CopyResult
+    from cachetui.ops.reexport import ReexportPlan, ReexportResult
 
 
 def describe_copy_plan(plan: CopyPlan) -> str:
