@@ -53,6 +53,30 @@ def test_ls_of_a_directory_loads_no_http_stack_and_no_ui(tmp_path: Path) -> None
     assert row["source"] == str(tmp_path) and "no cache directories" in row["error"]
 
 
+@pytest.mark.parametrize("argv", [
+    ["inspect", "{cache}"], ["space", "{cache}"], ["prune", "{cache}", "--keep", "0"],
+    ["copy", "--dry-run", "{cache}", "{out}"],
+    ["reexport", "--dry-run", "{cache}", "{out}", "--compression", "zstd"],
+    ["diff", "{cache}:latest", "{cache}:latest"], ["shares", "{cache}", "{layer}"],
+], ids=lambda argv: argv[0])
+def test_directory_commands_load_no_http_stack_and_no_ui(tmp_path: Path,
+                                                          argv: list[str]) -> None:
+    """Every command on directories starts without httpx, aiohttp and Textual (before: inspect,
+    space and prune loaded httpx through the object-store and gha modules, copy loaded the
+    re-export codecs)."""
+    from cachetui.demo.generator import CacheShape, write_cache
+
+    written = write_cache(tmp_path / "cache", "latest", CacheShape(layer_bytes=1024))
+    args = [word.format(cache=tmp_path / "cache", out=tmp_path / "out",
+                        layer=written.layers[0].digest) for word in argv]
+    done, report = probe(*args)
+    assert report["code"] == 0, done.stderr
+    assert NETWORK_AND_UI.isdisjoint(report["imported"]), NETWORK_AND_UI & set(report["imported"])
+    if argv[0] == "copy":
+        assert "cachetui.ops.recompress" not in report["imported"]
+    assert not (tmp_path / "out").exists()  # dry runs
+
+
 def test_httpx_loads_without_its_cli(tmp_path: Path) -> None:
     """Importing httpx would load rich, click and pygments for its own CLI (about 60 ms of
     every start); the stand-in module keeps them out."""

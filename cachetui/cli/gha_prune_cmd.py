@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from cachetui.cli.common import (
     EXIT_ERROR,
@@ -27,8 +28,10 @@ from cachetui.ops.gha_prune import (
 )
 from cachetui.present import units
 from cachetui.present.safe_text import safe
-from cachetui.store.gha.inventory import GhaInventory
-from cachetui.store.gha.store import GhaStore
+
+if TYPE_CHECKING:  # the gha store brings httpx: it loads when a gha source is opened
+    from cachetui.store.gha.inventory import GhaInventory
+    from cachetui.store.gha.store import GhaStore
 
 
 def rules_from_args(args: argparse.Namespace) -> GhaRules:

@@ -34,7 +34,6 @@ from cachetui.oci import mediatypes as mt
 from cachetui.oci.digest import Digest, Verifier, is_digest
 from cachetui.oci.models import Descriptor, TopObject
 from cachetui.store.base import CHUNK_SIZE, MAX_CONFIG_BYTES, StoreKind
-from cachetui.store.httpobj import ObjectChanged
 
 MAX_MANIFEST_OBJECT: Final = 16 * 1024 * 1024
 """Largest annotated manifest we read (it is a cache config)."""
@@ -199,6 +198,10 @@ class ObjectStore:
     async def read_annotated(self, name: str) -> bytes:
         """A manifest's exact stored bytes (read again from the start if it was rewritten
         while a broken read resumed: never half of one version and half of another)."""
+        # Here, not at the top: httpobj brings httpx (~80 ms), and ``inspect``, ``space`` and
+        # ``prune`` of directories load this module without ever reading an object.
+        from cachetui.store.httpobj import ObjectChanged
+
         key = self.layout.manifest_key(name)
         where = f"{self.location}: manifest {name}"
         for attempt in range(1, MANIFEST_READS + 1):
