@@ -5,8 +5,10 @@ The caches are those ``bench_inventory`` lists: 300 distinct caches made from 30
 (three forms, min and max, ``extra_records=50``), each config with its own record key. Every
 document is built from fresh bytes (no memo), as a cold ``ls`` does, and a pass keeps its 300
 analyses alive, as a listing's memo does (the garbage collector's passes cost more with more live
-objects). Prints CPU ms per cache, split into manifest parse, document build and analysis: the
-best of ROUNDS passes over the 300, in each of several child processes.
+objects), with the collector paced as the ``cachetui`` program paces it (``startup.pace_gc``).
+Prints CPU ms per cache, split into manifest parse, document build and analysis (the best of
+ROUNDS passes over the 300, in each of several child processes), and how many objects the
+garbage collector tracks per cache a listing keeps (each full collection walks them all).
 
 With ``--against REF`` (a git ref, e.g. ``main``), the same caches are also timed with the
 ``cachetui`` package of REF, in child processes alternating with the current tree's, and the
@@ -48,11 +50,22 @@ def make_pairs(path: Path) -> int:
 
 def child(path: Path, rounds: int) -> None:
     """Time ``rounds`` passes with whichever ``cachetui`` is first on the path; print JSON."""
+    import gc
+
+    from cachetui import startup
     from cachetui.buildkit.analysis import analyse
     from cachetui.buildkit.document import build_document
     from cachetui.oci.models import parse_top
 
     pairs: list[tuple[bytes, str, bytes]] = pickle.loads(path.read_bytes())
+    startup.pace_gc()
+    gc.collect()
+    tracked_before = len(gc.get_objects())
+    kept_once = [analyse(build_document(parse_top(bytes(raw), media_type=media_type),
+                                        bytes(config_raw))) for raw, media_type, config_raw in pairs]
+    gc.collect()
+    tracked = (len(gc.get_objects()) - tracked_before) / len(kept_once)
+    del kept_once
     best = dict.fromkeys(PHASES, float("inf"))
     summary = ""
     for _ in range(rounds):
@@ -75,7 +88,7 @@ def child(path: Path, rounds: int) -> None:
         summary = (f"{len(kept)} caches, last {analysis.record_count} records, "
                    f"{analysis.layer_count} layers, min {analysis.minmax.min_bytes} "
                    f"max {analysis.minmax.max_bytes}")
-    print(json.dumps({"best": best, "summary": summary}))
+    print(json.dumps({"best": {**best, "tracked": tracked}, "summary": summary}))
 
 
 CHILD = ("import sys; sys.path[:0] = sys.argv[1:3]; from bench.bench_document import child; "
@@ -103,6 +116,7 @@ def report(name: str, best: dict[str, float], count: int) -> float:
               f"({best[phase] * 1000:6.1f} ms for {count})")
     print(f"  {'total':15s} {total * 1000 / count:7.3f} ms per cache ({total * 1000:6.1f} ms "
           f"for {count})")
+    print(f"  objects the garbage collector tracks per cache kept: {best['tracked']:.1f}")
     return total
 
 
@@ -124,7 +138,7 @@ def main(argv: list[str]) -> int:
                                      capture_output=True, check=True).stdout
             subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
             trees = {against: old, **trees}
-        best = {name: dict.fromkeys(PHASES, float("inf")) for name in trees}
+        best = {name: dict.fromkeys((*PHASES, "tracked"), float("inf")) for name in trees}
         for _ in range(CHILDREN):
             for name, tree in trees.items():
                 for phase, value in run_child(work / "pairs.pickle", rounds, tree).items():

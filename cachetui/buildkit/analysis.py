@@ -9,9 +9,10 @@ nowhere, so this reports what the cache holds and never claims which flag was us
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+import msgspec
 
 from cachetui.buildkit.cacheconfig import CacheConfig, CacheRecord
 from cachetui.buildkit.chains import ChainIndex, linked_records, top_entry_of
@@ -29,9 +30,8 @@ class LayerRole(StrEnum):
     """Only in intermediate stages' results: what ``mode=max`` costs on top of ``min``."""
 
 
-@dataclass(frozen=True, slots=True)
-class LayerInfo:
-    """One unique layer blob of a cache."""
+class LayerInfo(msgspec.Struct, frozen=True, gc=False):
+    """One unique layer blob of a cache (a msgspec struct: built in C, several per listed cache)."""
 
     digest: Digest
     media_type: str
@@ -44,8 +44,7 @@ class LayerInfo:
     """Indices of the records whose result has this blob on top (the steps that made it)."""
 
 
-@dataclass(frozen=True, slots=True)
-class MinMax:
+class MinMax(msgspec.Struct, frozen=True, gc=False):
     final_records: tuple[int, ...]
     min_digests: frozenset[str]
     min_bytes: int
@@ -60,8 +59,7 @@ class MinMax:
         return max(self.max_bytes - self.min_bytes, 0)
 
 
-@dataclass(frozen=True, slots=True)
-class CacheAnalysis:
+class CacheAnalysis(msgspec.Struct, frozen=True):
     """Everything the list and the cache screen show, computed once from a document."""
 
     document: CacheDocument
@@ -72,7 +70,7 @@ class CacheAnalysis:
     compression: tuple[str, ...]
     created_oldest: datetime | None
     created_newest: datetime | None
-    chains: ChainIndex = field(repr=False)
+    chains: ChainIndex
 
     @property
     def layer_count(self) -> int:

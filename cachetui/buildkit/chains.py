@@ -47,10 +47,14 @@ class ChainIndex:
 
     def blobs(self, entries: tuple[int, ...]) -> tuple[str, ...]:
         layers = self._config.layers
-        return tuple(layers[i].blob for i in entries)
+        return tuple([layers[i].blob for i in entries])
 
     def record_blob_chains(self, record: CacheRecord) -> list[tuple[str, ...]]:
-        return [self.blobs(entries) for entries, _ in self.record_results(record)]
+        """The blobs of each result (what :meth:`record_results` gives, as blob digests)."""
+        blobs = self.blobs
+        out = [blobs(self.entry_chain(result.layer)) for result in record.layers]
+        out.extend(blobs(tuple(chained.layers)) for chained in record.chains)
+        return out
 
 
 def linked_records(config: CacheConfig) -> set[int]:

@@ -21,14 +21,14 @@ MAX_MANIFEST_BYTES: Final = 4 * 1024 * 1024
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 
 
-class Platform(msgspec.Struct, frozen=True, omit_defaults=True):
+class Platform(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     architecture: str
     os: str
     variant: str | None = None
     os_version: str | None = msgspec.field(default=None, name="os.version")
 
 
-class Descriptor(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel"):
+class Descriptor(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel", gc=False):
     """An OCI content descriptor. Field order matches what BuildKit and containerd write."""
 
     media_type: str
