@@ -182,3 +182,43 @@ async def test_redraws_while_streaming_slow_down_at_thousands_of_rows(
         main.schedule_render()
         assert delays == [main_module.RENDER_DELAY, main_module.RENDER_DELAY_MANY]
         assert main_module.RENDER_DELAY_MANY > main_module.RENDER_DELAY
+
+
+async def test_moved_cells_render_as_datatable_renders_them_without_rendering_again(
+        app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache table keeps cell renderings across redraws (DataTable drops them whenever a row
+    is added or sorted); a cell that moved shows exactly what DataTable would render there,
+    mouse metadata (its new row) included."""
+    from textual.widgets import DataTable
+
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = main_screen(app).query_one(CacheTable)
+        await pilot.press("j")
+        rendered: list[int] = []
+        original = DataTable._render_cell
+
+        def counted(self: DataTable[Any], row: int, *args: Any, **kwargs: Any) -> Any:
+            if row >= 0:
+                rendered.append(row)
+            return original(self, row, *args, **kwargs)
+
+        monkeypatch.setattr(DataTable, "_render_cell", counted)
+        for keys in (("S",), ("N",), ("A",), ("j", "space")):
+            rendered.clear()
+            await pilot.press(*keys)
+            await settle(pilot)
+            painted = len(rendered)  # cells rendered by the redraws after the keys
+            table._clear_caches()  # as a new row or sort does: lines are made from cells again
+            lines = [table.render_line(y) for y in range(table.size.height)]
+            table._rendered.clear()
+            table._clear_caches()
+            rendered.clear()
+            fresh = [table.render_line(y) for y in range(table.size.height)]
+            cells = len(rendered)
+            assert cells >= table.row_count * 5, keys  # every visible cell rendered afresh
+            assert lines == fresh, keys  # segments, colours and metadata alike
+            assert [[s.style.meta if s.style else None for s in line] for line in lines] == \
+                [[s.style.meta if s.style else None for s in line] for line in fresh], keys
+            assert painted < cells / 2, (keys, painted, cells)  # moved cells kept their rendering

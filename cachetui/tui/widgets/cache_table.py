@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.widgets import DataTable
 
 from cachetui.ops.inventory import CacheEntry
@@ -46,6 +49,8 @@ FLEXIBLE = {SortKey.NAME: 14, SortKey.WHERE: 8}
 REBUILD_REMOVALS = 64
 """Removing a row is linear in the table size: above this many removals, rebuild instead."""
 MARK_WIDTH = 2
+RENDERED_CELLS = 4096
+"""Cell renderings kept (a screenful is a few hundred cells, each in a few styles)."""
 
 Layout = column_fit.Layout
 
@@ -94,6 +99,16 @@ class _Made:
     widths: tuple[int, ...]
 
 
+@dataclass(slots=True)
+class _Rendered:
+    """A cell's rendering, with the value it shows and the position it was made for."""
+
+    value: object
+    row: int
+    column: int
+    lines: list[list[Segment]]
+
+
 def _signature(cell: Text | str) -> object:
     """What a cell looks like, for deciding whether it changed (Text equality ignores style)."""
     if isinstance(cell, str):
@@ -123,6 +138,8 @@ class CacheTable(DataTable[Text | str]):
         self._natural = [width or len(title) for title, _, width in COLUMNS]
         self._made: dict[str, _Made] = {}
         """The cells last made for each row key, with what they were made from."""
+        self._rendered: LRUCache[tuple[object, ...], _Rendered] = LRUCache(RENDERED_CELLS)
+        """Cell renderings by what they depend on (:meth:`_render_cell`)."""
 
     def on_mount(self) -> None:
         self._apply_layout(self._layout())
@@ -293,6 +310,49 @@ class CacheTable(DataTable[Text | str]):
             compact_age(analysis.created_newest, now).removesuffix(" ago"),
             Text(compact_size(unref) if unref is not None else "-", justify="right"),
         ]
+
+    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
+                     cursor: bool = False, hover: bool = False) -> list[list[Segment]]:
+        """A cell's lines, rendered again only when the cell or its style changed.
+
+        DataTable keys its render caches on a counter that every added row, sort and cell
+        update moves, so each redraw while sources stream in rendered every visible cell
+        through Rich again (most of a redraw's time, and the worst event-loop stalls with
+        3,000 rows: ``bench/bench_scale.py``). A rendering depends on the cell's value, its
+        styles and width, and, through the mouse metadata Textual adds to every segment, on its
+        position; a cell that moved keeps its rendering with the new position's metadata
+        (adding a style of only metadata changes nothing else, so the segments are those
+        DataTable would make).
+        """
+        if row_index < 0 or column_index < 0 or self.fixed_rows or self.fixed_columns:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor,
+                                        hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        if row_key is None or column_key is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor,
+                                        hover)
+        value = self._data[row_key][column_key]
+        key = (id(value), base_style, width, cursor, hover, self._show_hover_cursor,
+               self.show_cursor, self._pseudo_class_state, self.cell_padding,
+               self.rows[row_key].height)
+        rendered = self._rendered.get(key)
+        if rendered is None or rendered.value is not value:
+            lines = super()._render_cell(row_index, column_index, base_style, width, cursor,
+                                         hover)
+            self._rendered[key] = _Rendered(value, row_index, column_index, lines)
+            return lines
+        if rendered.row != row_index or rendered.column != column_index:
+            meta = Style.from_meta({"row": row_index, "column": column_index})
+            rendered.lines = [[Segment(text, None if control or style is None else style + meta,
+                                       control) for text, style, control in line]
+                              for line in rendered.lines]
+            rendered.row, rendered.column = row_index, column_index
+        return rendered.lines
+
+    def notify_style_update(self) -> None:
+        self._rendered.clear()
+        super().notify_style_update()
 
     def action_scroll_top(self) -> None:
         self.move_cursor(row=0)
