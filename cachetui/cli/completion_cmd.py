@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cachetui.cli.common import EXIT_OK
+from cachetui.cli.exits import EXIT_OK
 from cachetui.errors import CachetuiError
 from cachetui.oci import mediatypes as mt
 
