@@ -1,10 +1,12 @@
 """Re-encode one layer blob as a stream: decompress, compress, hash, in bounded chunks.
 
-One layer runs in one worker thread (:mod:`cachetui.ops.blobthread`; ISA-L, zlib, zstd and
-hashlib release the GIL, so layers in parallel use every core), decoding through the one bounded
-pipeline of :mod:`cachetui.ops.codecs`, so memory does not grow with layer size, not even for
-layers that decompress 1000:1. The output goes to a temp file while it is hashed (its digest is
-only known at the end) and, as it is produced, is decoded again and compared with the input.
+One layer runs in two threads: a worker of :mod:`cachetui.ops.blobthread` decodes and hashes the
+plain bytes, a second one (:mod:`cachetui.ops.handoff`) encodes, checks, hashes and writes them
+(ISA-L, zlib, zstd and hashlib release the GIL, so even the last layer uses two cores). Decoding
+goes through the one bounded pipeline of :mod:`cachetui.ops.codecs`, so memory does not grow with
+layer size, not even for layers that decompress 1000:1. The output goes to a temp file while it
+is hashed (its digest is only known at the end) and, as it is produced, is decoded again and
+compared with the input.
 
 Determinism: the same input and settings give the same bytes. The plain stream is fed to the
 encoder in fixed 1 MiB blocks, whatever chunks the source delivered; gzip is a raw gzip wrapper
@@ -20,7 +22,7 @@ import hashlib
 import itertools
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -32,6 +34,7 @@ from cachetui.oci.mediatypes import Compression
 from cachetui.oci.models import Descriptor
 from cachetui.ops.blobthread import run_on_blob
 from cachetui.ops.codecs import ChunkReader, RoundTrip, encoder_for, fixed_blocks, plain_stream
+from cachetui.ops.handoff import Handoff, pipelined
 from cachetui.ops.progress import CancelToken
 from cachetui.store.base import CHUNK_SIZE, StagedBlob, Store
 
@@ -102,44 +105,58 @@ def encode_sync(reader: ChunkReader, source: Compression, target: Encoding, out:
                 round_trip: bool = True) -> tuple[Digest, int, str, int]:
     """Run in a worker thread: (blob digest, blob size, diffID, uncompressed size).
 
+    Two threads share the work (:func:`~cachetui.ops.handoff.pipelined`): this one reads,
+    decodes and hashes the plain bytes (the diffID); a second encodes them, checks the output
+    and hashes and writes it. The encoder sees the same blocks in the same order either way.
     ``max_output`` bounds the bytes written to ``out`` (:class:`OutputLimitExceeded` past it).
     ``round_trip`` decodes the output as it is produced and compares it with the plain bytes
     (:class:`~cachetui.ops.codecs.RoundTrip`): re-export's verification without a second pass.
     """
-    diff_hash = hashlib.sha256()
     same = target.compression is Compression.UNCOMPRESSED  # the blob is the plain bytes:
-    blob_hash = diff_hash if same else hashlib.sha256()  # hashed once, both digests from it
-    encoder = encoder_for(target.compression, target.level)
-    check = RoundTrip(target.compression) if round_trip else None
-    written = 0
-    plain_size = 0
+    # hashed once, here, and both digests are that hash
 
-    def emit(data: bytes) -> None:
-        nonlocal written
-        if data:
-            written += len(data)
-            if max_output is not None and written > max_output:
-                raise OutputLimitExceeded(f"re-encoded output passed {max_output} bytes")
+    def decode(handoff: Handoff[bytes]) -> tuple[str, int]:
+        diff_hash = hashlib.sha256()
+        plain_size = 0
+        for block in fixed_blocks(plain_stream(reader, source)):
+            if stop.is_set():
+                raise Cancelled("cancelled")
+            handoff.put(block)
+            diff_hash.update(block)
+            plain_size += len(block)
+        return f"sha256:{diff_hash.hexdigest()}", plain_size
+
+    def encode(blocks: Iterator[bytes]) -> tuple[str | None, int]:
+        blob_hash = None if same else hashlib.sha256()
+        encoder = encoder_for(target.compression, target.level)
+        check = RoundTrip(target.compression) if round_trip else None
+        written = 0
+
+        def emit(data: bytes) -> None:
+            nonlocal written
+            if data:
+                written += len(data)
+                if max_output is not None and written > max_output:
+                    raise OutputLimitExceeded(f"re-encoded output passed {max_output} bytes")
+                if check is not None:
+                    check.encoded(data)
+                if blob_hash is not None:
+                    blob_hash.update(data)
+                out.write(data)
+
+        for block in blocks:
             if check is not None:
-                check.encoded(data)
-            if not same:
-                blob_hash.update(data)
-            out.write(data)
-
-    for block in fixed_blocks(plain_stream(reader, source)):
-        if stop.is_set():
-            raise Cancelled("cancelled")
-        diff_hash.update(block)
-        plain_size += len(block)
+                check.plain(block)
+            emit(encoder.compress(block))
+        emit(encoder.flush())
         if check is not None:
-            check.plain(block)
-        emit(encoder.compress(block))
-    emit(encoder.flush())
-    if check is not None:
-        check.finish()
-    out.flush()  # no fsync: a temp file; the destination makes its own copy durable
-    return (Digest(f"sha256:{blob_hash.hexdigest()}"), written,
-            f"sha256:{diff_hash.hexdigest()}", plain_size)
+            check.finish()
+        out.flush()  # no fsync: a temp file; the destination makes its own copy durable
+        return (None if blob_hash is None else f"sha256:{blob_hash.hexdigest()}"), written
+
+    (diff_id, plain_size), (blob_digest, written) = pipelined(decode, encode,
+                                                              name="cachetui-encode")
+    return Digest(blob_digest or diff_id), written, diff_id, plain_size
 
 
 async def recompress_layer(
