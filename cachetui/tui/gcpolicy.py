@@ -17,8 +17,11 @@ from typing import Final
 
 UI_THRESHOLD: Final = (700, 10, 10)
 """CPython's default: young collections stay small and short (the CLI paces them slower)."""
-FREEZE_EVERY: Final = 256
-"""Loaded caches between freezes while sources load."""
+FREEZE_EVERY: Final = 64
+"""Loaded caches between freezes while sources load. A full collection walks what was loaded
+since the last freeze: every 256 caches, that was still a 70 ms pause (CPU) while 3,000 caches
+filled; every 64, no full collection came at all (``bench/bench_scale.py``), and the freeze
+itself (a young collection) costs a few milliseconds."""
 
 
 def for_ui() -> None:
