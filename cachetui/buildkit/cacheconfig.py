@@ -156,23 +156,22 @@ def _parent_loop_at(parents: list[int]) -> int | None:
 
 def _links_are_acyclic(records: list[CacheRecord], links: list[int]) -> bool:
     """Kahn's algorithm over the record links (indices already in range): no recursion, one
-    visit per record and per link, no per-record allocation."""
+    visit per record and per link, no per-record allocation. ``ready`` grows while it is walked:
+    a record joins it once, when the last record linking to it has been walked."""
     pending = [0] * len(records)
     for link in links:
         pending[link] += 1
     ready = [index for index, count in enumerate(pending) if not count]
-    pop, push = ready.pop, ready.append
-    done = 0
-    while ready:
-        done += 1
-        for alternatives in records[pop()].inputs:
+    push = ready.append
+    for index in ready:
+        for alternatives in records[index].inputs:
             for alternative in alternatives:
                 link = alternative.link
                 left = pending[link] - 1
                 pending[link] = left
                 if not left:
                     push(link)
-    return done == len(records)
+    return len(ready) == len(records)
 
 
 def _raise_first_problem(config: CacheConfig, where: str) -> None:
