@@ -12,9 +12,12 @@ garbage collector tracks per cache a listing keeps (each full collection walks t
 
 With ``--against REF`` (a git ref, e.g. ``main``), the same caches are also timed with the
 ``cachetui`` package of REF, in child processes alternating with the current tree's, and the
-ratio is printed: a before/after in one run, on a shared machine.
+ratio is printed: a before/after in one run, on a shared machine. Goal (issue 13): against
+``edf21e8`` (the code before the listing's parse work), build_document + analyse take at most
+half the CPU per cache.
 
     .venv/bin/python -m bench.bench_document [ROUNDS] [--against REF]
+    .venv/bin/python -m bench.bench_document 7 --against edf21e8      # the goal
 """
 
 from __future__ import annotations
@@ -29,7 +32,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.rounds import load, verdict
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+BASELINE = "edf21e8"
+"""The commit before issue 13's parse and analysis work (what the goal is measured against)."""
+GOAL_RATIO = 2.0
 PHASES = ("parse_top", "build_document", "analyse")
 CHILDREN = 4
 """Child processes per contender, alternating (the best pass of all of them is kept)."""
@@ -144,7 +152,7 @@ def main(argv: list[str]) -> int:
                 for phase, value in run_child(work / "pairs.pickle", rounds, tree).items():
                     best[name][phase] = min(best[name][phase], value)
     print(f"{count} distinct caches (bench_inventory's: 30 bases, extra_records=50); CPU "
-          f"(process_time), best pass of {CHILDREN} processes x {rounds} passes")
+          f"(process_time), best pass of {CHILDREN} processes x {rounds} passes; {load()}")
     totals = {name: report(name, values, count) for name, values in best.items()}
     if against is not None:
         old_total, new_total = totals[against], totals["current tree"]
@@ -153,6 +161,11 @@ def main(argv: list[str]) -> int:
         print(f"build_document + analyse: {old_doc * 1000 / count:.3f} -> "
               f"{new_doc * 1000 / count:.3f} ms per cache ({old_doc / new_doc:.2f}x less CPU); "
               f"all three: {old_total / new_total:.2f}x")
+        if against == BASELINE:
+            met = old_doc / new_doc >= GOAL_RATIO
+            print(f"goal build_document + analyse at most 1/{GOAL_RATIO:g} of {against}'s CPU: "
+                  f"{verdict(met)} ({old_doc / new_doc:.2f}x less)")
+            return 0 if met else 1
     return 0
 
 
