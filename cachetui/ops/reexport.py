@@ -28,6 +28,7 @@ from cachetui.oci import mediatypes as mt
 from cachetui.oci.mediatypes import Compression
 from cachetui.oci.models import Descriptor, TopObject
 from cachetui.oci.reference import validate_tag
+from cachetui.ops.heap import keep_freed_buffers
 from cachetui.ops.load import load_document
 from cachetui.ops.progress import CancelToken, ProgressSink, no_progress
 from cachetui.ops.recompress import (
@@ -478,6 +479,7 @@ async def apply_reexport(plan: ReexportPlan, source: Store, destination: Store, 
     if to_encode:
         await asyncio.to_thread(check_free_space, parent, temp_space_needed(
             to_encode, TEMP_FILES_PER_CPU * cpus))
+        keep_freed_buffers()
     with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=workdir) as tmp:
 
         async def encode(layer: LayerPlan) -> None:
