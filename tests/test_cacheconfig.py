@@ -148,3 +148,30 @@ def test_fast_validation_agrees_with_the_reference_walk(cfg: CacheConfig) -> Non
     else:
         reference_ok = True
     assert _is_valid(cfg) is reference_ok
+
+
+def test_parsed_configs_and_analyses_are_not_tracked_by_the_garbage_collector() -> None:
+    """A listing keeps every parsed config and analysis (a million small objects for 3,000
+    caches): each full collection would walk them all, finding nothing, as it did before."""
+    import gc
+
+    from cachetui.buildkit.document import build_document
+    from cachetui.oci.models import parse_top
+
+    cfg = config([{"blob": A, "parent": -1}],
+                 [{"digest": "k", "layers": [{"layer": 0, "createdAt": "2026-01-01T00:00:00Z"}]},
+                  {"digest": "j", "inputs": [[{"link": 0}]]}])
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.buildkit.cacheconfig.v0",
+                   "digest": "sha256:" + "d" * 64, "size": len(cfg)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": A,
+                    "size": 3}],
+    }).encode()
+    analysis = analyse(build_document(parse_top(manifest), cfg))
+    parsed = analysis.document.config
+    assert parsed is not None
+    untracked = [parsed, parsed.layers[0], *parsed.records, parsed.records[0].layers[0],
+                 parsed.records[1].inputs[0][0], *analysis.document.layers,
+                 analysis.minmax, *analysis.layers]
+    assert [type(o).__name__ for o in untracked if gc.is_tracked(o)] == []
