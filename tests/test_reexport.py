@@ -346,3 +346,23 @@ def test_abandoned_reexport_workdirs_are_swept_and_live_ones_kept(tmp_path: Path
     assert sweep_abandoned_workdirs(tmp_path) == [abandoned]
     assert not abandoned.exists()
     assert recent.exists() and live.exists() and unrelated.exists()
+
+
+async def test_layers_are_encoded_largest_first(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Codec slots are taken largest first, so a large layer does not run alone at the end."""
+    started: list[int] = []
+    real = recompress_layer
+
+    async def spy(store: Any, descriptor: Descriptor, *args: Any, **kwargs: Any) -> Any:
+        started.append(descriptor.size)
+        return await real(store, descriptor, *args, **kwargs)
+
+    monkeypatch.setattr(reexport_module, "recompress_layer", spy)
+    source = variants("gzip")
+    out = LayoutStore(tmp_path / "o", create=True)
+    result = await reexport_cache(source, "latest", out, "t",
+                                  ReexportSettings(compression=Compression.ZSTD))
+    sizes = [layer.descriptor.size for layer in result.plan.of("re-encode")]
+    assert len(set(sizes)) > 3  # the fixture's layers differ in size
+    assert sorted(started, reverse=True) == started == sorted(sizes, reverse=True)

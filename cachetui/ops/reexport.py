@@ -431,6 +431,12 @@ async def _encode_bounded(source: Store, layer: LayerPlan, encoding: Encoding, w
     raise AssertionError("unreachable")
 
 
+def largest_first(layers: list[LayerPlan]) -> list[LayerPlan]:
+    """The order layers take the codec slots in: largest first, so the last to finish are small
+    (a large layer started last leaves the other cores idle while it alone runs)."""
+    return sorted(layers, key=lambda layer: layer.descriptor.size, reverse=True)
+
+
 async def _upload_file(destination: Store, layer: EncodedLayer, cancel: CancelToken) -> bool:
     """Put a re-encoded blob unless the destination has it; True if bytes were written.
 
@@ -501,7 +507,7 @@ async def apply_reexport(plan: ReexportPlan, source: Store, destination: Store, 
             sizes = {d.digest: d.size for d in to_keep}
             written += sum(sizes[d] for d, a in actions.items() if a == "copy")
 
-        await run_all([keep(), *(encode(layer) for layer in to_encode)])
+        await run_all([keep(), *(encode(layer) for layer in largest_first(to_encode))])
 
     cancel.check()
     rewritten = rewrite_document(document, replacements, plan.settings.rewrite_options)
