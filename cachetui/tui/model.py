@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from cachetui.ops.inventory import CacheEntry
@@ -127,36 +127,59 @@ def matches(row: Row, query: str) -> bool:
     return query in row.text()
 
 
-def sort_rows(rows: list[Row], key: SortKey, reverse: bool,
-              unreferenced: dict[str, int | None]) -> list[Row]:
-    """Rows in display order; rows with errors always sort last."""
+SortValue = tuple[object, ...]
+SortMemo = dict[str, tuple[CacheEntry, SortKey, SortValue]]
+"""Each row's sort value by row key, with the entry and sort key it was made for."""
 
-    def value(row: Row) -> tuple[object, ...]:
-        a = row.entry.analysis
-        if a is None:
-            return (1, row.entry.source, row.name)
-        match key:
-            case SortKey.SIZE:
-                v: object = a.size_bytes
-            case SortKey.AGE:
-                v = a.created_newest.timestamp() if a.created_newest else 0.0
-            case SortKey.MIN:
-                v = a.minmax.min_bytes
-            case SortKey.DELTA:
-                v = a.minmax.delta_bytes
-            case SortKey.LAYERS:
-                v = a.layer_count
-            case SortKey.WHERE:
-                v = row.entry.source
-            case SortKey.FORM:
-                v = str(a.document.format)
-            case SortKey.COMPRESSION:
-                v = ",".join(a.compression)
-            case SortKey.UNREFERENCED:
-                v = unreferenced.get(row.source_id) or 0
-            case _:
-                v = row.name
-        return (0, v, row.entry.source, row.name)
+
+def sort_value(row: Row, key: SortKey, unreferenced: dict[str, int | None]) -> SortValue:
+    """What ``row`` sorts by under ``key``: rows with errors after every good row."""
+    a = row.entry.analysis
+    if a is None:
+        return (1, row.entry.source, row.name)
+    match key:
+        case SortKey.SIZE:
+            v: object = a.size_bytes
+        case SortKey.AGE:
+            v = a.created_newest.timestamp() if a.created_newest else 0.0
+        case SortKey.MIN:
+            v = a.minmax.min_bytes
+        case SortKey.DELTA:
+            v = a.minmax.delta_bytes
+        case SortKey.LAYERS:
+            v = a.layer_count
+        case SortKey.WHERE:
+            v = row.entry.source
+        case SortKey.FORM:
+            v = str(a.document.format)
+        case SortKey.COMPRESSION:
+            v = ",".join(a.compression)
+        case SortKey.UNREFERENCED:
+            v = unreferenced.get(row.source_id) or 0
+        case _:
+            v = row.name
+    return (0, v, row.entry.source, row.name)
+
+
+def sort_rows(rows: list[Row], key: SortKey, reverse: bool,
+              unreferenced: dict[str, int | None], memo: SortMemo | None = None) -> list[Row]:
+    """Rows in display order; rows with errors always sort last.
+
+    ``memo`` keeps each row's sort value between calls (the main screen sorts thousands of rows
+    at every redraw while sources stream in; most rows did not change). Values that depend on
+    ``unreferenced`` are not kept.
+    """
+    if memo is None or key is SortKey.UNREFERENCED:
+        def value(row: Row) -> SortValue:
+            return sort_value(row, key, unreferenced)
+    else:
+        def value(row: Row) -> SortValue:
+            kept = memo.get(row.key)
+            if kept is not None and kept[0] is row.entry and kept[1] is key:
+                return kept[2]
+            made = sort_value(row, key, unreferenced)
+            memo[row.key] = (row.entry, key, made)
+            return made
 
     good = [r for r in rows if r.entry.analysis is not None]
     bad = [r for r in rows if r.entry.analysis is None]
@@ -225,18 +248,31 @@ def compact_size(value: int | None) -> str:
     return "-"
 
 
+AGE_STEPS = ((3600, 60, "m"), (86400, 3600, "h"), (86400 * 60, 86400, "d"),
+             (86400 * 730, 86400 * 30, "mo"))
+"""(below this many seconds, count in units of this many seconds, unit)."""
+YEAR = 86400 * 365
+
+
 def compact_age(value: datetime | None, now: datetime) -> str:
     """``3d ago``-style ages for the narrow main table."""
+    return compact_age_until(value, now)[0]
+
+
+def compact_age_until(value: datetime | None, now: datetime) -> tuple[str, datetime | None]:
+    """:func:`compact_age`, and the moment it next changes (None: never), so a table of
+    thousands of rows makes an age text again only when it changed."""
     if value is None:
-        return "-"
+        return "-", None
     seconds = (now - value).total_seconds()
     if seconds < 60:
-        return "now"
-    for limit, div, unit in ((3600, 60, "m"), (86400, 3600, "h"), (86400 * 60, 86400, "d"),
-                             (86400 * 730, 86400 * 30, "mo")):
+        return "now", value + timedelta(seconds=60)
+    for limit, div, unit in AGE_STEPS:
         if seconds < limit:
-            return f"{int(seconds // div)}{unit} ago"
-    return f"{int(seconds // (86400 * 365))}y ago"
+            count = int(seconds // div)
+            return f"{count}{unit} ago", value + timedelta(seconds=min((count + 1) * div, limit))
+    count = int(seconds // YEAR)
+    return f"{count}y ago", value + timedelta(seconds=(count + 1) * YEAR)
 
 
 def compression_label(compression: tuple[str, ...]) -> str:

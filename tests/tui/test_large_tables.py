@@ -222,3 +222,33 @@ async def test_moved_cells_render_as_datatable_renders_them_without_rendering_ag
             assert [[s.style.meta if s.style else None for s in line] for line in lines] == \
                 [[s.style.meta if s.style else None for s in line] for line in fresh], keys
             assert painted < cells / 2, (keys, painted, cells)  # moved cells kept their rendering
+
+
+async def test_rows_found_by_line_as_datatable_finds_them(app_factory: AppFactory) -> None:
+    """The cache table finds the row at a line by its index (its rows are one line high)
+    instead of DataTable's list of every line, rebuilt after each added row: same answers."""
+    from textual.widgets import DataTable
+
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = main_screen(app).query_one(CacheTable)
+        await pilot.press("S")
+        await settle(pilot)
+        assert table.row_count > 3
+
+        def both(y: int) -> tuple[object, object]:
+            answers: list[object] = []
+            for find in (CacheTable._get_offsets, DataTable._get_offsets):
+                try:
+                    answers.append(find(table, y))
+                except LookupError:
+                    answers.append(LookupError)
+            return answers[0], answers[1]
+
+        for y in range(table.row_count + table.header_height + 3):
+            ours, theirs = both(y)
+            assert ours == theirs, y
+        ours_total: Any = CacheTable.__dict__["_total_row_height"]
+        theirs_total: Any = DataTable.__dict__["_total_row_height"]
+        assert ours_total.fget(table) == theirs_total.fget(table)

@@ -34,6 +34,7 @@ from cachetui.tui.model import (
     Marks,
     Row,
     SortKey,
+    SortMemo,
     SourceState,
     SourceStatus,
     blob_users,
@@ -94,6 +95,7 @@ class MainScreen(ExtensibleScreen):
         self.query_text = ""
         self.source_filter: set[str] | None = None
         self._render_pending = False
+        self._sort_memo: SortMemo = {}
         self._rows_version = 0
         self._freed: tuple[tuple[str, ...], int, int] | None = None
         """(marked keys, rows version, bytes) of the last freed-bytes estimate."""
@@ -274,7 +276,9 @@ class MainScreen(ExtensibleScreen):
                 if (self.source_filter is None or r.source_id in self.source_filter)
                 and matches(r, self.query_text)]
         unref = {sid: s.unreferenced for sid, s in self.sources.items()}
-        return sort_rows(rows, self.sort_key, self.sort_reverse, unref)
+        if len(self._sort_memo) > 2 * len(self.rows) + 1000:  # rows that are gone
+            self._sort_memo = {k: v for k, v in self._sort_memo.items() if k in self.rows}
+        return sort_rows(rows, self.sort_key, self.sort_reverse, unref, self._sort_memo)
 
     def render_table(self) -> None:
         self._render_pending = False

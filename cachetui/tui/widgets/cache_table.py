@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 from cachetui.ops.inventory import CacheEntry
 from cachetui.present.forms import format_name
@@ -22,6 +23,7 @@ from cachetui.tui.model import (
     Row,
     SortKey,
     compact_age,
+    compact_age_until,
     compact_size,
     compression_label,
 )
@@ -88,7 +90,7 @@ def fit_columns(natural: list[int], available: int) -> Layout:
         {index_of[key]: width for key, width in FLEXIBLE.items()}, available)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Made:
     """One row's cells and their widths, and the inputs they were made from."""
 
@@ -97,6 +99,13 @@ class _Made:
     """(marked, source label, unreferenced bytes, age text)."""
     cells: list[Text | str]
     widths: tuple[int, ...]
+    since: datetime
+    """The age text is right from this moment ..."""
+    until: datetime | None
+    """... until this one (None: for ever)."""
+
+    def age_holds(self, now: datetime) -> bool:
+        return self.since <= now and (self.until is None or now < self.until)
 
 
 @dataclass(slots=True)
@@ -262,7 +271,8 @@ class CacheTable(DataTable[Text | str]):
     def _reorder(self, order: list[str]) -> None:
         """Put the rows in ``order`` (a :meth:`DataTable.sort` keyed by each row's first cell)."""
         position = {id(self._shown[key][0]): index for index, key in enumerate(order)}
-        self.sort(key=lambda values: position[id(values[0])])
+        first = COLUMN_KEYS[self.layout_now[0][0]]  # only its cell goes to the key: no tuples
+        self.sort(first, key=lambda value: position[id(value)])
         self._cells = {key: self._cells[key] for key in order}
         self._shown = {key: self._shown[key] for key in order}
 
@@ -273,15 +283,20 @@ class CacheTable(DataTable[Text | str]):
         entry = row.entry
         label = labels.get(row.source_id, entry.source)
         unref = unreferenced.get(row.source_id) if entry.kind == "directory" else None
-        analysis = entry.analysis
-        age = "" if analysis is None else compact_age(analysis.created_newest, now)
         made = self._made.get(row.key)
+        if made is not None and made.entry is entry and made.inputs[:3] == (marked, label, unref) \
+                and made.age_holds(now):
+            return made
+        analysis = entry.analysis
+        age, until = ("", None) if analysis is None else compact_age_until(
+            analysis.created_newest, now)
         if made is not None and made.entry is entry and made.inputs == (marked, label, unref, age):
+            made.since, made.until = now, until
             return made
         cells = self.cells(row, marked, unreferenced, labels, now)
         made = _Made(entry, (marked, label, unref, age), cells,
                      tuple(cell.cell_len if isinstance(cell, Text) else len(cell)
-                           for cell in cells))
+                           for cell in cells), now, until)
         self._made[row.key] = made
         return made
 
@@ -349,6 +364,26 @@ class CacheTable(DataTable[Text | str]):
                               for line in rendered.lines]
             rendered.row, rendered.column = row_index, column_index
         return rendered.lines
+
+    def _get_offsets(self, y: int) -> tuple[RowKey, int]:
+        """The row at line ``y`` and the line within it: every row here is one line high, so
+        the row is found by its index, without DataTable's list of every line's row, which it
+        builds again after each added row or sort (3,000 entries at every redraw)."""
+        if self.show_header:
+            if y < self.header_height:
+                return self._header_row_key, y
+            y -= self.header_height
+        if not 0 <= y < self.row_count:
+            raise LookupError(f"Y coord {y!r} is greater than total height")
+        key = self._row_locations.get_key(y)
+        if key is None:
+            raise LookupError(f"no row at {y!r}")
+        return key, 0
+
+    @property
+    def _total_row_height(self) -> int:
+        """Every row is one line high (:meth:`_get_offsets`)."""
+        return self.row_count
 
     def notify_style_update(self) -> None:
         self._rendered.clear()
