@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from cachetui.errors import Cancelled, FormatError
 from cachetui.oci.mediatypes import Compression
 from cachetui.ops import codecs, recompress
-from cachetui.ops.codecs import IterReader, fixed_blocks
+from cachetui.ops import handoff as handoff_module
+from cachetui.ops.codecs import IterReader, digest_plain, fixed_blocks
 from cachetui.ops.handoff import DEPTH, Handoff, pipelined
 from cachetui.ops.recompress import Encoding, OutputLimitExceeded, encode_sync
 from cachetui.store.base import CHUNK_SIZE
@@ -27,7 +28,8 @@ from cachetui.store.base import CHUNK_SIZE
 
 def stage_threads() -> list[str]:
     """Threads :func:`pipelined` started that are still there (not the codec pool's)."""
-    return [t.name for t in threading.enumerate() if t.name in ("cachetui-stage", "cachetui-encode")]
+    return [t.name for t in threading.enumerate() if t.name in ("cachetui-stage", "cachetui-encode",
+                                                         "cachetui-hash")]
 
 
 def test_the_consumer_runs_beside_the_producer() -> None:
@@ -213,3 +215,26 @@ def test_fixed_blocks_recut_any_pieces_into_exact_blocks(sizes: list[int], align
         min(CHUNK_SIZE, len(data) - at) for at in range(0, len(data), CHUNK_SIZE)]
     if aligned:
         assert blocks[0] is pieces[0]  # a piece that is a block already is not copied
+
+
+def test_measuring_a_compressed_layer_hashes_in_a_second_thread(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify (kept layers), inspect --uncompressed and the TUI's u: decode ‖ hash."""
+    hashed_in: list[str] = []
+    real = handoff_module.pipelined
+
+    def spy(produce: Any, consume: Any, *, name: str) -> Any:
+        def consume_here(items: Iterator[bytes]) -> Any:
+            hashed_in.append(threading.current_thread().name)
+            return consume(items)
+
+        return real(produce, consume_here, name=name)
+
+    monkeypatch.setattr(codecs, "pipelined", spy)
+    assert digest_plain(IterReader(gz(PLAIN)), Compression.GZIP) == (
+        len(PLAIN), "sha256:" + hashlib.sha256(PLAIN).hexdigest())
+    assert hashed_in == ["cachetui-hash"]
+    assert digest_plain(IterReader([PLAIN]), Compression.UNCOMPRESSED) == (
+        len(PLAIN), "sha256:" + hashlib.sha256(PLAIN).hexdigest())
+    assert hashed_in == ["cachetui-hash"]  # nothing to decode: one thread
+    assert not stage_threads()

@@ -587,7 +587,8 @@ async def verify_output(destination: Store, rewritten: Rewritten, expected: dict
                 f"{diff_id[7:19]}, expected diffID {(wanted or annotated or '?')[7:19]}",
                 where=where)
 
-    await run_all(check(descriptor) for descriptor in unique.values())
+    await run_all(check(descriptor)  # largest first, as in encoding
+                  for descriptor in sorted(unique.values(), key=lambda d: d.size, reverse=True))
     return len(unique)
 
 
