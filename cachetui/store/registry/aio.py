@@ -14,7 +14,9 @@ httpx's (which spent most of a listing's CPU in httpcore and anyio). What is set
 * response bodies read as they arrive, in the pieces the socket gave (the library's 16 KiB
   ``iter_chunked`` is not needed: the client gathers its own chunks);
 * a write timeout, which aiohttp lacks (an upload to a peer that stopped reading hung forever):
-  request bodies go out in slices, and no slice taken for ``write`` seconds fails the request.
+  request bodies go out in slices, and no slice taken for ``write`` seconds fails the request;
+* :meth:`RegistryTransport.lean`: a body-less request answered by a small document, straight on
+  the aiohttp session (no httpx request, response or header objects), for :mod:`lean`.
 """
 
 from __future__ import annotations
@@ -22,12 +24,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Final
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+
+from cachetui.store.registry.transport import (
+    Headers,
+    Pace,
+    gather_capped,
+    paced_pieces,
+    refuse_encoded,
+)
 
 SLICE: Final = 256 * 1024
 """Request bodies are handed to aiohttp in slices this big, so progress is seen while they go."""
@@ -110,6 +121,15 @@ class _Progress(httpx.AsyncByteStream):
         self.done = True
 
 
+@dataclass(frozen=True, slots=True)
+class LeanAnswer:
+    """A whole answer of :meth:`RegistryTransport.lean`: status, headers, body (capped)."""
+
+    status: int
+    headers: Headers
+    body: bytes
+
+
 def _has_body(request: httpx.Request) -> bool:
     try:
         return bool(request.content)
@@ -127,6 +147,44 @@ class RegistryTransport(AiohttpTransport):
         super().__init__(verify=False, proxy=proxy, trust_env=False, client=self._session)
         self._trust: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self.idle_expiry = idle_expiry
+        self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}
+
+    async def lean(self, method: str, url: str, headers: Mapping[str, str], *,
+                   timeouts: tuple[float, float], limit: int, error_limit: int,
+                   pace: Pace | None, where: str, action: str) -> LeanAnswer:
+        """``method`` (GET or HEAD) of ``url``, its body read whole: at most ``limit + 1`` bytes
+        of a 2xx answer (none if its ``Content-Length`` is over ``limit``; an encoded one is
+        refused), ``error_limit`` of any other. Redirects
+        are not followed (the caller routes them); errors are httpx's, as from this transport.
+        ``timeouts``: connect and stall seconds."""
+        session = self.client
+        if not isinstance(session, aiohttp.ClientSession):
+            session = self.client = self.get_client()
+        timeout = self._timeouts.get(timeouts)
+        if timeout is None:
+            timeout = self._timeouts[timeouts] = aiohttp.ClientTimeout(
+                sock_connect=timeouts[0], sock_read=timeouts[1])
+        proxy = self.proxy
+        with _translated():
+            async with session.request(
+                    method, url, headers=headers, allow_redirects=False, timeout=timeout,
+                    proxy=str(proxy.url) if proxy else None,
+                    proxy_auth=aiohttp.BasicAuth(*proxy.auth) if proxy and proxy.auth else None,
+                    proxy_headers=proxy.headers if proxy else None) as response:
+                status = response.status
+                encoded = (response.headers.get("content-encoding") or "identity"
+                           ).strip().lower() != "identity"
+                if 200 <= status < 300:
+                    refuse_encoded(response.headers, status, where=where, action=action)
+                elif encoded:  # an error's encoded body is not worth decoding
+                    method = "HEAD"
+                declared = response.headers.get("content-length") or ""
+                if declared.isdigit() and int(declared) > limit and 200 <= status < 300:
+                    method = "HEAD"  # over the cap as declared: the caller refuses it unread
+                body = b"" if method == "HEAD" else await gather_capped(
+                    paced_pieces(response.content.iter_any(), pace),
+                    limit if 200 <= status < 300 else error_limit)
+                return LeanAnswer(status, response.headers, body)
 
     def _session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(ssl=self._trust, limit=0,

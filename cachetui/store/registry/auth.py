@@ -64,23 +64,29 @@ def parse_challenge(header: str) -> Challenge | None:
 
 def request_scopes(request: httpx.Request) -> list[str]:
     """The token scopes a request needs, by distribution's rules."""
-    path = request.url.path
+    source = request.url.params.get("from")
+    mounted = source if source and request.url.params.get("mount") else None
+    return scopes_for(request.method, request.url.path, mounted)
+
+
+def scopes_for(method: str, path: str, mounted_from: str | None = None) -> list[str]:
+    """The token scopes of ``method`` on an API ``path`` (no query); ``mounted_from``: the
+    source repository of a cross-repository mount."""
     if path == "/v2/_catalog":
         return ["registry:catalog:*"]
     match = _REPO_PATH.match(path)
     if match is None:
         return []
     name = match.group(1)
-    method = request.method.upper()
+    method = method.upper()
     if method in ("GET", "HEAD"):
         scopes = [f"repository:{name}:pull"]
     elif method == "DELETE":
         scopes = [f"repository:{name}:delete"]
     else:
         scopes = [f"repository:{name}:pull,push"]
-    source = request.url.params.get("from")
-    if source and request.url.params.get("mount"):
-        scopes.append(f"repository:{source}:pull")
+    if mounted_from:
+        scopes.append(f"repository:{mounted_from}:pull")
     return scopes
 
 
@@ -189,6 +195,30 @@ class RegistryAuth(httpx.Auth):
         token = await self._token(host, state, wanted, credentials, force=sent == "bearer")
         request.headers["Authorization"] = f"Bearer {token}"
         yield request
+
+    def preset(self, host: str, method: str, path: str) -> dict[str, str] | None:
+        """The ``Authorization`` header (none: ``{}``) that the flow would send with ``method``
+        on ``path`` of ``host`` now, for requests made outside httpx (the lean document path).
+
+        ``None`` when only the flow can tell: a host not met yet (its credentials not looked
+        up), or no live token for these scopes. The caller then sends through httpx, and a
+        ``401`` to a preset request goes through the flow too: a challenge is always handled
+        in one place.
+        """
+        if host not in self._credentials:
+            return None
+        state = self._hosts.get(host)
+        if state is None:
+            return {}
+        credentials = self._credentials[host]
+        if state.scheme == "basic":
+            if credentials is None or not credentials.has_password:
+                return None
+            return {"Authorization": credentials.basic()}
+        if state.scheme == "bearer":
+            cached = self._cached_token(state, merge_scopes(scopes_for(method, path)))
+            return None if cached is None else {"Authorization": f"Bearer {cached.value}"}
+        return None
 
     async def _apply_known(self, request: httpx.Request, host: str,
                            credentials: Credentials | None, scopes: frozenset[str]) -> str:

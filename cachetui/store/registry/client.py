@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Final
 
 import httpx
@@ -21,15 +21,19 @@ from cachetui.oci import mediatypes as mt
 from cachetui.oci.digest import Digest, Verifier, is_digest, verify_bytes
 from cachetui.oci.models import MAX_MANIFEST_BYTES, Descriptor, TopObject, parse_top
 from cachetui.store.base import CHUNK_SIZE
+from cachetui.store.registry.aio import RegistryTransport
+from cachetui.store.registry.auth import RegistryAuth
 from cachetui.store.registry.errors import (
     MAX_ERROR_BODY,
     RegistryUnsupported,
     from_response,
     printable,
 )
+from cachetui.store.registry.lean import REDIRECTS, LeanReader, over_limit
 from cachetui.store.registry.retry import is_retryable_error, is_retryable_status
 from cachetui.store.registry.settings import RegistrySettings
 from cachetui.store.registry.transport import (
+    Headers,
     RetryableStatus,
     ShortBody,
     attempts,
@@ -42,6 +46,8 @@ from cachetui.store.registry.transport import (
 )
 
 MAX_LIST_BYTES: Final = 64 * 1024 * 1024
+LEAN_BLOB_BYTES: Final = 4 * 1024 * 1024
+"""Blobs up to this size (cache configs) are read whole by the lean path; larger ones stream."""
 INLINE_HASH_BYTES: Final = 256 * 1024
 """Received bytes up to this size are hashed on the event loop (tens of microseconds); more go to
 a thread. A listing reads thousands of small configs: a thread hand-off each was 3% of its CPU."""
@@ -62,7 +68,10 @@ class RegistryClient:
     """API calls for one ``host[:port]``. Paths take the repository name (``org/app``)."""
 
     def __init__(self, http: httpx.AsyncClient, auth: httpx.Auth, host: str,
-                 settings: RegistrySettings) -> None:
+                 settings: RegistrySettings, *,
+                 route: Callable[[httpx.URL], httpx.AsyncBaseTransport] | None = None) -> None:
+        """``route``: the transport a URL goes through, when the session built it (then small
+        documents are read on it directly, see :mod:`lean`)."""
         self.http = http
         self.auth = auth
         self.host = host
@@ -70,6 +79,21 @@ class RegistryClient:
         self.origin = f"{settings.scheme(host)}://{host}"
         self.base = httpx.URL(self.origin)
         self.limit = asyncio.Semaphore(settings.host(host).concurrency)
+        self._route = route
+        self._lean: LeanReader | None = None
+        self._blobs_redirect = False
+        """Seen once: this registry sends blobs elsewhere (object storage), so the lean path,
+        which does not follow redirects, is not tried for them again."""
+
+    def lean(self) -> LeanReader | None:
+        """The lean reader of this host, if the session's own transport carries its requests."""
+        if self._route is not None:
+            transport = self._route(self.base)
+            if isinstance(transport, RegistryTransport) and isinstance(self.auth, RegistryAuth):
+                self._lean = LeanReader(transport, self.auth, self.base.netloc.decode("ascii"),
+                                        self.origin, self.settings, self.limit)
+            self._route = None
+        return self._lean
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.base})"
@@ -214,12 +238,19 @@ class RegistryClient:
 
     async def head_manifest(self, repository: str, reference: str) -> Descriptor:
         where = self._reference_where(repository, reference)
-        response, _ = await self.request("HEAD", f"/v2/{repository}/manifests/{reference}",
-                                         where=where, action="resolve",
-                                         headers={"Accept": mt.ACCEPT_ALL_MANIFESTS})
-        digest = response.headers.get("docker-content-digest", "")
-        length = response.headers.get("content-length", "")
-        media_type = response.headers.get("content-type", "").split(";")[0].strip()
+        path = f"/v2/{repository}/manifests/{reference}"
+        lean = self.lean()
+        answer = None if lean is None else await lean.fetch(
+            "HEAD", path, where=where, action="resolve", accept=mt.ACCEPT_ALL_MANIFESTS, limit=0)
+        if answer is not None and answer.status == 200:
+            headers = answer.headers
+        else:
+            response, _ = await self.request("HEAD", path, where=where, action="resolve",
+                                             headers={"Accept": mt.ACCEPT_ALL_MANIFESTS})
+            headers = response.headers
+        digest = headers.get("docker-content-digest") or ""
+        length = headers.get("content-length") or ""
+        media_type = (headers.get("content-type") or "").split(";")[0].strip()
         if not is_digest(digest) or not length.isdigit() or media_type not in mt.TOP_LEVEL_TYPES:
             top = await self.get_manifest(repository, reference)
             return top.descriptor
@@ -229,16 +260,35 @@ class RegistryClient:
 
     async def get_manifest(self, repository: str, reference: str) -> TopObject:
         where = self._reference_where(repository, reference)
-        url = self.url(f"/v2/{repository}/manifests/{reference}")
+        path = f"/v2/{repository}/manifests/{reference}"
+        lean = self.lean()
+        answer = None if lean is None else await lean.fetch(
+            "GET", path, where=where, action="get manifest", accept=mt.ACCEPT_ALL_MANIFESTS,
+            limit=MAX_MANIFEST_BYTES)
+        if answer is not None and answer.status == 200:
+            headers, raw = answer.headers, answer.body
+            _check_manifest_size(headers, len(raw), where)
+        else:
+            headers, raw = await self._get_manifest_httpx(path, where)
+        actual = Digest.of(raw)
+        header = headers.get("docker-content-digest")
+        if header is not None and header != actual:
+            raise DigestMismatch(f"Docker-Content-Digest is {header[:19]}..., but the bytes hash "
+                                 f"to {actual.short}", where=where)
+        if is_digest(reference) and actual != reference:
+            raise DigestMismatch(f"content hashes to {actual.short}", where=where)
+        media_type = (headers.get("content-type") or "").split(";")[0].strip()
+        return parse_top(raw, media_type=media_type if media_type in mt.TOP_LEVEL_TYPES else None,
+                         where=where)
+
+    async def _get_manifest_httpx(self, path: str, where: str) -> tuple[httpx.Headers, bytes]:
+        url = self.url(path)
 
         async def exchange() -> tuple[httpx.Response, bytes]:
             response = await self._once("GET", url, where=where, action="get manifest",
                                         ok=(200,), headers={"Accept": mt.ACCEPT_ALL_MANIFESTS})
             try:
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > MAX_MANIFEST_BYTES:
-                    raise TooLarge(f"manifest is {declared} bytes, over the "
-                                   f"{MAX_MANIFEST_BYTES} byte limit", where=where)
+                _check_manifest_size(response.headers, 0, where)
                 raw = await read_capped(response, MAX_MANIFEST_BYTES, self.settings.pace,
                                         where=where, action="get manifest")
             finally:
@@ -249,24 +299,13 @@ class RegistryClient:
             async with self.limit:
                 response, raw = await within(exchange, self.settings.document_deadline,
                                                  where=where, action="get manifest")
-            if len(raw) > MAX_MANIFEST_BYTES:
-                raise TooLarge(f"manifest is over the {MAX_MANIFEST_BYTES} byte limit",
-                               where=where)
+            _check_manifest_size(response.headers, len(raw), where)
             check_length(response, len(raw))
             return response, raw
 
         response, raw = await attempts(once, self.settings.retry, where=where,
                                        action="get manifest")
-        actual = Digest.of(raw)
-        header = response.headers.get("docker-content-digest")
-        if header is not None and header != actual:
-            raise DigestMismatch(f"Docker-Content-Digest is {header[:19]}..., but the bytes hash "
-                                 f"to {actual.short}", where=where)
-        if is_digest(reference) and actual != reference:
-            raise DigestMismatch(f"content hashes to {actual.short}", where=where)
-        media_type = response.headers.get("content-type", "").split(";")[0].strip()
-        return parse_top(raw, media_type=media_type if media_type in mt.TOP_LEVEL_TYPES else None,
-                         where=where)
+        return response.headers, raw
 
     async def blob_size(self, repository: str, digest: Digest) -> int | None:
         where = f"{self.host}/{repository}: blob {digest.short}"
@@ -280,15 +319,46 @@ class RegistryClient:
         length = response.headers.get("content-length", "")
         return int(length) if length.isdigit() else None
 
-    async def stream_blob(self, repository: str, descriptor: Descriptor) -> AsyncIterator[bytes]:
+    async def read_blob(self, repository: str, descriptor: Descriptor) -> bytes:
+        """A whole small blob (a cache config), verified: on the lean path when it can be (one
+        read, hashed at once), else streamed. A registry that redirects blobs elsewhere is
+        followed from the redirect it gave (no second request to it)."""
+        digest = Digest(descriptor.digest)
+        lean = self.lean() if descriptor.size <= LEAN_BLOB_BYTES else None
+        start: httpx.URL | None = None
+        if lean is not None and not self._blobs_redirect:
+            where = f"{self.host}/{repository}: blob {digest.short}"
+            answer = await lean.fetch("GET", f"/v2/{repository}/blobs/{digest}", where=where,
+                                      action="download blob", accept=None, limit=descriptor.size)
+            if answer is not None and answer.status == 200:
+                data = answer.body
+                if over_limit(answer, descriptor.size):
+                    raise DigestMismatch(f"more bytes than the declared size {descriptor.size}",
+                                         where=where)
+                if len(data) > INLINE_HASH_BYTES:
+                    await asyncio.to_thread(verify_bytes, data, digest, descriptor.size,
+                                            where=where)
+                else:
+                    verify_bytes(data, digest, descriptor.size, where=where)
+                return data
+            location = None if answer is None else answer.headers.get("location")
+            if answer is not None and answer.status in REDIRECTS and location:
+                self._blobs_redirect = True
+                start = self.base.join(f"/v2/{repository}/blobs/{digest}").join(location)
+        return b"".join([chunk async for chunk in self.stream_blob(repository, descriptor,
+                                                                    start=start)])
+
+    async def stream_blob(self, repository: str, descriptor: Descriptor, *,
+                          start: httpx.URL | None = None) -> AsyncIterator[bytes]:
         """Verified chunks of >= 1 MiB (the last may be smaller); resumes with ``Range``.
 
         Only the request holds one of the registry's slots; the body streams outside it.
+        ``start``: where the registry redirected this blob already.
         """
         digest = Digest(descriptor.digest)
         size = descriptor.size
         where = f"{self.host}/{repository}: blob {digest.short}"
-        url = self.url(f"/v2/{repository}/blobs/{digest}")
+        url = start if start is not None else self.url(f"/v2/{repository}/blobs/{digest}")
         verifier = Verifier(digest, size, where=where)
         policy = self.settings.retry
         buffer = _Pieces()  # joined once per chunk: one copy of each byte, not two
@@ -595,6 +665,16 @@ class _Feed:
         if self._held.size or await self._fill():
             raise DigestMismatch(f"more bytes than the declared size {self._size}",
                                  where=self._where)
+
+
+def _check_manifest_size(headers: Headers, received: int, where: str) -> None:
+    """A manifest is refused over :data:`MAX_MANIFEST_BYTES`, declared or received."""
+    declared = headers.get("content-length") or ""
+    if declared.isdigit() and int(declared) > MAX_MANIFEST_BYTES:
+        raise TooLarge(f"manifest is {declared} bytes, over the {MAX_MANIFEST_BYTES} byte limit",
+                       where=where)
+    if received > MAX_MANIFEST_BYTES:
+        raise TooLarge(f"manifest is over the {MAX_MANIFEST_BYTES} byte limit", where=where)
 
 
 def _resume_skip(response: httpx.Response, offset: int, size: int, where: str) -> int:

@@ -69,8 +69,9 @@ class RegistrySession:
         timeout = httpx.Timeout(connect=self.settings.connect_timeout,
                                 read=self.settings.stall_timeout,
                                 write=self.settings.stall_timeout, pool=None)
+        self._router: Router | None = None
         if transport is None:
-            transport = Router(self.settings, self._make_transport)
+            transport = self._router = Router(self.settings, self._make_transport)
         # Accept-Encoding: identity: bodies are content-addressed bytes, taken as sent (an
         # encoded one is refused, see transport.refuse_encoding).
         self.http = _RegistryHttpClient(timeout=timeout, trust_env=False, transport=transport,
@@ -133,7 +134,9 @@ class RegistrySession:
     def client(self, host: str) -> RegistryClient:
         found = self._clients.get(host)
         if found is None:
-            found = RegistryClient(self.http, self.auth, host, self.settings)
+            found = RegistryClient(self.http, self.auth, host, self.settings,
+                                   route=None if self._router is None
+                                   else self._router.transport_for)
             self._clients[host] = found
         return found
 

@@ -75,8 +75,7 @@ class RegistryStore:
         if descriptor.size > limit:
             raise TooLarge(f"{descriptor.size} bytes, over the {limit} byte limit",
                            where=f"{self.location}: blob {Digest(descriptor.digest).short}")
-        parts = [chunk async for chunk in self.open_blob(descriptor)]
-        return b"".join(parts)
+        return await self.client.read_blob(self.repository, descriptor)
 
     async def put_blob(self, descriptor: Descriptor, chunks: AsyncIterable[bytes]) -> None:
         self.check_writable()

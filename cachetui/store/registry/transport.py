@@ -8,9 +8,9 @@ retried by :func:`attempts` under the session's :class:`RetryPolicy`. Transport 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import httpx
 
@@ -18,6 +18,8 @@ from cachetui.errors import CachetuiError, NetworkError, RegistryError
 from cachetui.store.registry.retry import RetryPolicy, is_retryable_error, is_tls_error
 
 T = TypeVar("T")
+Headers: TypeAlias = Mapping[str, str]
+"""Response headers, case-insensitive: httpx's or aiohttp's (the lean path)."""
 
 
 class RetryableStatus(Exception):
@@ -116,17 +118,31 @@ def refuse_encoding(response: httpx.Response, *, where: str, action: str) -> Non
     Manifests and blobs are content-addressed bytes, so there is nothing to gain from decoding,
     and a 64 KB gzip body can inflate to gigabytes before any size check could see it.
     """
-    encoding = response.headers.get("content-encoding", "").strip().lower()
+    refuse_encoded(response.headers, response.status_code, where=where, action=action)
+
+
+def refuse_encoded(headers: Headers, status: int, *, where: str, action: str) -> None:
+    """:func:`refuse_encoding` for any response's headers (the lean path reads aiohttp's)."""
+    encoding = (headers.get("content-encoding") or "").strip().lower()
     if encoding and encoding != "identity":
         doing = f"{action}: " if action else ""
         shown = "".join(c if c.isprintable() else "?" for c in encoding[:40])
         raise RegistryError(f"{doing}the registry sent a {shown}-encoded body although cachetui "
                             f"asks for identity encoding; refusing it", where=where,
-                            status=response.status_code)
+                            status=status)
 
 
 async def paced(response: httpx.Response, pace: Pace | None) -> AsyncIterator[bytes]:
-    """The raw body as it arrives, failing with :class:`TooSlow` under ``pace``'s minimum.
+    """The raw body as it arrives, failing with :class:`TooSlow` under ``pace``'s minimum."""
+    if response.is_stream_consumed:  # read already (an answer built in memory)
+        yield response.content
+        return
+    async for piece in paced_pieces(response.aiter_raw(), pace):
+        yield piece
+
+
+async def paced_pieces(pieces: AsyncIterator[bytes], pace: Pace | None) -> AsyncIterator[bytes]:
+    """``pieces`` as they arrive, failing with :class:`TooSlow` under ``pace``'s minimum.
 
     Every ``window`` seconds at least ``min_rate * window`` bytes must come, checked on time
     (a deadline, not only when a byte arrives), so a peer that drips one byte a second fails
@@ -135,10 +151,6 @@ async def paced(response: httpx.Response, pace: Pace | None) -> AsyncIterator[by
     wait per piece, a measurable share of a listing's CPU with thousands of small documents.
     Only a read that is failing anyway is cancelled (a body cut short never looks complete).
     """
-    if response.is_stream_consumed:  # read already (an answer built in memory)
-        yield response.content
-        return
-    pieces = response.aiter_raw()
     if pace is None:
         async for each in pieces:
             yield each
@@ -178,15 +190,22 @@ async def read_capped(response: httpx.Response, limit: int, pace: Pace | None = 
     Raw bytes only: an encoded body is refused (see :func:`refuse_encoding`).
     """
     refuse_encoding(response, where=where, action=action)
+    return await gather_capped(paced(response, pace), limit)
+
+
+async def gather_capped(pieces: AsyncIterator[bytes], limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of ``pieces``, joined."""
     data = bytearray()
-    async for piece in paced(response, pace):
+    async for piece in pieces:
         data += piece
         if len(data) > limit:
             break
     return bytes(data)
 
 
-def check_length(response: httpx.Response, received: int) -> None:
-    declared = response.headers.get("content-length")
+def check_length(response: httpx.Response | Headers, received: int) -> None:
+    """A body shorter (or longer) than its ``Content-Length`` is a broken connection."""
+    headers = response.headers if isinstance(response, httpx.Response) else response
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) != received:
         raise ShortBody(f"got {received} of {declared} bytes")

@@ -1,0 +1,148 @@
+"""The lean document path (``store/registry/lean.py``): a listing reads manifests and configs
+straight on the aiohttp session, with the same requests, the same answers and the same
+credentials as the httpx path; a challenge, an expired token and a redirect still go the httpx
+way, once."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from cachetui.buildkit.analysis import CacheAnalysis
+from cachetui.ops.inventory import collect, scan_store
+from cachetui.ops.load import DocumentMemo
+from cachetui.store.registry import RegistrySession
+from cachetui.store.registry.aio import LeanAnswer, RegistryTransport
+from tests.hostile_registry import PASSWORD, USER, HostileRegistry
+from tests.registry_procs import RunningRegistry
+from tests.registry_server import credentials, fast_settings, unique_repo
+from tests.test_registry_auth import _push, _session
+from tests.test_registry_inventory import Counting, _fill
+
+
+class Calls:
+    """What went the lean way (method, kind, status) and what went through httpx."""
+
+    def __init__(self) -> None:
+        self.lean: Counter[tuple[str, str, int]] = Counter()
+        self.httpx: Counter[tuple[str, str]] = Counter()
+
+    def hook(self, session: RegistrySession) -> None:
+        async def seen(request: httpx.Request) -> None:
+            self.httpx[(request.method, _kind(request.url.path))] += 1
+
+        session.http.event_hooks["request"].append(seen)
+
+
+def _figures(analysis: CacheAnalysis | None) -> dict[str, object]:
+    """Every field of an analysis but its chain index (an index object, compared by identity)."""
+    assert analysis is not None
+    return {field.name: getattr(analysis, field.name) for field in dataclasses.fields(analysis)
+            if field.name != "chains"}
+
+
+def _kind(path: str) -> str:
+    return "manifest" if "/manifests/" in path else "blob" if "/blobs/" in path else path
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
+    record = Calls()
+    original = RegistryTransport.lean
+
+    async def counted(self: RegistryTransport, method: str, url: str, *args: Any,
+                      **kwargs: Any) -> LeanAnswer:
+        answer = await original(self, method, url, *args, **kwargs)
+        record.lean[(method, _kind(httpx.URL(url).path), answer.status)] += 1
+        return answer
+
+    monkeypatch.setattr(RegistryTransport, "lean", counted)
+    return record
+
+
+async def test_a_listing_reads_its_documents_the_lean_way(registry: RunningRegistry,
+                                                          calls: Calls) -> None:
+    repo = unique_repo("lean")
+    await _fill(registry.host, repo, copies=4)
+    async with RegistrySession(fast_settings()) as session:
+        calls.hook(session)
+        entries, errors, _ = await collect(scan_store(session.store(registry.host, repo),
+                                                      memo=DocumentMemo(None)))
+    assert errors == [] and len(entries) == 12
+    assert calls.httpx == Counter({("GET", f"/v2/{repo}/tags/list"): 1})
+    assert calls.lean == Counter({("GET", "manifest", 200): 12, ("GET", "blob", 200): 3})
+    # The same caches as through httpx alone (a session on a transport of its own).
+    async with RegistrySession(fast_settings(), transport=Counting()) as session:
+        plain, errors, _ = await collect(scan_store(session.store(registry.host, repo),
+                                                    memo=DocumentMemo(None)))
+    assert errors == []
+    for mine, theirs in zip(sorted(entries, key=lambda e: e.tag),
+                            sorted(plain, key=lambda e: e.tag), strict=True):
+        assert (mine.tag, mine.digest) == (theirs.tag, theirs.digest)
+        assert _figures(mine.analysis) == _figures(theirs.analysis)
+
+
+async def test_the_lean_way_sends_the_token_the_flow_got(registry_token: RunningRegistry,
+                                                         calls: Calls) -> None:
+    issuer = registry_token.issuer
+    assert issuer is not None
+    repo = unique_repo("leantoken")
+    async with _session("alice", "alice-secret") as session:
+        top = await _push(session, registry_token.host, repo)
+    async with _session("alice", "alice-secret") as session:
+        store = session.store(registry_token.host, repo)
+        assert await store.list_tags() == ["cache"]  # httpx: challenge, token, answer
+        before = len(issuer.log)
+        for _ in range(3):
+            assert (await store.get_manifest("cache")).digest == top.digest
+        assert (await store.resolve("cache")).digest == top.digest
+    assert len(issuer.log) == before  # the pull token of the listing serves them all
+    assert calls.lean == Counter({("GET", "manifest", 200): 3, ("HEAD", "manifest", 200): 1})
+
+
+async def test_a_challenge_on_the_lean_way_is_answered_by_the_flow(
+        registry_token: RunningRegistry, calls: Calls) -> None:
+    """A token for one repository does not cover another: the lean request gets a 401, and the
+    httpx flow fetches the right token and repeats the request, once."""
+    first, second = unique_repo("leanscope"), unique_repo("leanscope")
+    async with _session("alice", "alice-secret") as session:
+        await _push(session, registry_token.host, first)
+        top = await _push(session, registry_token.host, second)
+    async with _session("alice", "alice-secret") as session:
+        calls.hook(session)
+        assert await session.store(registry_token.host, first).list_tags() == ["cache"]
+        calls.httpx.clear()
+        got = await session.store(registry_token.host, second).get_manifest("cache")
+    assert got.digest == top.digest
+    assert calls.lean == Counter()  # no live token for this scope: straight to the flow
+    # The 401, the token, the request again with it.
+    assert calls.httpx == Counter({("GET", "manifest"): 2, ("GET", "/token"): 1})
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[HostileRegistry]:
+    server = HostileRegistry().start()
+    yield server
+    server.stop()
+
+
+async def test_a_redirected_config_is_followed_from_the_redirect(hostile: HostileRegistry,
+                                                                 calls: Calls) -> None:
+    """Basic auth, blobs redirected to another port: the config is read from where the lean
+    request was sent (no second request to the registry), without the credentials."""
+    repo = "redirect/lean"
+    async with RegistrySession(fast_settings(), credential_lookup=lambda _: credentials(
+            USER, PASSWORD)) as session:
+        entries, errors, _ = await collect(scan_store(session.store(hostile.host, repo),
+                                                      memo=DocumentMemo(None)))
+    assert errors == [] and len(entries) == 1 and entries[0].analysis is not None
+    assert calls.lean == Counter({("GET", "manifest", 200): 1, ("GET", "blob", 307): 1})
+    on_main = [r for r in hostile.seen.on("main") if repo in r.target and "/blobs/" in r.target]
+    assert len(on_main) == 1
+    stored = [r for r in hostile.seen.on("other") if r.target.startswith("/storage/")]
+    assert stored and all("authorization" not in r.headers for r in stored)
