@@ -5,7 +5,6 @@ way, once."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -42,8 +41,8 @@ class Calls:
 def _figures(analysis: CacheAnalysis | None) -> dict[str, object]:
     """Every field of an analysis but its chain index (an index object, compared by identity)."""
     assert analysis is not None
-    return {field.name: getattr(analysis, field.name) for field in dataclasses.fields(analysis)
-            if field.name != "chains"}
+    return {name: getattr(analysis, name) for name in analysis.__struct_fields__
+            if name != "chains"}
 
 
 def _kind(path: str) -> str:

@@ -67,7 +67,16 @@ class DocumentMemo:
 
 def disk_for(store: Store, disk: DiskCache | None) -> DiskCache | None:
     """The disk cache when it helps: remote stores only."""
-    return None if isinstance(store, ReadsLocalFiles) else disk
+    if disk is None:
+        return None
+    kind = type(store)
+    local = _READS_LOCAL.get(kind)
+    if local is None:  # a protocol check walks the protocol's members: once per store class
+        local = _READS_LOCAL[kind] = isinstance(store, ReadsLocalFiles)
+    return None if local else disk
+
+
+_READS_LOCAL: dict[type, bool] = {}
 
 
 async def document_from_top(store: Store, top: TopObject, *, where: str,
