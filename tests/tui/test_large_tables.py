@@ -252,3 +252,50 @@ async def test_rows_found_by_line_as_datatable_finds_them(app_factory: AppFactor
         ours_total: Any = CacheTable.__dict__["_total_row_height"]
         theirs_total: Any = DataTable.__dict__["_total_row_height"]
         assert ours_total.fget(table) == theirs_total.fget(table)
+
+
+async def test_rows_streaming_in_below_the_view_render_no_visible_cell_again(
+        app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a registry fills, most new rows sort below what the table shows: the redraws they
+    cause render none of the visible cells again, however many rows the table holds (DataTable
+    alone rendered every visible cell at each of them)."""
+    from textual.widgets import DataTable
+
+    from cachetui.ops.inventory import EntryScanned
+    from cachetui.tui.messages import ScanBatch
+
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_screen(app)
+        table = main.query_one(CacheTable)
+        model = next(r for r in main.rows.values() if r.entry.analysis is not None)
+        source = model.source_id
+
+        async def stream(first: int, count: int) -> None:
+            events = [EntryScanned(dataclasses.replace(model.entry, tag=f"zz-{i:05d}"), i, i)
+                      for i in range(first, first + count)]
+            main.post_message(ScanBatch(source, list(events)))
+            await settle(pilot)
+
+        await stream(0, 2 * SIZE[1])  # more rows than the table shows
+        assert table.row_count > table.size.height
+        rendered: list[int] = []
+        original = DataTable._render_cell
+
+        def counted(self: DataTable[Any], row: int, *args: Any, **kwargs: Any) -> Any:
+            if row >= 0:
+                rendered.append(row)
+            return original(self, row, *args, **kwargs)
+
+        monkeypatch.setattr(DataTable, "_render_cell", counted)
+        for first in (1000, 2000, 3000):
+            before = table.row_count
+            await stream(first, 100)
+            assert table.row_count == before + 100
+            assert rendered == [], first  # the rows shown kept their renderings
+        table._rendered.clear()
+        table._clear_caches()
+        table.refresh()
+        await pilot.pause()
+        assert rendered  # (the count sees renderings when there are some)
