@@ -58,11 +58,12 @@ def test_ls_of_a_directory_loads_no_http_stack_and_no_ui(tmp_path: Path) -> None
     ["copy", "--dry-run", "{cache}", "{out}"],
     ["reexport", "--dry-run", "{cache}", "{out}", "--compression", "zstd"],
     ["diff", "{cache}:latest", "{cache}:latest"], ["shares", "{cache}", "{layer}"],
+    ["gc", "{cache}"],
 ], ids=lambda argv: argv[0])
 def test_directory_commands_load_no_http_stack_and_no_ui(tmp_path: Path,
                                                           argv: list[str]) -> None:
     """Every command on directories starts without httpx, aiohttp and Textual (before: inspect,
-    space and prune loaded httpx through the object-store and gha modules, copy loaded the
+    space, prune and gc loaded httpx through the object-store and gha modules, copy loaded the
     re-export codecs)."""
     from cachetui.demo.generator import CacheShape, write_cache
 

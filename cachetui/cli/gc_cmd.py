@@ -18,7 +18,7 @@ from cachetui.ops.policy import DEFAULT_GRACE, format_duration
 from cachetui.present import units
 from cachetui.store.base import CollectsGarbage
 from cachetui.store.garbage import GcPlan, GcResult
-from cachetui.store.objspec import is_object_location
+from cachetui.store.objkind import is_object_location
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -30,7 +30,7 @@ from cachetui.ops.objscan import PrefixReport, scan_prefix
 from cachetui.ops.policy import format_duration
 from cachetui.present import units
 from cachetui.store.objects import ObjectStore
-from cachetui.store.objspec import is_object_location
+from cachetui.store.objkind import is_object_location
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -54,14 +54,6 @@ class ObjectLocation:
         return AzblobStore(self.azblob)
 
 
-def is_object_location(text: str) -> bool:
-    stripped = text.strip()
-    if stripped.startswith(("s3://", "azblob://")):
-        return True
-    head = stripped.split(",", 1)[0].replace(" ", "").lower()
-    return head in ("type=s3", "type=azblob")
-
-
 def _bool(value: str, name: str) -> bool:
     lowered = value.lower()
     if lowered in ("1", "t", "true"):
