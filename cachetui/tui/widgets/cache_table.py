@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
+from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.widgets import DataTable
+from textual.widgets._data_table import _EMPTY_TEXT, default_cell_formatter
 from textual.widgets.data_table import RowKey
 
 from cachetui.ops.inventory import CacheEntry
@@ -149,6 +151,10 @@ class CacheTable(DataTable[Text | str]):
         """The cells last made for each row key, with what they were made from."""
         self._rendered: LRUCache[tuple[object, ...], _Rendered] = LRUCache(RENDERED_CELLS)
         """Cell renderings by what they depend on (:meth:`_render_cell`)."""
+        self._unstyled: LRUCache[tuple[object, ...], _Rendered] = LRUCache(RENDERED_CELLS)
+        """Cell renderings before the row's and the cursor's styles, by value and width."""
+        self._row_styles: dict[tuple[int, object], Style] = {}
+        """The zebra stripes' styles, by parity and pseudo-classes (:meth:`_get_row_style`)."""
 
     def on_mount(self) -> None:
         self._apply_layout(self._layout())
@@ -328,42 +334,57 @@ class CacheTable(DataTable[Text | str]):
 
     def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
                      cursor: bool = False, hover: bool = False) -> list[list[Segment]]:
-        """A cell's lines, rendered again only when the cell or its style changed.
+        """A cell's lines, rendered through Rich again only when the cell's value changed.
 
         DataTable keys its render caches on a counter that every added row, sort and cell
         update moves, so each redraw while sources stream in rendered every visible cell
         through Rich again (most of a redraw's time, and the worst event-loop stalls with
-        3,000 rows: ``bench/bench_scale.py``). A rendering depends on the cell's value, its
-        styles and width, and, through the mouse metadata Textual adds to every segment, on its
-        position; a cell that moved keeps its rendering with the new position's metadata
-        (adding a style of only metadata changes nothing else, so the segments are those
-        DataTable would make).
+        3,000 rows: ``bench/bench_scale.py``). Here a cell's lines are kept as styled for a
+        row style, cursor and width (a cell that moved only gets its new position's mouse
+        metadata added: a style of only metadata changes nothing else), and its unstyled lines
+        by value and width, so a new row style (a row inserted above flips the zebra stripes
+        below it) or the cursor only styles them again, as DataTable styles its cells.
         """
         if row_index < 0 or column_index < 0 or self.fixed_rows or self.fixed_columns:
             return super()._render_cell(row_index, column_index, base_style, width, cursor,
                                         hover)
         row_key = self._row_locations.get_key(row_index)
         column_key = self._column_locations.get_key(column_index)
-        if row_key is None or column_key is None:
+        if row_key is None or column_key is None or self.rows[row_key].height != 1:
             return super()._render_cell(row_index, column_index, base_style, width, cursor,
                                         hover)
         value = self._data[row_key][column_key]
+        padding = self.cell_padding
+        show_cursor = self.show_cursor
         key = (id(value), base_style, width, cursor, hover, self._show_hover_cursor,
-               self.show_cursor, self._pseudo_class_state, self.cell_padding,
-               self.rows[row_key].height)
+               show_cursor, self._pseudo_class_state, padding)
         rendered = self._rendered.get(key)
-        if rendered is None or rendered.value is not value:
-            lines = super()._render_cell(row_index, column_index, base_style, width, cursor,
-                                         hover)
-            self._rendered[key] = _Rendered(value, row_index, column_index, lines)
-            return lines
-        if rendered.row != row_index or rendered.column != column_index:
-            meta = Style.from_meta({"row": row_index, "column": column_index})
-            rendered.lines = [[Segment(text, None if control or style is None else style + meta,
-                                       control) for text, style, control in line]
-                              for line in rendered.lines]
-            rendered.row, rendered.column = row_index, column_index
-        return rendered.lines
+        if rendered is not None and rendered.value is value:
+            if rendered.row != row_index or rendered.column != column_index:
+                meta = Style.from_meta({"row": row_index, "column": column_index})
+                rendered.lines = [[Segment(text, None if control or style is None
+                                           else style + meta, control)
+                                   for text, style, control in line] for line in rendered.lines]
+                rendered.row, rendered.column = row_index, column_index
+            return rendered.lines
+        raw_key = (id(value), width, padding)
+        raw = self._unstyled.get(raw_key)
+        if raw is None or raw.value is not value:
+            cell = _EMPTY_TEXT if value is None else (
+                default_cell_formatter(value, wrap=False, height=1) or _EMPTY_TEXT)
+            options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True)
+            raw = _Rendered(value, -1, -1, self.app.console.render_lines(
+                Padding(cell, (0, padding)), options))
+            self._unstyled[raw_key] = raw
+        # as DataTable._render_cell styles a cell (through textual.renderables.styled.Styled)
+        component_style, post_style = self._get_styles_to_render_cell(
+            False, False, False, hover, cursor, show_cursor, self._show_hover_cursor,
+            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css")
+        pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index}) \
+            + component_style
+        lines = [list(Segment.apply_style(line, pre_style, post_style)) for line in raw.lines]
+        self._rendered[key] = _Rendered(value, row_index, column_index, lines)
+        return lines
 
     def _get_offsets(self, y: int) -> tuple[RowKey, int]:
         """The row at line ``y`` and the line within it: every row here is one line high, so
@@ -385,8 +406,22 @@ class CacheTable(DataTable[Text | str]):
         """Every row is one line high (:meth:`_get_offsets`)."""
         return self.row_count
 
+    def _get_row_style(self, row_index: int, base_style: Style) -> Style:
+        """A data row's style, kept per zebra stripe: DataTable computes it from the CSS for
+        every line it draws (a third of a redraw's time once cells are kept). Dropped when the
+        styles change, as DataTable drops its cell styles."""
+        if row_index < 0 or row_index < self.fixed_rows or not self.zebra_stripes:
+            return super()._get_row_style(row_index, base_style)
+        key = (row_index % 2, self._pseudo_class_state)
+        style = self._row_styles.get(key)
+        if style is None:
+            style = self._row_styles[key] = super()._get_row_style(row_index, base_style)
+        return style
+
     def notify_style_update(self) -> None:
+        self._row_styles.clear()
         self._rendered.clear()
+        self._unstyled.clear()
         super().notify_style_update()
 
     def action_scroll_top(self) -> None:
