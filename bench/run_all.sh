@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB; commit $(git rev-parse --short HEAD)"
 for bench in bench_startup bench_parse bench_document bench_diskcache bench_inventory bench_scale bench_blob_stream bench_copy bench_reexport \
-             bench_gc bench_prune_plan bench_tui bench_gha bench_objstore; do
+             bench_gc bench_prune_plan bench_tui bench_tui_fill bench_gha bench_objstore; do
     [ -f "bench/$bench.py" ] || continue
     echo
     echo "=== $bench  (start $(date -u +%H:%M:%S); $(cut -d' ' -f1-3 /proc/loadavg) load)"
