@@ -28,12 +28,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.fill import push_variants, variants  # noqa: E402
+from bench.process import process_cpu  # noqa: E402
 from bench.rounds import alternate, load, verdict  # noqa: E402
 from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
 from cachetui.oci import mediatypes as mt  # noqa: E402
@@ -92,6 +94,15 @@ def run_startup(empty: Path) -> float:
     return time.perf_counter() - started
 
 
+def run_registry_startup(host: str) -> float:
+    """``cachetui ls --json`` of a repository the registry does not have: the interpreter, the
+    registry stack's imports and one answered request (a 404), no caches."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "cachetui", "ls", "--json", "--no-cache",
+                    f"{host}/bench/absent"], capture_output=True, cwd=REPO_ROOT)
+    return time.perf_counter() - started
+
+
 def run_skopeo(skopeo: str, target: str, expect: int) -> float:
     started = time.perf_counter()
     listed = subprocess.run([skopeo, "list-tags", "--tls-verify=false", f"docker://{target}"],
@@ -133,11 +144,24 @@ def main() -> int:
             empty = work / "empty"
             empty.mkdir()
             cold_cpu: list[float] = []
+            served: dict[str, list[float]] = {"floor": [], "cold": []}
+            pid = running.process.pid
+
+            def serving(name: str, run: Callable[[], float]) -> Callable[[], float]:
+                """``run``, with the registry's CPU seconds meanwhile kept under ``name``."""
+                def measured() -> float:
+                    before = process_cpu(pid)
+                    seconds = run()
+                    served[name].append(process_cpu(pid) - before)
+                    return seconds
+                return measured
+
             medians = alternate(rounds, {
                 "startup": lambda: run_startup(empty),
-                "floor": lambda: curl_floor(curl, config),
-                "cold": lambda: run_cachetui(target, work / f"cold-{next(cold_dirs)}", CACHES,
-                                             cold_cpu),
+                "registry startup": lambda: run_registry_startup(running.host),
+                "floor": serving("floor", lambda: curl_floor(curl, config)),
+                "cold": serving("cold", lambda: run_cachetui(
+                    target, work / f"cold-{next(cold_dirs)}", CACHES, cold_cpu)),
                 "warm": lambda: run_cachetui(target, warm_dir, CACHES),
                 "skopeo": lambda: run_skopeo(skopeo, target, CACHES),
             })
@@ -150,9 +174,18 @@ def main() -> int:
     print(f"cachetui ls --json, cold (empty cache):   {cold:6.2f} s  {cold / floor:5.2f}x the floor"
           f"  (CPU {statistics.median(cold_cpu):.2f} s)")
     print(f"cachetui ls --json, warm (second look):   {warm:6.2f} s  {warm / floor:5.2f}x the floor")
-    startup = medians["startup"]
+    startup, reached = medians["startup"], medians["registry startup"]
     print(f"  of which start-up (ls of an empty dir): {startup:6.2f} s; cold minus start-up "
           f"{cold - startup:.2f} s = {(cold - startup) / floor:.2f}x the floor")
+    print(f"  start-up of a registry ls (ls of an absent repository: the HTTP stack's imports and "
+          f"one request): {reached:.2f} s; cold minus that {cold - reached:.2f} s = "
+          f"{(cold - reached) / floor:.2f}x the floor")
+    floor_cpu, cold_served = (statistics.median(served[k]) for k in ("floor", "cold"))
+    client_cpu = statistics.median(cold_cpu)
+    print(f"  CPU on the 2 cores: the floor's requests cost the registry {floor_cpu:.2f} s; "
+          f"cachetui cold cost it {cold_served:.2f} s plus its own {client_cpu:.2f} s; "
+          f"spread evenly over the cores that alone takes "
+          f"{(cold_served + client_cpu) / (os.cpu_count() or 2):.2f} s")
     print(f"skopeo list-tags + inspect --raw x{CACHES}: {theirs:6.2f} s  "
           f"{theirs / cold:5.1f}x cachetui cold")
     print(f"skopeo / floor: {theirs / floor:5.1f}x  (the most any client fetching these URLs "
