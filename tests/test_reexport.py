@@ -147,6 +147,19 @@ LAYER_4_GZIP = "sha256:72033fbfcfd7527b1875a92b78fc2c6633d5ecd13bcdb6ef138669911
 """gzip-after-variants holds layer 4 twice: as a tar and as gzip, one diffID (fixture README)."""
 
 
+def _record_measured(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The digests of the layers verify decodes, in order (``measure`` still does its work)."""
+    measured: list[str] = []
+    real_measure = reexport_module.measure  # type: ignore[attr-defined]
+
+    async def spy(store: Any, descriptor: Descriptor, cancel: Any = None) -> tuple[int, str]:
+        measured.append(descriptor.digest)
+        return await real_measure(store, descriptor, cancel)
+
+    monkeypatch.setattr(reexport_module, "measure", spy)
+    return measured
+
+
 async def test_a_blob_of_the_target_compression_with_the_same_diff_id_is_reused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 14 found 15: re-export to gzip made a new gzip blob of layer 4's tar although the
@@ -163,14 +176,7 @@ async def test_a_blob_of_the_target_compression_with_the_same_diff_id_is_reused(
     assert [entry["reuses"] for entry in plan.to_json()["layers"]
             if entry["action"] == "reuse"] == [LAYER_4_GZIP]
     assert f"layer {LAYER_4_TAR[7:19]} uses {LAYER_4_GZIP[7:19]}" in describe_reexport_plan(plan)
-    measured: list[str] = []
-    real_measure = reexport_module.measure  # type: ignore[attr-defined]
-
-    async def spy(store: Any, descriptor: Descriptor, cancel: Any = None) -> tuple[int, str]:
-        measured.append(descriptor.digest)
-        return await real_measure(store, descriptor, cancel)
-
-    monkeypatch.setattr(reexport_module, "measure", spy)
+    measured = _record_measured(monkeypatch)
     result = await apply_reexport(plan, source, out)
     written = {d.digest for d in (await load(out, "z")).layers}
     source_blobs = {d.digest for d in (await load(source)).layers}
@@ -200,14 +206,7 @@ async def test_a_reexport_run_again_into_the_same_tag_reuses_the_destinations_bl
     assert "in the destination's cache" in describe_reexport_plan(plan)
     staged: list[object] = []
     monkeypatch.setattr(LayoutStore, "stage_blob_sync", lambda self: staged.append(self))
-    measured: list[str] = []
-    real_measure = reexport_module.measure  # type: ignore[attr-defined]
-
-    async def spy(store: Any, descriptor: Descriptor, cancel: Any = None) -> tuple[int, str]:
-        measured.append(descriptor.digest)
-        return await real_measure(store, descriptor, cancel)
-
-    monkeypatch.setattr(reexport_module, "measure", spy)
+    measured = _record_measured(monkeypatch)
     again = await apply_reexport(plan, variants("gzip"), out)
     assert again.top.digest == first.top.digest and not staged
     assert sorted(measured) == sorted(set(first.replaced.values()))
