@@ -4,10 +4,13 @@ cases stay correct; ``--no-cache`` and ``cache clear`` work."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import multiprocessing
 import os
 import sqlite3
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from cachetui.ops.inventory import collect, scan_store
 from cachetui.ops.load import DocumentMemo
 from cachetui.store.diskcache import DATABASE, DiskCache, default_cache
 from cachetui.store.registry import RegistrySession
-from tests.fixtures import fixture_dir
+from tests.fixtures import REPO_ROOT, fixture_dir
 from tests.registry_procs import RunningRegistry
 from tests.registry_server import fast_settings, push_layout, unique_repo
 from tests.test_registry_inventory import LAYOUTS, Counting
@@ -197,3 +200,30 @@ async def test_a_cache_directory_is_not_copied_into_the_disk_cache(tmp_path: Pat
     assert errors == [] and entries
     written = [p for p in (tmp_path / "disk").rglob("*") if p.is_file()]
     assert written == [] and disk.usage() == (0, 0)
+
+
+
+async def _push_one(host: str, repo: str) -> list[str]:
+    """Push one cache; the digests of its manifest and its config."""
+    async with RegistrySession(fast_settings()) as session:
+        top = await push_layout(session.store(host, repo),
+                                fixture_dir("buildkit-registry", "app-buildcache-min"), "cache",
+                                "buildcache-min")
+    return [top.digest, top.children()[0].digest]
+
+
+def test_the_script_commits_what_it_read_before_its_fast_exit(registry: RunningRegistry,
+                                                               tmp_path: Path) -> None:
+    """``inspect HOST/REPO:TAG`` reads a manifest and a config: the script keeps both although it
+    leaves with ``os._exit`` (before, the exit skipped the commit kept for the exit handlers and
+    the disk cache stayed empty after every command but ``ls``)."""
+    repo = unique_repo("exit")
+    read = asyncio.run(_push_one(registry.host, repo))
+    done = subprocess.run([sys.executable, "-m", "cachetui", "inspect",
+                           f"{registry.host}/{repo}:cache"], capture_output=True, text=True,
+                          cwd=REPO_ROOT, timeout=120, check=False,
+                          env={**os.environ, "CACHETUI_CACHE_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(tmp_path / DATABASE) as db:
+        kept = {digest for (digest,) in db.execute("select digest from objects")}
+    assert kept == set(read)
