@@ -9,14 +9,22 @@ and CPU seconds (user + system, load-independent) of:
 - ``cachetui --version``; ``ls --json`` of an empty directory and of a one-cache directory;
   ``copy --dry-run`` and ``reexport --dry-run --compression zstd`` of that cache.
 
+- ``ls --json --no-cache HOST/ABSENT``: a registry listing's start-up (the HTTP stack's imports
+  and one request, answered 404 by a loopback ``docker-registry``), while the registry idles:
+  all of it comes before a listing's first request;
+
 Then, for ``ls --json DIR``, which network and UI libraries were loaded (none should be: a
 directory listing needs no HTTP stack and no Textual) and the top offenders of
-``python -X importtime``, by package, for anyone chasing the next millisecond.
+``python -X importtime``, by package, for anyone chasing the next millisecond (for the
+registry ``ls`` too).
+
+With ``--against REF`` (a git ref), the two ``ls`` rows also run on that ref's ``cachetui`` in
+the same rounds: before and after figures of one run.
 
 Goals (issue 13): ``ls`` of a directory loads neither httpx, aiohttp nor Textual; its start-up
 CPU is within 2x the library floor above.
 
-    .venv/bin/python bench/bench_startup.py [ROUNDS]
+    .venv/bin/python bench/bench_startup.py [ROUNDS] [--against REF]
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bench.rounds import load, verdict  # noqa: E402
 from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
+from tests.registry_procs import start_registry  # noqa: E402
 
 PYTHON = sys.executable
 CACHETUI = [PYTHON, "-m", "cachetui"]
@@ -53,11 +62,13 @@ finally:
 """
 
 
-def run(command: list[str], expect: tuple[int, ...] = (0,)) -> tuple[float, float]:
-    """Wall and CPU seconds of one child process (its exit status must be one of ``expect``)."""
+def run(command: list[str], expect: tuple[int, ...] = (0,),
+        cwd: Path = REPO_ROOT) -> tuple[float, float]:
+    """Wall and CPU seconds of one child process (its exit status must be one of ``expect``);
+    ``python -m cachetui`` runs the ``cachetui`` of ``cwd``."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               cwd=REPO_ROOT)
+                               cwd=cwd)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     stderr = process.stderr.read().decode() if process.stderr else ""
@@ -93,59 +104,97 @@ def import_offenders(args: list[str], runs: int, top: int = 12) -> list[tuple[st
     return spent.most_common(top)
 
 
-def main() -> int:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 11
+def main(argv: list[str]) -> int:
+    against = None
+    if "--against" in argv:
+        at = argv.index("--against")
+        against = argv[at + 1]
+        argv = argv[:at] + argv[at + 2:]
+    rounds = int(argv[0]) if argv else 11
     with tempfile.TemporaryDirectory(prefix="cachetui-bench-startup-") as tmp:
         work = Path(tmp)
-        empty = work / "empty"
-        empty.mkdir()
-        cache = work / "cache"
-        write_cache(cache, "latest", CacheShape(layer_bytes=4096))
-        # An installed cachetui has bytecode: compile once, as an install would.
-        subprocess.run([PYTHON, "-m", "compileall", "-q", str(REPO_ROOT / "cachetui")],
-                       check=True)
-        outputs = iter(range(10**6))
-        contenders: dict[str, tuple[list[str], tuple[int, ...]]] = {
-            "python -c pass": ([PYTHON, "-c", "pass"], (0,)),
-            f"python -c '{LIBRARY_FLOOR}'": ([PYTHON, "-c", LIBRARY_FLOOR], (0,)),
-            "cachetui --version": ([*CACHETUI, "--version"], (0,)),
-            "cachetui ls --json EMPTY": ([*CACHETUI, "ls", "--json", str(empty)], (1,)),
-            "cachetui ls --json DIR": ([*CACHETUI, "ls", "--json", str(cache)], (0,)),
-            "cachetui copy --dry-run DIR OUT": ([*CACHETUI, "copy", "--dry-run", str(cache)], (0,)),
-            "cachetui reexport --dry-run DIR OUT": (
-                [*CACHETUI, "reexport", "--dry-run", str(cache)], (0,)),
-        }
-        walls: dict[str, list[float]] = {name: [] for name in contenders}
-        cpus: dict[str, list[float]] = {name: [] for name in contenders}
-        for _ in range(rounds):
-            for name, (command, expect) in contenders.items():
-                if "OUT" in name:
-                    command = [*command, str(work / f"out{next(outputs)}")]
-                    if "reexport" in name:
-                        command += ["--compression", "zstd"]
-                wall, cpu = run(command, expect)
-                walls[name].append(wall)
-                cpus[name].append(cpu)
-        print(f"median of {rounds} alternating rounds; {load()}")
-        print(f"{'':46s} {'wall s':>7s} {'CPU s':>7s}")
-        median_cpu = {name: statistics.median(values) for name, values in cpus.items()}
-        for name in contenders:
-            print(f"{name:46s} {statistics.median(walls[name]):7.3f} {median_cpu[name]:7.3f}")
-        modules = loaded(["ls", "--json", str(cache)])
-        heavy = sorted(set(modules) & set(HEAVY))  # (httpx._main is cachetui's stand-in)
-        print(f"ls --json DIR loaded {len(modules)} modules; network/UI libraries among them: "
-              f"{', '.join(heavy) or 'none'}")
-        print("top import offenders of ls --json DIR (python -X importtime, self time by "
-              "package, ms): " + ", ".join(
-                  f"{name} {us / 1000:.1f}" for name, us in import_offenders(
-                      ["ls", "--json", str(cache)], runs=min(rounds, 5))))
-        floor = median_cpu[f"python -c '{LIBRARY_FLOOR}'"]
-        ls_cpu = median_cpu["cachetui ls --json DIR"]
-        print(f"goal ls of a directory loads no {'/'.join(HEAVY)}: {verdict(not heavy)}; "
-              f"goal ls start-up CPU <= 2x the library floor ({floor:.3f} s): "
-              f"{verdict(ls_cpu <= 2 * floor)} ({ls_cpu / floor:.2f}x)")
+        registry = start_registry(work / "registry")
+        try:
+            return measure(work, rounds, registry.host, against)
+        finally:
+            registry.stop()
+
+
+def measure(work: Path, rounds: int, host: str, against: str | None) -> int:
+    empty = work / "empty"
+    empty.mkdir()
+    cache = work / "cache"
+    write_cache(cache, "latest", CacheShape(layer_bytes=4096))
+    # An installed cachetui has bytecode: compile once, as an install would.
+    subprocess.run([PYTHON, "-m", "compileall", "-q", str(REPO_ROOT / "cachetui")],
+                   check=True)
+    outputs = iter(range(10**6))
+    absent = ["ls", "--json", "--no-cache", f"{host}/bench/absent"]
+    contenders: dict[str, tuple[list[str], tuple[int, ...]]] = {
+        "python -c pass": ([PYTHON, "-c", "pass"], (0,)),
+        f"python -c '{LIBRARY_FLOOR}'": ([PYTHON, "-c", LIBRARY_FLOOR], (0,)),
+        "cachetui --version": ([*CACHETUI, "--version"], (0,)),
+        "cachetui ls --json EMPTY": ([*CACHETUI, "ls", "--json", str(empty)], (1,)),
+        "cachetui ls --json DIR": ([*CACHETUI, "ls", "--json", str(cache)], (0,)),
+        "cachetui copy --dry-run DIR OUT": ([*CACHETUI, "copy", "--dry-run", str(cache)], (0,)),
+        "cachetui reexport --dry-run DIR OUT": (
+            [*CACHETUI, "reexport", "--dry-run", str(cache)], (0,)),
+        "cachetui ls --json HOST/ABSENT": ([*CACHETUI, *absent], (1,)),
+    }
+    trees = {"": REPO_ROOT}
+    if against is not None:
+        old = work / "old"
+        old.mkdir()
+        archive = subprocess.run(["git", "archive", against, "cachetui"], cwd=REPO_ROOT,
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        subprocess.run([PYTHON, "-m", "compileall", "-q", str(old / "cachetui")], check=True)
+        trees[f"{against}: "] = old
+        for name in ("cachetui ls --json DIR", "cachetui ls --json HOST/ABSENT"):
+            contenders[f"{against}: {name}"] = contenders[name]
+    walls: dict[str, list[float]] = {name: [] for name in contenders}
+    cpus: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, (command, expect) in contenders.items():
+            if "OUT" in name:
+                command = [*command, str(work / f"out{next(outputs)}")]
+                if "reexport" in name:
+                    command += ["--compression", "zstd"]
+            tree = next((path for prefix, path in trees.items()
+                         if prefix and name.startswith(prefix)), REPO_ROOT)
+            wall, cpu = run(command, expect, tree)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    print(f"median of {rounds} alternating rounds; {load()}")
+    print(f"{'':46s} {'wall s':>7s} {'CPU s':>7s}")
+    median_cpu = {name: statistics.median(values) for name, values in cpus.items()}
+    for name in contenders:
+        print(f"{name:46s} {statistics.median(walls[name]):7.3f} {median_cpu[name]:7.3f}")
+    modules = loaded(["ls", "--json", str(cache)])
+    heavy = sorted(set(modules) & set(HEAVY))  # (httpx._main is cachetui's stand-in)
+    print(f"ls --json DIR loaded {len(modules)} modules; network/UI libraries among them: "
+          f"{', '.join(heavy) or 'none'}")
+    print("top import offenders of ls --json DIR (python -X importtime, self time by "
+          "package, ms): " + ", ".join(
+              f"{name} {us / 1000:.1f}" for name, us in import_offenders(
+                  ["ls", "--json", str(cache)], runs=min(rounds, 5))))
+    print("top import offenders of ls --json HOST/ABSENT: " + ", ".join(
+        f"{name} {us / 1000:.1f}" for name, us in import_offenders(
+            absent, runs=min(rounds, 5))))
+    if against is not None:
+        for name in ("cachetui ls --json DIR", "cachetui ls --json HOST/ABSENT"):
+            old_cpu, new_cpu = median_cpu[f"{against}: {name}"], median_cpu[name]
+            print(f"{name[9:]}: CPU {old_cpu:.3f} s on {against}, {new_cpu:.3f} s now "
+                  f"(saved {old_cpu - new_cpu:+.3f} s; {new_cpu / old_cpu:.2f}x); wall "
+                  f"{statistics.median(walls[f'{against}: {name}']):.3f} -> "
+                  f"{statistics.median(walls[name]):.3f} s")
+    floor = median_cpu[f"python -c '{LIBRARY_FLOOR}'"]
+    ls_cpu = median_cpu["cachetui ls --json DIR"]
+    print(f"goal ls of a directory loads no {'/'.join(HEAVY)}: {verdict(not heavy)}; "
+          f"goal ls start-up CPU <= 2x the library floor ({floor:.3f} s): "
+          f"{verdict(ls_cpu <= 2 * floor)} ({ls_cpu / floor:.2f}x)")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
+from cachetui.store.registry import trust
 from cachetui.store.registry.settings import RegistrySettings, is_loopback
 
 _bypass: Callable[[str, dict[str, str]], bool] = getattr(  # noqa: B009 (not in typeshed)
@@ -53,7 +54,8 @@ class Router(httpx.AsyncBaseTransport):
         self._make = make
         self._proxies = environment_proxies(environ)
         self._contexts: dict[str, ssl.SSLContext] = {}
-        self._transports: dict[tuple[str | None, str | None], httpx.AsyncBaseTransport] = {}
+        self._transports: dict[tuple[str | None, str | None, bool],
+                               httpx.AsyncBaseTransport] = {}
 
     def proxy_for(self, url: httpx.URL) -> httpx.Proxy | None:
         """The proxy ``url`` goes through, or ``None`` for a direct connection."""
@@ -71,14 +73,18 @@ class Router(httpx.AsyncBaseTransport):
         proxy = self.proxy_for(url)
         host = url.netloc.decode("ascii")
         ca_file = self._settings.ca_files.get(host, self._settings.default_ca_file)
-        key = (str(proxy.url) if proxy else None, ca_file)
+        # A TLS route (to the registry or to the proxy) gets its context here: aiohttp's default
+        # trusts nothing (see ``trust``); a plain one needs none.
+        tls = url.scheme == "https" or (proxy is not None and proxy.url.scheme == "https")
+        key = (str(proxy.url) if proxy else None, ca_file, tls)
         transport = self._transports.get(key)
         if transport is None:
             context = None
-            if ca_file:
-                context = self._contexts.get(ca_file)
+            if tls:
+                context = self._contexts.get(ca_file or "")
                 if context is None:
-                    context = self._contexts[ca_file] = ssl_context(ca_file)
+                    context = self._contexts[ca_file or ""] = (
+                        ssl_context(ca_file) if ca_file else trust.system_context())
             transport = self._transports[key] = self._make(context, proxy)
         return transport
 
