@@ -39,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> NoReturn:
+    startup.pause_gc()  # until the command's modules are loaded (cli.common.run_command)
     startup.pace_gc()
     install()
     cli.entry()

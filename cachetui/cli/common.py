@@ -15,6 +15,8 @@ from typing import Any, TextIO
 
 import msgspec
 
+from cachetui import startup
+
 # The exit codes, re-exported: every command takes them from here.
 from cachetui.cli.exits import EXIT_BROKEN_PIPE as EXIT_BROKEN_PIPE
 from cachetui.cli.exits import EXIT_ERROR as EXIT_ERROR
@@ -36,6 +38,7 @@ def run_command(args: argparse.Namespace) -> int:
         print("cachetui: no command given (see cachetui --help)", file=sys.stderr)
         return EXIT_USAGE
     fsutil.lock_wait_notice = lock_wait_message
+    startup.resume_gc()  # the command's modules are loaded (the program paused collections)
     try:
         return asyncio.run(handler(args))
     except (NoTerminal, UsageError) as exc:
