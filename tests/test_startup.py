@@ -49,6 +49,8 @@ def test_ls_of_a_directory_loads_no_http_stack_and_no_ui(tmp_path: Path) -> None
     done, report = probe("ls", "--json", str(tmp_path))
     assert report["code"] == 1
     assert NETWORK_AND_UI.isdisjoint(report["imported"]), NETWORK_AND_UI & set(report["imported"])
+    # nor what only a table's totals line (ops.space) or a config file (tomllib) needs
+    assert {"cachetui.ops.space", "tomllib"}.isdisjoint(report["imported"])
     assert tuple(report["gc"]) == startup.GC_THRESHOLD
     [row] = json.loads(done.stdout)  # it ran: the empty folder is reported
     assert row["source"] == str(tmp_path) and "no cache directories" in row["error"]
@@ -178,3 +180,22 @@ def test_loading_changes_nothing_outside_the_program() -> None:
     with startup.loading():
         assert gc.isenabled()
     assert gc.isenabled() and gc.get_freeze_count() == frozen
+
+
+@pytest.mark.parametrize("name", ["ls", "copy", "inspect"])
+def test_a_commands_parser_is_built_alone_and_unchanged(name: str) -> None:
+    """A command's run builds its own parser only (no parser for the 14 others); its help and
+    what it parses are those of the full parser's."""
+    import argparse
+
+    from cachetui.cli import build_parser
+
+    def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        [action] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return dict(action.choices)
+
+    alone, full = subcommands(build_parser(name)), subcommands(build_parser())
+    assert list(alone) == [name] and len(full) == 15
+    assert alone[name].format_help() == full[name].format_help()
+    argv = [name, "--json", "some/source"] if name != "copy" else [name, "a", "b"]
+    assert vars(build_parser(name).parse_args(argv)) == vars(build_parser().parse_args(argv))

@@ -25,8 +25,9 @@ TOP_LEVEL = ("-h", "--help", "--version")
 
 
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
-    """The full parser, with arguments for ``selected`` only (every command when None, none
-    when it names no command: the top-level help lists commands by name and help line)."""
+    """The parser for ``selected`` (a command's name: that command alone, with its arguments),
+    every command with its arguments (None), or every command by name and help line only (any
+    other word: the top-level help)."""
     parser = argparse.ArgumentParser(
         prog="cachetui",
         description="See inside, copy, prune and re-export BuildKit build caches.",

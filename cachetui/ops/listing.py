@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from cachetui.ops.inventory import CacheEntry
-from cachetui.ops.space import holdings
 
 
 class ListSort(StrEnum):
@@ -65,6 +64,8 @@ class Totals:
 
 
 def totals(entries: Sequence[CacheEntry], unreferenced: Mapping[str, int | None]) -> Totals:
+    from cachetui.ops.space import holdings  # five dataclasses ``ls --json`` needs none of
+
     held = holdings(entries)
     total = sum(entry.analysis.size_bytes for blobs in held.values() for entry in blobs.entries
                 if entry.analysis is not None)
