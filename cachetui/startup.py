@@ -12,6 +12,9 @@ Both are measured (``bench/bench_inventory.py``, ``bench/bench_scale.py``):
   each tenth promoting to older generations that are then rescanned) a quarter of a warm
   ``ls``'s CPU went to the collector finding nothing. Young collections every 20,000
   allocations keep cycles collected (memory stays bounded) at a fraction of the cost.
+* A listing is freed object by object when its command returns (~5 ms for 300 caches, after
+  the output, before the exit), work the operating system does at once when the process ends:
+  the program keeps it until then (:func:`keep_until_exit`).
 * Loading modules makes tens of thousands of objects that live as long as the process
   (functions, classes, their dicts): collections among them find nothing, ~9 ms of a registry
   ``ls``'s start-up. The program collects nothing until its command's modules are loaded
@@ -81,3 +84,13 @@ def loading() -> Iterator[None]:
         yield
     finally:
         resume_gc()
+
+
+_kept: list[object] = []
+
+
+def keep_until_exit(value: object) -> None:
+    """In the program, ``value`` is never freed: the process ends with it (``cli.entry`` leaves
+    by ``os._exit`` once output is flushed and the exit handlers ran). Elsewhere nothing."""
+    if _program:
+        _kept.append(value)

@@ -6,6 +6,7 @@ import argparse
 import csv
 import sys
 
+from cachetui import startup
 from cachetui.cli import gha_view
 from cachetui.cli.common import (
     EXIT_ERROR,
@@ -140,6 +141,7 @@ async def run(args: argparse.Namespace) -> int:
     for message in found.errors:
         error(message)
     failed = found.errors or any(entry.analysis is None for entry in found.entries)
+    startup.keep_until_exit(found)  # freeing it is the exit's work (see startup)
     if failed and not listed and not gha:
         return EXIT_ERROR
     return EXIT_PARTIAL if failed else EXIT_OK
