@@ -8,7 +8,9 @@ cache configs; three forms, min and max, made by ``cachetui.demo.generator``) an
   URLs cachetui needs (the tag list, every manifest, every config), all known in advance;
 - ``cachetui ls --json HOST/REPO`` in a child process, cold start included: cold (an empty
   on-disk cache) and warm (the second look: tags resolved, manifests and configs from disk);
-- ``skopeo list-tags`` plus ``skopeo inspect --raw`` of every tag (raw manifests only).
+- ``skopeo list-tags`` plus ``skopeo inspect --raw`` of every tag (raw manifests only);
+- the floor and cachetui cold again with the registry on one core and the client on the other
+  (``bench/cores.py``): what cachetui costs over the floor when it takes no CPU from the registry.
 
 Goals (issue 13): cold cachetui within 1.5x of the floor and at least 10x faster than skopeo.
 Rounds alternate; medians are compared.
@@ -34,6 +36,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.cores import can_separate, separate_cores  # noqa: E402
 from bench.fill import push_variants, variants  # noqa: E402
 from bench.process import process_cpu  # noqa: E402
 from bench.rounds import alternate, load, verdict  # noqa: E402
@@ -57,12 +60,12 @@ def write_bases(layout: Path) -> list[str]:
     return tags
 
 
-def curl_floor(curl: str, config: Path) -> float:
+def curl_floor(curl: str, config: Path, preexec: Callable[[], None] | None = None) -> float:
     started = time.perf_counter()
     subprocess.run([curl, "--parallel", "--parallel-max", "8", "--silent", "--show-error",
                     "--no-progress-meter",
                     "--fail", "-H", f"Accept: {mt.ACCEPT_ALL_MANIFESTS}", "-K", str(config)],
-                   check=True)
+                   check=True, preexec_fn=preexec)
     return time.perf_counter() - started
 
 
@@ -72,11 +75,12 @@ def children_cpu() -> float:
 
 
 def run_cachetui(target: str, cache_dir: Path, expect: int,
-                 cpu: list[float] | None = None) -> float:
+                 cpu: list[float] | None = None, preexec: Callable[[], None] | None = None
+                 ) -> float:
     """Wall seconds of one ``ls --json``; its CPU seconds (user + system) go to ``cpu``."""
     started, before = time.perf_counter(), children_cpu()
     done = subprocess.run([sys.executable, "-m", "cachetui", "ls", "--json", target],
-                          capture_output=True, check=True, cwd=REPO_ROOT,
+                          capture_output=True, check=True, cwd=REPO_ROOT, preexec_fn=preexec,
                           env={**os.environ, "CACHETUI_CACHE_DIR": str(cache_dir)})
     elapsed = time.perf_counter() - started
     if cpu is not None:
@@ -165,6 +169,14 @@ def main() -> int:
                 "warm": lambda: run_cachetui(target, warm_dir, CACHES),
                 "skopeo": lambda: run_skopeo(skopeo, target, CACHES),
             })
+            apart: dict[str, float] = {}
+            if can_separate():
+                with separate_cores(pid) as on_client_core:
+                    apart = alternate(rounds, {
+                        "floor": lambda: curl_floor(curl, config, on_client_core),
+                        "cold": lambda: run_cachetui(target, work / f"cold-{next(cold_dirs)}",
+                                                     CACHES, preexec=on_client_core),
+                    })
         finally:
             running.stop()
     floor, cold, warm, theirs = (medians[k] for k in ("floor", "cold", "warm", "skopeo"))
@@ -186,6 +198,10 @@ def main() -> int:
           f"cachetui cold cost it {cold_served:.2f} s plus its own {client_cpu:.2f} s; "
           f"spread evenly over the cores that alone takes "
           f"{(cold_served + client_cpu) / (os.cpu_count() or 2):.2f} s")
+    if apart:
+        print(f"  the registry on one core, the client on the other (no CPU shared): floor "
+              f"{apart['floor']:.2f} s, cachetui cold {apart['cold']:.2f} s = "
+              f"{apart['cold'] / apart['floor']:.2f}x the floor")
     print(f"skopeo list-tags + inspect --raw x{CACHES}: {theirs:6.2f} s  "
           f"{theirs / cold:5.1f}x cachetui cold")
     print(f"skopeo / floor: {theirs / floor:5.1f}x  (the most any client fetching these URLs "

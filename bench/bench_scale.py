@@ -5,7 +5,8 @@ peak RSS, cold (empty on-disk cache) and warm; then opens the TUI on ``HOST`` he
 the worst event-loop stall while the 3,000 rows fill in (a 20 ms interval timer inside the app
 records how late each tick runs). Goals (issue 13): the catalog in under 10 s, RSS under
 300 MiB, no TUI stall over 100 ms. For scale, the same run measures the floor: one ``curl
---parallel --parallel-max 8`` (keep-alive) fetching exactly the URLs the cold listing needs.
+--parallel --parallel-max 8`` (keep-alive) fetching exactly the URLs the cold listing needs, and
+(once) both again with the registry on one core and the client on the other (``bench/cores.py``).
 
     .venv/bin/python bench/bench_scale.py [ROUNDS]
 """
@@ -21,12 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.bench_inventory import curl_floor  # noqa: E402
+from bench.cores import can_separate, separate_cores  # noqa: E402
 from bench.fill import push_variants, variants  # noqa: E402
 from bench.rounds import alternate, load, verdict  # noqa: E402
 from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
@@ -40,13 +43,15 @@ FORMS = ("image-manifest", "index", "docker-list")
 
 
 def timed_ls(host: str, cache_dir: Path, peaks: list[float], cpu: list[float] | None = None,
-             listed: list[dict[str, object]] | None = None) -> float:
+             listed: list[dict[str, object]] | None = None,
+             preexec: Callable[[], None] | None = None) -> float:
     """Wall seconds of one ``ls HOST``; its peak RSS (MiB) goes to ``peaks``, its CPU seconds
     (user + system) to ``cpu``, its rows to ``listed``."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as sink:
         process = subprocess.Popen([sys.executable, "-m", "cachetui", "ls", "--json", host],
                                    stdout=sink, stderr=subprocess.PIPE, cwd=REPO_ROOT,
+                                   preexec_fn=preexec,
                                    env={**os.environ, "CACHETUI_CACHE_DIR": str(cache_dir)})
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - started
@@ -163,6 +168,14 @@ def main() -> int:
             if curl is not None:
                 contenders["floor"] = lambda: curl_floor(curl, work / "curl.conf")
             medians = alternate(rounds, contenders)
+            apart: dict[str, float] = {}
+            if curl is not None and can_separate():
+                with separate_cores(running.process.pid) as on_client_core:
+                    apart = alternate(1, {
+                        "floor": lambda: curl_floor(curl, work / "curl.conf", on_client_core),
+                        "cold": lambda: timed_ls(running.host, work / f"cold-{next(cold_dirs)}",
+                                                 [], preexec=on_client_core),
+                    })
             cold, warm, rss = medians["cold"], medians["warm"], max(peaks)
             total = REPOSITORIES * PER_REPOSITORY
             print(f"{total} distinct caches in {REPOSITORIES} repositories ({requests} requests "
@@ -175,6 +188,10 @@ def main() -> int:
                   f"{statistics.median(cold_cpu):.1f} s)")
             print(f"cachetui ls --json HOST, warm: {warm:6.2f} s   (CPU "
                   f"{statistics.median(warm_cpu):.1f} s; tags resolved, documents from disk)")
+            if apart:
+                print(f"the registry on one core, the client on the other (no CPU shared, 1 "
+                      f"round): floor {apart['floor']:.2f} s, cachetui cold {apart['cold']:.2f} s "
+                      f"= {apart['cold'] / apart['floor']:.2f}x the floor")
             print(f"peak RSS {rss:.0f} MiB", flush=True)
             os.environ["CACHETUI_CACHE_DIR"] = str(work / "tui-cache")
             stall, rows, done = asyncio.run(tui_stall(running.host))

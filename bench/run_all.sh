@@ -12,7 +12,7 @@ for bench in bench_startup bench_parse bench_document bench_diskcache bench_inve
     echo
     echo "=== $bench  (start $(date -u +%H:%M:%S); $(cut -d' ' -f1-3 /proc/loadavg) load)"
     case $bench in
-        bench_scale) args=(1) ;;  # its fill and TUI phase take minutes: one round
+        bench_scale) args=(3) ;;  # its fill and TUI phase take minutes: three rounds of the listings
         bench_document) args=(7 --against edf21e8) ;;  # before/after, same run
         *) args=() ;;
     esac
