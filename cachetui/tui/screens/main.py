@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 from typing import ClassVar
 
@@ -42,6 +43,7 @@ from cachetui.tui.model import (
     size,
     sort_rows,
 )
+from cachetui.tui.preload import preload
 from cachetui.tui.scanning import group_id, open_request, scan_all
 from cachetui.tui.screens.base import ExtensibleScreen, PaletteCommand
 from cachetui.tui.widgets.cache_table import COLUMNS, CacheTable
@@ -103,6 +105,8 @@ class MainScreen(ExtensibleScreen):
         self._loaded_unfrozen = 0
         """Caches loaded since the last freeze (see :mod:`cachetui.tui.gcpolicy`)."""
         self.opened: dict[str, SourceRequest] = {}
+        self._preloaded: asyncio.Future[None] | None = None
+        """The start-up import of the sources' store modules (:mod:`cachetui.tui.preload`)."""
         """Every request loaded, by the group node it opens as (:func:`group_id`)."""
 
     def compose(self) -> ComposeResult:
@@ -121,6 +125,13 @@ class MainScreen(ExtensibleScreen):
         self.query_one("#filter", Input).display = False
         self.query_one(CacheTable).focus()
         self.render_table()
+        locations = []
+        for request in self.requests:
+            try:
+                locations.append(parse_location(request.text))
+            except CachetuiError:
+                pass  # its worker reports it
+        self._preloaded = asyncio.ensure_future(preload(locations))
         for request in self.requests:
             self.load(request)
 
@@ -132,6 +143,8 @@ class MainScreen(ExtensibleScreen):
 
     async def _load(self, request: SourceRequest) -> None:
         app = self.cachetui
+        if self._preloaded is not None:
+            await asyncio.shield(self._preloaded)  # no store opens while modules load
         self.opened[group_id(request)] = request
         targets = await open_request(request, app.workspace, self.post_message)
         for source_id, target in targets:
