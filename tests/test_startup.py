@@ -49,8 +49,10 @@ def test_ls_of_a_directory_loads_no_http_stack_and_no_ui(tmp_path: Path) -> None
     done, report = probe("ls", "--json", str(tmp_path))
     assert report["code"] == 1
     assert NETWORK_AND_UI.isdisjoint(report["imported"]), NETWORK_AND_UI & set(report["imported"])
-    # nor what only a table's totals line (ops.space) or a config file (tomllib) needs
-    assert {"cachetui.ops.space", "tomllib"}.isdisjoint(report["imported"])
+    # nor what only a table's totals line (ops.space), a config file (tomllib) or a gha source
+    # (its location parsing and views) needs
+    assert {"cachetui.ops.space", "tomllib", "cachetui.store.gha.location",
+            "cachetui.cli.gha_view"}.isdisjoint(report["imported"])
     assert tuple(report["gc"]) == startup.GC_THRESHOLD
     [row] = json.loads(done.stdout)  # it ran: the empty folder is reported
     assert row["source"] == str(tmp_path) and "no cache directories" in row["error"]

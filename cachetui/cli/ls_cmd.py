@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from typing import TYPE_CHECKING
 
 from cachetui import startup
-from cachetui.cli import gha_view
 from cachetui.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -18,7 +18,6 @@ from cachetui.cli.common import (
     print_json,
     table,
 )
-from cachetui.cli.gha_view import gather_gha, listing_json
 from cachetui.cli.registry_args import add_registry_arguments, workspace
 from cachetui.ops.gather import gather
 from cachetui.ops.inventory import CacheEntry
@@ -27,7 +26,11 @@ from cachetui.present import units
 from cachetui.present.forms import format_name
 from cachetui.present.safe_text import safe, safe_lines
 from cachetui.report import cache_json
-from cachetui.store.gha.location import is_gha
+from cachetui.store.gha.names import is_gha
+
+if TYPE_CHECKING:
+    from cachetui.cli.gha_view import GhaListing
+    from cachetui.locations import Workspace
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +80,13 @@ def totals_line(found: Totals) -> str:
             f"reclaimable now {units.size(found.reclaimable_bytes)} (unreferenced blobs)")
 
 
+async def gather_gha(texts: list[str], ws: Workspace) -> tuple[list[GhaListing], list[str]]:
+    """The gha sources' listings (their module loads only when there are some)."""
+    from cachetui.cli.gha_view import gather_gha as gather_them
+
+    return await gather_them(texts, ws)
+
+
 def failed_source_json(source: str, message: str) -> dict[str, object]:
     """A source that could not be listed, as an entry (scripts read stdout, not stderr)."""
     return {"source": source, "store": None, "tag": None, "digest": None, "error": message}
@@ -87,9 +97,11 @@ async def run(args: argparse.Namespace) -> int:
     async with workspace(args) as ws:
         found = await gather(ws, [t for t in args.sources if not is_gha(t)],
                              discover_depth=args.depth)
-        gha, gha_errors = await gather_gha(gha_sources, ws)
+        gha, gha_errors = await gather_gha(gha_sources, ws) if gha_sources else ([], [])
     found.errors.extend(gha_errors)
     chosen = output(args)
+    if gha:
+        from cachetui.cli import gha_view  # its rows and JSON: loaded with a gha source only
     listed = len(found.entries)  # before --match: a source that listed tags did not fail whole
     found.entries = sorted_entries(matching(found.entries, args.match), ListSort(args.sort))
     if chosen == "csv":
@@ -99,7 +111,7 @@ async def run(args: argparse.Namespace) -> int:
             cache_json(entry, unreferenced_bytes=found.unreferenced.get(entry.source))
             for entry in found.entries
         ] + [failed_source_json(source, message) for source, message in found.failed]
-          + [row for listing in gha for row in listing_json(listing)])
+          + [row for listing in gha for row in gha_view.listing_json(listing)])
     else:
         rows = []
         for entry in found.entries:

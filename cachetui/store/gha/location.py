@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 from cachetui.errors import InvalidInput
 from cachetui.oci.specfields import split_spec_fields
 from cachetui.store.gha.credentials import api_url
+from cachetui.store.gha.names import is_gha as is_gha
 
 KNOWN_ATTRS = frozenset({"type", "scope", "url", "url_v2", "token", "version", "repository",
                          "ghtoken", "timeout", "mode", "ignore-error"})
@@ -46,20 +47,6 @@ class GhaLocation:
     @property
     def can_read_contents(self) -> bool:
         return bool(self.runtime_token and self.cache_url)
-
-
-def is_gha(text: str) -> bool:
-    return text.startswith("gha://") or _attrs_type(text) == "gha"
-
-
-def _attrs_type(text: str) -> str | None:
-    if "type=" not in text:
-        return None
-    for part in text.split(","):
-        key, _, value = part.partition("=")
-        if key.strip() == "type":
-            return value.strip()
-    return None
 
 
 def _truthy(value: str | None) -> bool:
