@@ -228,3 +228,28 @@ def test_ls_leaves_its_listing_to_the_exit(tmp_path: Path) -> None:
     assert len(json.loads(done.stdout)) == 2
     assert main(["ls", "--json", str(tmp_path)]) == 0
     assert startup._kept == []
+
+
+FREEZE_PROBE = """
+import gc, json, sys
+from cachetui import startup
+from cachetui.config import Config
+from cachetui.locations import Workspace
+startup.pause_gc()
+startup.resume_gc()  # the program, once its command started
+Workspace(Config()).registry_session()  # loads the registry stack: paused, then frozen
+first = gc.get_freeze_count()
+made_since = [{"n": n} for n in range(10_000)]  # a long-running UI's objects of the moment
+Workspace(Config()).registry_session()
+print(json.dumps({"first": first, "second": gc.get_freeze_count(), "enabled": gc.isenabled()}))
+"""
+
+
+def test_only_the_first_registry_session_of_a_process_freezes() -> None:
+    """The registry stack loads once: a later session (the TUI opens workspaces as it goes)
+    pauses and freezes nothing, so the UI's objects of that moment stay collectable."""
+    done = subprocess.run([sys.executable, "-c", FREEZE_PROBE], capture_output=True, text=True,
+                          cwd=REPO_ROOT, timeout=120, check=True)
+    report = json.loads(done.stdout)
+    assert report["first"] > 10_000 and report["second"] == report["first"]
+    assert report["enabled"]

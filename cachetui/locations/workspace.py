@@ -11,7 +11,9 @@ and operation obeys it. Close it once (``async with`` or :meth:`aclose`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,7 +144,10 @@ class Workspace:
     def registry_session(self) -> RegistrySession:
         """The one registry session (HTTP pool, tokens, per-host limits), created on first use."""
         if self._session is None:
-            with startup.loading():  # ~130 ms of imports, the first time
+            # ~130 ms of imports the first time in a process (then nothing to pause or freeze:
+            # a later freeze would keep a long-running UI's objects of the moment forever)
+            first = "cachetui.store.registry.session" not in sys.modules
+            with startup.loading() if first else contextlib.nullcontext():
                 from cachetui.store.registry.session import RegistrySession
                 from cachetui.store.registry.settings import RegistrySettings
 
