@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -83,8 +84,24 @@ def curl_config(host: str, rows: list[dict[str, object]], path: Path) -> int:
     return len(urls)
 
 
-async def tui_stall(host: str) -> tuple[float, int, float]:
-    """(worst stall while filling, rows shown, seconds until every source was done)."""
+class TuiStall(NamedTuple):
+    worst: float
+    """Worst event-loop stall while filling (wall seconds a 20 ms tick came late)."""
+    rows: int
+    done: float
+    """Seconds until every source was done."""
+    step_cpu: float
+    """The most CPU one loop step (callback) took while filling: what no load inflates."""
+    window_cpu: float
+    """The most main-thread CPU between two ticks, less the period: about the stall an idle
+    core would have shown (wall stalls on a loaded machine are mostly the time the process
+    waits for a core)."""
+    ready: float
+    """Seconds until run_test handed the app over (its first screen drawn): the start-up."""
+
+
+async def tui_stall(host: str) -> TuiStall:
+    """The TUI on ``host`` headless, filling; the stall figures of :class:`TuiStall`."""
     from cachetui.demo.dataset import FIXED_NOW
     from cachetui.tui.app import make_app
     from cachetui.tui.model import SourceStatus
@@ -92,63 +109,91 @@ async def tui_stall(host: str) -> tuple[float, int, float]:
     from cachetui.tui.widgets.cache_table import CacheTable
 
     app = make_app([host], clock=lambda: FIXED_NOW, use_config_sources=False)
-    worst = 0.0
+    worst = window_cpu = step_cpu = 0.0
     period = 0.02
     last = time.perf_counter()
+    last_cpu = time.thread_time()
+    filling = False
 
     def main_screen() -> MainScreen | None:
         screen = app.screen_stack[1] if len(app.screen_stack) > 1 else None
         return screen if isinstance(screen, MainScreen) else None
 
     def tick() -> None:
-        nonlocal last, worst
-        now = time.perf_counter()
+        nonlocal last, last_cpu, worst, window_cpu, filling
+        now, cpu = time.perf_counter(), time.thread_time()
         main = main_screen()
         if main is not None and main.sources:
+            filling = True
             worst = max(worst, now - last - period)
-        last = now
+            window_cpu = max(window_cpu, cpu - last_cpu - period)
+        last, last_cpu = now, cpu
+
+    run_step = asyncio.events.Handle._run
+
+    def timed_step(handle: asyncio.events.Handle) -> None:
+        nonlocal step_cpu
+        started = time.thread_time()
+        try:
+            run_step(handle)
+        finally:
+            if filling:
+                step_cpu = max(step_cpu, time.thread_time() - started)
 
     started = time.perf_counter()
-    async with app.run_test(size=(120, 36)) as pilot:
-        app.set_interval(period, tick)
-        while True:
+    asyncio.events.Handle._run = timed_step  # type: ignore[method-assign,assignment]
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            app.set_interval(period, tick)
+            # Late ticks count from here: the timer cannot be late before it exists (run_test
+            # hands the app over once its first screen is drawn; bench_tui times that start).
+            last, last_cpu = time.perf_counter(), time.thread_time()
+            ready = last - started
+            while True:
+                main = main_screen()
+                if main is not None and main.sources and all(
+                        s.status is SourceStatus.DONE for s in main.sources.values()) and len(
+                        main.sources) >= REPOSITORIES:
+                    break
+                if time.perf_counter() - started > TUI_LIMIT:
+                    break
+                await pilot.pause(0.05)
+            done = time.perf_counter() - started
             main = main_screen()
-            if main is not None and main.sources and all(
-                    s.status is SourceStatus.DONE for s in main.sources.values()) and len(
-                    main.sources) >= REPOSITORIES:
-                break
-            if time.perf_counter() - started > TUI_LIMIT:
-                break
-            await pilot.pause(0.05)
-        done = time.perf_counter() - started
-        main = main_screen()
-        assert main is not None
-        main.flush()
-        await pilot.pause()
-        tick()
-        rows = main.query_one(CacheTable).row_count
-    return worst, rows, done
+            assert main is not None
+            main.flush()
+            await pilot.pause()
+            tick()
+            filling = False
+            rows = main.query_one(CacheTable).row_count
+    finally:
+        asyncio.events.Handle._run = run_step  # type: ignore[method-assign]
+    return TuiStall(worst, rows, done, step_cpu, window_cpu, ready)
+
+
+def fill(work: Path, host: str) -> None:
+    """Push :data:`REPOSITORIES` x :data:`PER_REPOSITORY` distinct caches to ``host`` (~40 s)."""
+    bases = []
+    for i in range(6):
+        write_cache(work / "layout", f"m{i}", CacheShape(
+            form=FORMS[i % 3], mode="max" if i % 2 else "min", seed=i, variant=i,  # type: ignore[arg-type]
+            layer_bytes=8 * 1024, extra_records=50))
+        bases.append(f"m{i}")
+    started = time.perf_counter()
+    for r in range(REPOSITORIES):
+        items = asyncio.run(variants(work / "layout", bases, PER_REPOSITORY, f"r{r}"))
+        asyncio.run(push_variants(host, f"scale/repo-{r:02d}", work / "layout", bases, items))
+    print(f"filled {REPOSITORIES} x {PER_REPOSITORY} distinct caches in "
+          f"{time.perf_counter() - started:.0f} s", flush=True)
 
 
 def main() -> int:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     with tempfile.TemporaryDirectory(prefix="cachetui-scale-") as tmp:
         work = Path(tmp)
-        bases = []
-        for i in range(6):
-            write_cache(work / "layout", f"m{i}", CacheShape(
-                form=FORMS[i % 3], mode="max" if i % 2 else "min", seed=i, variant=i,  # type: ignore[arg-type]
-                layer_bytes=8 * 1024, extra_records=50))
-            bases.append(f"m{i}")
         running = start_registry(work / "registry")
         try:
-            started = time.perf_counter()
-            for r in range(REPOSITORIES):
-                items = asyncio.run(variants(work / "layout", bases, PER_REPOSITORY, f"r{r}"))
-                asyncio.run(push_variants(running.host, f"scale/repo-{r:02d}", work / "layout",
-                                          bases, items))
-            print(f"filled {REPOSITORIES} x {PER_REPOSITORY} distinct caches in "
-                  f"{time.perf_counter() - started:.0f} s", flush=True)
+            fill(work, running.host)
             subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO_ROOT / "cachetui")],
                            check=True)
             warm_dir = work / "warm"
@@ -194,12 +239,14 @@ def main() -> int:
                       f"= {apart['cold'] / apart['floor']:.2f}x the floor")
             print(f"peak RSS {rss:.0f} MiB", flush=True)
             os.environ["CACHETUI_CACHE_DIR"] = str(work / "tui-cache")
-            stall, rows, done = asyncio.run(tui_stall(running.host))
+            tui = asyncio.run(tui_stall(running.host))
+            stall, rows, done = tui.worst, tui.rows, tui.done
         finally:
             running.stop()
     unfinished = "" if rows >= total else f" (UNFINISHED after {TUI_LIMIT:.0f} s)"
     print(f"TUI on HOST: {rows} rows in {done:.1f} s{unfinished}, worst event-loop stall while "
-          f"filling {stall * 1000:.0f} ms")
+          f"filling {stall * 1000:.0f} ms (longest loop step {tui.step_cpu * 1000:.0f} ms CPU; "
+          f"most main-thread CPU between two ticks {tui.window_cpu * 1000:.0f} ms; {load()})")
     ok = cold < 10 and rss < 300 and stall < 0.1
     if floor is not None and floor >= 10:
         print(f"the floor alone (curl, the same requests, no parsing) took {floor:.2f} s in this "
