@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -19,7 +20,13 @@ import pytest
 from cachetui.cli import main
 from cachetui.ops.inventory import collect, scan_store
 from cachetui.ops.load import DocumentMemo
-from cachetui.store.diskcache import DATABASE, DiskCache, default_cache
+from cachetui.store.diskcache import (
+    BUSY_SECONDS,
+    DATABASE,
+    FLUSH_OBJECTS,
+    DiskCache,
+    default_cache,
+)
 from cachetui.store.registry import RegistrySession
 from tests.fixtures import REPO_ROOT, fixture_dir
 from tests.registry_procs import RunningRegistry
@@ -113,6 +120,34 @@ def test_an_unusable_cache_costs_only_the_warm_start(tmp_path: Path) -> None:
         assert disk.known_tags("r/x") == {}
         assert disk.usage() == (0, 0)
     assert target.read_bytes() == b""
+
+
+def test_a_commit_waiting_for_another_process_never_holds_the_caller(tmp_path: Path) -> None:
+    """Writes are committed by the cache's own thread: while another process holds the write
+    lock, a listing's ``put`` past the batch size returns at once (it used to wait the busy
+    timeout, on the event loop) and what it wrote is read back meanwhile; it is committed once
+    the lock is free."""
+    disk = DiskCache(tmp_path)
+    disk.put(digest_of(b"first"), b"first")
+    disk.flush()  # the database and its tables exist
+    other = sqlite3.connect(tmp_path / DATABASE, isolation_level=None)
+    other.execute("begin immediate")  # another process writing
+    blobs = [os.urandom(64) for _ in range(FLUSH_OBJECTS)]
+    started = time.monotonic()
+    for blob in blobs:
+        disk.put(digest_of(blob), blob)
+    tags = {"t": digest_of(blobs[0])}
+    disk.remember_tags("host/repo", tags)
+    took = time.monotonic() - started
+    assert took < BUSY_SECONDS / 4, took
+    assert disk.get(digest_of(blobs[-1])) == blobs[-1]  # handed over, not committed yet
+    assert disk.known_tags("host/repo") == tags
+    other.execute("commit")
+    other.close()
+    disk.flush()
+    fresh = DiskCache(tmp_path)
+    assert all(fresh.get(digest_of(blob)) == blob for blob in blobs)
+    assert fresh.known_tags("host/repo") == tags
 
 
 def test_eviction_keeps_the_most_recently_used(tmp_path: Path) -> None:
