@@ -2,7 +2,8 @@
 start-up, no garbage collection while modules load, and a garbage-collector pace that suits
 listings of thousands of documents.
 
-Both are measured (``bench/bench_inventory.py``, ``bench/bench_scale.py``):
+All are measured (``bench/bench_inventory.py``, ``bench/bench_scale.py``,
+``bench/bench_startup.py``):
 
 * httpx imports its own command-line client (``httpx._main``: rich, click, pygments) whenever
   those happen to be installed, as they are beside Textual: about 60 ms of CPU on every start,
@@ -52,7 +53,6 @@ def pace_gc() -> None:
     gc.set_threshold(*GC_THRESHOLD)
 
 
-
 _program = False
 """Set by :func:`pause_gc`: this process is the ``cachetui`` program (not a library user)."""
 
@@ -66,7 +66,7 @@ def pause_gc() -> None:
 
 def resume_gc() -> None:
     """The command's modules are loaded: what they made is frozen (never scanned again; the
-    allocation count starts over) and collections resume. Only in the program, once."""
+    allocation count starts over) and collections resume. Only in the program, when paused."""
     if _program and not gc.isenabled():
         gc.freeze()
         gc.enable()
