@@ -230,27 +230,45 @@ asyncio.run(main())
 """
 
 
+def _start_gc_child(moto: Moto) -> tuple[str, subprocess.Popen[bytes]]:
+    """A child gc of a fresh two-builds bucket, returned once it has planned (it then deletes:
+    the part a kill must never make unsafe)."""
+    bucket = unique_name("kill")
+    load_s3(moto, bucket, "two-builds")
+    env = {**os.environ, "REPO": str(REPO), "BUCKET": bucket, "ENDPOINT": moto.endpoint,
+           "AK": moto.access_key, "SK": moto.secret_key}
+    child = subprocess.Popen([sys.executable, "-c", CHILD], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    if not line.startswith(b"planned"):
+        _, err = child.communicate()
+        raise AssertionError(f"the gc child did not plan: {err.decode(errors='replace')}")
+    return bucket, child
+
+
 def test_gc_killed_at_random_points_never_breaks_a_manifest(moto: Moto) -> None:
+    # Kill points are drawn over the deletion itself, as long as it took here, once, uncut: a
+    # fixed window (0.3-1.6 s from the start) missed it on a fast machine, killing nothing.
+    _, child = _start_gc_child(moto)
+    started = time.monotonic()
+    child.communicate()
+    deleting = time.monotonic() - started
     rng = random.Random(11)
     outcomes = {"killed": 0, "finished": 0}
     for _ in range(20):
-        bucket = unique_name("kill")
-        load_s3(moto, bucket, "two-builds")
-        env = {**os.environ, "REPO": str(REPO), "BUCKET": bucket, "ENDPOINT": moto.endpoint,
-               "AK": moto.access_key, "SK": moto.secret_key}
-        child = subprocess.Popen([sys.executable, "-c", CHILD], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.3, 1.6))
+        bucket, child = _start_gc_child(moto)
+        time.sleep(rng.uniform(0.0, 1.5 * deleting))
         if child.poll() is None:
             child.kill()
             outcomes["killed"] += 1
         else:
             outcomes["finished"] += 1
-        child.wait()
+        child.communicate()
         report = asyncio.run(_scan_bucket(moto, bucket))
         assert [m.name for m in report.manifests] == ["main", "release"]
         assert all(not m.missing for m in report.manifests), bucket
-    assert outcomes["killed"] >= 1
+    assert outcomes["killed"] >= 1, (outcomes, deleting)
 
 
 async def _scan_bucket(moto: Moto, bucket: str) -> PrefixReport:
