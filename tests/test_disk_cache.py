@@ -24,6 +24,7 @@ from cachetui.store.diskcache import (
     BUSY_SECONDS,
     DATABASE,
     FLUSH_OBJECTS,
+    MAX_WAITING_BATCHES,
     DiskCache,
     default_cache,
 )
@@ -148,6 +149,26 @@ def test_a_commit_waiting_for_another_process_never_holds_the_caller(tmp_path: P
     fresh = DiskCache(tmp_path)
     assert all(fresh.get(digest_of(blob)) == blob for blob in blobs)
     assert fresh.known_tags("host/repo") == tags
+
+
+def test_writes_waiting_for_a_long_lock_stay_bounded(tmp_path: Path) -> None:
+    """While another process holds the write lock for long, at most MAX_WAITING_BATCHES batches
+    wait in memory; later writes are dropped (misses), the cache still works afterwards."""
+    disk = DiskCache(tmp_path)
+    disk.put(digest_of(b"first"), b"first")
+    disk.flush()
+    other = sqlite3.connect(tmp_path / DATABASE, isolation_level=None, timeout=0)
+    other.execute("begin immediate")
+    blobs = [os.urandom(64) for _ in range(FLUSH_OBJECTS * (MAX_WAITING_BATCHES + 3))]
+    for blob in blobs:
+        disk.put(digest_of(blob), blob)
+    assert len(disk._handed) <= MAX_WAITING_BATCHES
+    assert disk.get(digest_of(blobs[0])) == blobs[0]  # the first batches wait, readable
+    assert disk.get(digest_of(blobs[-1])) is None  # past the bound: dropped, a miss
+    other.execute("commit")
+    other.close()
+    disk.flush()
+    assert DiskCache(tmp_path).get(digest_of(blobs[0])) == blobs[0]
 
 
 def test_eviction_keeps_the_most_recently_used(tmp_path: Path) -> None:

@@ -53,6 +53,10 @@ MAX_TAGS_PER_LOCATION: Final = 100_000
 BUSY_SECONDS: Final = 2.0
 """How long a write waits for another process's write before giving up (it is only a cache)."""
 DATABASE: Final = "cache.sqlite3"
+MAX_WAITING_BATCHES: Final = 8
+"""Batches handed to the writer and not committed yet, at most (one is at most
+:data:`FLUSH_BYTES`, plus one object): past it, while another process holds the write lock for
+long, new writes are dropped (later misses), so memory stays bounded."""
 FLUSH_OBJECTS: Final = 256
 FLUSH_BYTES: Final = 8 * 1024 * 1024
 """Writes (new objects, LRU refreshes) are kept in memory and committed together past these, at
@@ -323,6 +327,8 @@ class DiskCache:
         if not self._pending:
             return
         batch, self._pending, self._pending_bytes = self._pending, {}, 0
+        if len(self._handed) >= MAX_WAITING_BATCHES:
+            return
         self._handed.append(batch)
 
         def committed() -> None:
