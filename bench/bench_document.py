@@ -32,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.against import split_against, unpack
 from bench.rounds import load, verdict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -129,23 +130,14 @@ def report(name: str, best: dict[str, float], count: int) -> float:
 
 
 def main(argv: list[str]) -> int:
-    against = None
-    if "--against" in argv:
-        at = argv.index("--against")
-        against = argv[at + 1]
-        argv = argv[:at] + argv[at + 2:]
+    argv, against = split_against(argv)
     rounds = int(argv[0]) if argv else 7
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         count = make_pairs(work / "pairs.pickle")
         trees = {"current tree": REPO_ROOT}
         if against is not None:
-            old = work / "old"
-            old.mkdir()
-            archive = subprocess.run(["git", "archive", against, "cachetui"], cwd=REPO_ROOT,
-                                     capture_output=True, check=True).stdout
-            subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
-            trees = {against: old, **trees}
+            trees = {against: unpack(against, work / "old"), **trees}
         best = {name: dict.fromkeys((*PHASES, "tracked"), float("inf")) for name in trees}
         for _ in range(CHILDREN):
             for name, tree in trees.items():

@@ -42,6 +42,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.against import split_against, unpack  # noqa: E402
 from bench.rounds import load, verdict  # noqa: E402
 from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
 from tests.registry_procs import start_registry  # noqa: E402
@@ -105,11 +106,7 @@ def import_offenders(args: list[str], runs: int, top: int = 12) -> list[tuple[st
 
 
 def main(argv: list[str]) -> int:
-    against = None
-    if "--against" in argv:
-        at = argv.index("--against")
-        against = argv[at + 1]
-        argv = argv[:at] + argv[at + 2:]
+    argv, against = split_against(argv)
     rounds = int(argv[0]) if argv else 11
     with tempfile.TemporaryDirectory(prefix="cachetui-bench-startup-") as tmp:
         work = Path(tmp)
@@ -143,11 +140,7 @@ def measure(work: Path, rounds: int, host: str, against: str | None) -> int:
     }
     trees = {"": REPO_ROOT}
     if against is not None:
-        old = work / "old"
-        old.mkdir()
-        archive = subprocess.run(["git", "archive", against, "cachetui"], cwd=REPO_ROOT,
-                                 capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        old = unpack(against, work / "old")
         subprocess.run([PYTHON, "-m", "compileall", "-q", str(old / "cachetui")], check=True)
         trees[f"{against}: "] = old
         for name in ("cachetui ls --json DIR", "cachetui ls --json HOST/ABSENT"):

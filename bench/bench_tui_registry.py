@@ -25,6 +25,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.against import split_against, unpack  # noqa: E402
 from bench.bench_scale import fill  # noqa: E402
 from bench.rounds import load, verdict  # noqa: E402
 from tests.registry_procs import start_registry  # noqa: E402
@@ -55,22 +56,13 @@ def one_round(host: str, tree: Path, work: Path, round_: int) -> dict[str, float
 
 
 def main(argv: list[str]) -> int:
-    against = None
-    if "--against" in argv:
-        at = argv.index("--against")
-        against = argv[at + 1]
-        del argv[at:at + 2]
+    argv, against = split_against(argv)
     rounds = int(argv[1]) if len(argv) > 1 else 3
     with tempfile.TemporaryDirectory(prefix="cachetui-tui-registry-") as tmp:
         work = Path(tmp)
         trees = {"now": REPO_ROOT}
         if against is not None:
-            old = work / "against"
-            old.mkdir()
-            archive = subprocess.run(["git", "archive", against, "cachetui"], cwd=REPO_ROOT,
-                                     capture_output=True, check=True).stdout
-            subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
-            trees = {against: old, "now": REPO_ROOT}
+            trees = {against: unpack(against, work / "against"), "now": REPO_ROOT}
         running = start_registry(work / "registry")
         try:
             fill(work, running.host)
