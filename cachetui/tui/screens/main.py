@@ -105,9 +105,9 @@ class MainScreen(ExtensibleScreen):
         self._loaded_unfrozen = 0
         """Caches loaded since the last freeze (see :mod:`cachetui.tui.gcpolicy`)."""
         self.opened: dict[str, SourceRequest] = {}
+        """Every request loaded, by the group node it opens as (:func:`group_id`)."""
         self._preloaded: asyncio.Future[None] | None = None
         """The start-up import of the sources' store modules (:mod:`cachetui.tui.preload`)."""
-        """Every request loaded, by the group node it opens as (:func:`group_id`)."""
 
     def compose(self) -> ComposeResult:
         yield Static("cachetui", id="breadcrumbs")
