@@ -8,6 +8,8 @@ cache configs; three forms, min and max, made by ``cachetui.demo.generator``) an
   URLs cachetui needs (the tag list, every manifest, every config), all known in advance;
 - ``cachetui ls --json HOST/REPO`` in a child process, cold start included: cold (an empty
   on-disk cache) and warm (the second look: tags resolved, manifests and configs from disk);
+- the Python floors (``bench/python_floor.py``): a process that only fetches those URLs, with the
+  stack cachetui stands on (asyncio and aiohttp) and with blocking ``http.client`` in 8 threads;
 - ``skopeo list-tags`` plus ``skopeo inspect --raw`` of every tag (raw manifests only);
 - the floor and cachetui cold again with the registry on one core and the client on the other
   (``bench/cores.py``): what cachetui costs over the floor when it takes no CPU from the registry.
@@ -107,6 +109,16 @@ def run_registry_startup(host: str) -> float:
     return time.perf_counter() - started
 
 
+def run_python_floor(how: str, urls_file: Path, expect: int) -> float:
+    """Wall seconds of ``bench/python_floor.py how``, from its start (see that module)."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "bench" / "python_floor.py"), how,
+                           str(urls_file)], capture_output=True, check=True, text=True)
+    elapsed = time.perf_counter() - started
+    assert int(done.stdout) == expect, done.stdout
+    return elapsed
+
+
 def run_skopeo(skopeo: str, target: str, expect: int) -> float:
     started = time.perf_counter()
     listed = subprocess.run([skopeo, "list-tags", "--tls-verify=false", f"docker://{target}"],
@@ -138,6 +150,8 @@ def main() -> int:
             urls += [f"{base_url}/blobs/{item.config.digest}" for item in items]
             config = work / "curl.conf"
             config.write_text("".join(f'url = "{url}"\noutput = "/dev/null"\n' for url in urls))
+            urls_file = work / "urls.txt"
+            urls_file.write_text("\n".join([mt.ACCEPT_ALL_MANIFESTS, *urls]) + "\n")
             target = f"{running.host}/{REPO}"
             # An installed cachetui has bytecode: compile once, as an install would.
             subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO_ROOT / "cachetui")],
@@ -167,6 +181,8 @@ def main() -> int:
                 "cold": serving("cold", lambda: run_cachetui(
                     target, work / f"cold-{next(cold_dirs)}", CACHES, cold_cpu)),
                 "warm": lambda: run_cachetui(target, warm_dir, CACHES),
+                "aiohttp floor": lambda: run_python_floor("aiohttp", urls_file, len(urls)),
+                "threads floor": lambda: run_python_floor("threads", urls_file, len(urls)),
                 "skopeo": lambda: run_skopeo(skopeo, target, CACHES),
             })
             apart: dict[str, float] = {}
@@ -202,6 +218,16 @@ def main() -> int:
         print(f"  the registry on one core, the client on the other (no CPU shared): floor "
               f"{apart['floor']:.2f} s, cachetui cold {apart['cold']:.2f} s = "
               f"{apart['cold'] / apart['floor']:.2f}x the floor")
+    on_stack, threaded = medians["aiohttp floor"], medians["threads floor"]
+    print(f"  Python floor, asyncio + aiohttp (the stack cachetui's reads stand on), 8 tasks, "
+          f"same URLs, nothing else: {on_stack:.2f} s = {on_stack / floor:.2f}x the floor; "
+          f"cachetui cold is {cold / on_stack:.2f}x it")
+    print(f"  Python floor, blocking http.client in 8 threads, no event loop: {threaded:.2f} s = "
+          f"{threaded / floor:.2f}x the floor")
+    if on_stack / floor > 1.5:
+        print(f"  => on this stack 1.5x is out of reach: fetching alone takes "
+              f"{on_stack / floor:.2f}x the floor (a blocking threaded client would not: "
+              f"{threaded / floor:.2f}x)")
     print(f"skopeo list-tags + inspect --raw x{CACHES}: {theirs:6.2f} s  "
           f"{theirs / cold:5.1f}x cachetui cold")
     print(f"skopeo / floor: {theirs / floor:5.1f}x  (the most any client fetching these URLs "
