@@ -4,15 +4,19 @@ start-up), and TLS registries are still verified against the system's trust."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import ssl
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 import pytest
 
 from cachetui.errors import NetworkError
-from cachetui.store.registry import RegistrySession
+from cachetui.store.registry import RegistrySession, routing, trust
 from tests.fixtures import REPO_ROOT
 from tests.registry_procs import RunningRegistry
 from tests.registry_server import fast_settings
@@ -59,3 +63,115 @@ async def test_a_tls_registry_is_verified_with_the_system_trust(
     async with RegistrySession(settings) as session:
         with pytest.raises(NetworkError, match=r"TLS connection failed.*certificate"):
             await session.ping(host)
+
+
+BESIDE_THE_IMPORT = """
+import json, ssl, sys, threading
+
+entered, release = threading.Event(), threading.Event()
+
+
+class Hold:
+    # holds the import of aiohttp.connector (the patched window) until the main thread is done
+    def find_spec(self, name, path=None, target=None):
+        if name == "aiohttp.connector" and threading.current_thread().name == "importer":
+            entered.set()
+            release.wait(30)
+
+
+sys.meta_path.insert(0, Hold())
+importer = threading.Thread(target=lambda: __import__("cachetui.store.registry"), name="importer")
+importer.start()
+assert entered.wait(30)
+made = ssl.create_default_context()
+loaded = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+loaded.load_default_certs()
+release.set()
+importer.join(30)
+import aiohttp.connector as connector
+print(json.dumps({
+    "beside": [made.cert_store_stats()["x509_ca"], loaded.cert_store_stats()["x509_ca"]],
+    "default_cas": connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"],
+    "restored": "set_default_verify_paths" not in vars(ssl.SSLContext)
+                and ssl.create_default_context.__module__ == "ssl",
+    "after": ssl.create_default_context().cert_store_stats()["x509_ca"],
+}))
+"""
+
+
+def test_a_tls_context_made_while_aiohttp_loads_in_a_thread_has_the_system_trust(
+        registry_tls: RunningRegistry) -> None:
+    """The TUI imports the registry stack in a thread at any time: a context made meanwhile in
+    another thread (the event loop) trusts the system's CAs (it trusted none while the patch
+    was process-wide); the importing thread's defaults still trust nothing; ``ssl`` is restored."""
+    assert registry_tls.ca_file is not None
+    done = subprocess.run([sys.executable, "-c", BESIDE_THE_IMPORT], capture_output=True,
+                          text=True, cwd=REPO_ROOT, timeout=60, check=False,
+                          env={**os.environ, "SSL_CERT_FILE": str(registry_tls.ca_file)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == {"beside": [1, 1], "default_cas": 0, "restored": True,
+                                       "after": 1}
+
+
+def _recording(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The threads that make registry TLS contexts (the system's trust, or plus a CA file)."""
+    made: list[str] = []
+    system, with_file = trust.system_context, routing.ssl_context
+
+    def system_context() -> ssl.SSLContext:
+        made.append(threading.current_thread().name)
+        return system()
+
+    def ssl_context(ca_file: str) -> ssl.SSLContext:
+        made.append(threading.current_thread().name)
+        return with_file(ca_file)
+
+    monkeypatch.setattr(trust, "system_context", system_context)
+    monkeypatch.setattr(routing, "ssl_context", ssl_context)
+    return made
+
+
+async def test_prepare_makes_the_tls_context_in_its_thread_and_it_still_verifies(
+        registry_tls: RunningRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """:meth:`RegistrySession.prepare` in a thread makes the context the first request would
+    have made on the loop, with the same trust: the CA file of the host, or the system's."""
+    assert registry_tls.ca_file is not None
+    host = registry_tls.host
+    made = _recording(monkeypatch)
+    trusted = fast_settings(tls_hosts=frozenset({host}), ca_files={host: str(registry_tls.ca_file)})
+    async with RegistrySession(trusted) as session:
+        await asyncio.to_thread(session.prepare, host)
+        assert made and threading.current_thread().name not in made
+        before = list(made)
+        await session.ping(host)  # verified with the CA file
+        assert made == before  # the request made no context of its own
+    monkeypatch.setenv("SSL_CERT_FILE", os.devnull)
+    monkeypatch.setenv("SSL_CERT_DIR", os.devnull)
+    async with RegistrySession(fast_settings(tls_hosts=frozenset({host}))) as session:
+        await asyncio.to_thread(session.prepare, host)
+        with pytest.raises(NetworkError, match=r"TLS connection failed.*certificate"):
+            await session.ping(host)  # nothing trusts the registry's certificate: refused
+
+
+async def test_prepare_leaves_an_unreadable_ca_file_to_the_request(
+        registry_tls: RunningRegistry, tmp_path: Path) -> None:
+    """A CA file that cannot be read fails the first request as it did without ``prepare``."""
+    host = registry_tls.host
+    settings = fast_settings(tls_hosts=frozenset({host}),
+                             ca_files={host: str(tmp_path / "missing.pem")})
+    failures = []
+    for prepared in (False, True):
+        async with RegistrySession(settings) as session:
+            if prepared:
+                await asyncio.to_thread(session.prepare, host)
+            with pytest.raises(Exception) as caught:  # the same, whatever it is
+                await session.ping(host)
+            failures.append((type(caught.value), str(caught.value)))
+    assert failures[0] == failures[1]
+
+
+def test_a_plain_http_registry_needs_no_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    made = _recording(monkeypatch)
+    session = RegistrySession(fast_settings())
+    session.prepare("127.0.0.1:5000")
+    assert made == []

@@ -9,7 +9,8 @@ a destination that was not open yet is opened as a new source, so the result sho
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from cachetui.locations import Location, SourceRequest
@@ -17,7 +18,7 @@ from cachetui.ops.copy import CopyResult, apply_copy
 from cachetui.ops.progress import CancelToken, ProgressSink
 from cachetui.ops.reexport import ReexportResult, apply_reexport
 from cachetui.store.base import Store
-from cachetui.tui import extensions
+from cachetui.tui import extensions, opening
 from cachetui.tui.destinations import DestinationRules, known_destinations, place, rules_for
 from cachetui.tui.jobs import Job, JobRun
 from cachetui.tui.modals.copy_dialog import CopyDialog, CopyOrder, Picked
@@ -59,10 +60,10 @@ def _picked(screen: MainScreen, row: Row) -> Picked:
     return Picked(screen.targets[row.source_id].store, row.source_id, row.entry.tag)
 
 
-def _open(screen: MainScreen) -> tuple[list[str], Callable[[Location], Store]]:
+def _open(screen: MainScreen) -> tuple[list[str], Callable[[Location], Awaitable[Store]]]:
     app = screen.cachetui
     known = known_destinations(screen.sources.values(), app.config)
-    return known, app.workspace.open_destination
+    return known, partial(opening.open_destination, app.workspace)
 
 
 def _rules(screen: MainScreen, picks: list[Picked], *, default_tag: str | None = None

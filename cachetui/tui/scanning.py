@@ -12,6 +12,7 @@ from cachetui.errors import CachetuiError, NotFound
 from cachetui.locations import Location, SourceRequest, Target, Workspace, parse_location
 from cachetui.ops.inventory import PARALLEL_STORES, ScanEvent, ScanKnown, ScanStarted, scan_store
 from cachetui.ops.load import DocumentMemo
+from cachetui.tui import opening
 from cachetui.tui.messages import ScanBatch, SourceAdded
 from cachetui.tui.model import SourceState, SourceStatus
 
@@ -70,7 +71,7 @@ async def open_request(request: SourceRequest, workspace: Workspace, post: Post,
     try:
         location = parse_location(request.text)
         label = request.label or display_label(location)
-        expansion = await workspace.expand(location)
+        expansion = await opening.expand(workspace, location)
         if not expansion.targets and expansion.searched is not None:
             problems = "; ".join(f"{path}: {why}" for path, why in expansion.unreadable)
             raise NotFound("no cache directories found" + (f" ({problems})" if problems else ""),

@@ -9,7 +9,9 @@ one transport with its own pool; idle connections in every pool expire.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
+import threading
 import urllib.request
 from collections.abc import Callable, Mapping
 
@@ -54,6 +56,8 @@ class Router(httpx.AsyncBaseTransport):
         self._make = make
         self._proxies = environment_proxies(environ)
         self._contexts: dict[str, ssl.SSLContext] = {}
+        self._making = threading.Lock()
+        """Held while a context is made: :meth:`prepare` may run in another thread."""
         self._transports: dict[tuple[str | None, str | None, bool],
                                httpx.AsyncBaseTransport] = {}
 
@@ -71,22 +75,43 @@ class Router(httpx.AsyncBaseTransport):
 
     def transport_for(self, url: httpx.URL) -> httpx.AsyncBaseTransport:
         proxy = self.proxy_for(url)
-        host = url.netloc.decode("ascii")
-        ca_file = self._settings.ca_files.get(host, self._settings.default_ca_file)
         # A TLS route (to the registry or to the proxy) gets its context here: aiohttp's default
         # trusts nothing (see ``trust``); a plain one needs none.
-        tls = url.scheme == "https" or (proxy is not None and proxy.url.scheme == "https")
+        tls, ca_file = self._route_trust(url, proxy)
         key = (str(proxy.url) if proxy else None, ca_file, tls)
         transport = self._transports.get(key)
         if transport is None:
-            context = None
-            if tls:
+            context = self._context(ca_file) if tls else None
+            transport = self._transports[key] = self._make(context, proxy)
+        return transport
+
+    def _route_trust(self, url: httpx.URL, proxy: httpx.Proxy | None
+                     ) -> tuple[bool, str | None]:
+        """Whether ``url``'s route uses TLS (to the registry or to its proxy), and its CA file."""
+        host = url.netloc.decode("ascii")
+        ca_file = self._settings.ca_files.get(host, self._settings.default_ca_file)
+        return url.scheme == "https" or (proxy is not None and proxy.url.scheme == "https"), \
+            ca_file
+
+    def _context(self, ca_file: str | None) -> ssl.SSLContext:
+        """The route's TLS context, made once per CA file (the system trust, plus the file)."""
+        context = self._contexts.get(ca_file or "")
+        if context is None:
+            with self._making:
                 context = self._contexts.get(ca_file or "")
                 if context is None:
                     context = self._contexts[ca_file or ""] = (
                         ssl_context(ca_file) if ca_file else trust.system_context())
-            transport = self._transports[key] = self._make(context, proxy)
-        return transport
+        return context
+
+    def prepare(self, url: httpx.URL) -> None:
+        """Make the TLS context ``url``'s route will use, now: in a thread, the 20-40 ms of
+        parsing the system's CA bundle stay off the event loop (the TUI). Thread-safe; a CA
+        file that cannot be read is left for the first request to report, as without this."""
+        tls, ca_file = self._route_trust(url, self.proxy_for(url))
+        if tls:
+            with contextlib.suppress(OSError, ssl.SSLError):
+                self._context(ca_file)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         return await self.transport_for(request.url).handle_async_request(request)

@@ -9,7 +9,7 @@ that the caller runs as a job.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -31,7 +31,8 @@ from cachetui.tui.destinations import DestinationRules
 from cachetui.tui.keymap import identify
 from cachetui.tui.modals.destination_input import DestinationInput
 
-OpenDestination = Callable[[Location], Store]
+OpenDestination = Callable[[Location], Awaitable[Store]]
+"""Opens a destination off the event loop (:func:`cachetui.tui.opening.open_destination`)."""
 PLAN_DELAY = 0.15
 
 
@@ -123,7 +124,7 @@ class CopyDialog(ModalScreen[CopyOrder | None]):
     async def plan(self, spec: Location) -> None:
         await asyncio.sleep(PLAN_DELAY)  # typing goes on: the next key cancels this plan
         try:
-            destination = self.open_destination(spec)
+            destination = await self.open_destination(spec)
             plans = [(store, await plan_copy(store, tags, destination, spec.tag))
                      for store, tags in group_by_store(self.picks)]
         except CachetuiError as exc:

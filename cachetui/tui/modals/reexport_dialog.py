@@ -10,7 +10,7 @@ types) and disable Re-export. The destination defaults to the source with a new 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -35,7 +35,8 @@ from cachetui.tui.modals.copy_dialog import PLAN_DELAY
 from cachetui.tui.modals.destination_input import DestinationInput
 from cachetui.tui.modals.fit import fit_body
 
-OpenDestination = Callable[[Location], Store]
+OpenDestination = Callable[[Location], Awaitable[Store]]
+"""Opens a destination off the event loop (:func:`cachetui.tui.opening.open_destination`)."""
 KEEP = "keep"
 
 COMPRESSIONS = [("zstd", "zstd"), ("gzip", "gzip"), ("uncompressed", "uncompressed"),
@@ -190,7 +191,7 @@ class ReexportDialog(ModalScreen[ReexportOrder | None]):
         """Plans even while the destination is invalid (against the source), so options show."""
         await asyncio.sleep(PLAN_DELAY)  # the next change cancels this plan
         try:
-            destination = self.open_destination(spec) if spec is not None else self.source
+            destination = await self.open_destination(spec) if spec is not None else self.source
             plan = await plan_reexport(self.source, self.tag, destination,
                                        spec.tag if spec is not None else None, settings,
                                        uncompressed_sizes=self.uncompressed_sizes)

@@ -43,7 +43,7 @@ from cachetui.tui.model import (
     size,
     sort_rows,
 )
-from cachetui.tui.preload import preload
+from cachetui.tui.opening import preload
 from cachetui.tui.scanning import group_id, open_request, scan_all
 from cachetui.tui.screens.base import ExtensibleScreen, PaletteCommand
 from cachetui.tui.widgets.cache_table import COLUMNS, CacheTable
@@ -107,7 +107,7 @@ class MainScreen(ExtensibleScreen):
         self.opened: dict[str, SourceRequest] = {}
         """Every request loaded, by the group node it opens as (:func:`group_id`)."""
         self._preloaded: asyncio.Future[None] | None = None
-        """The start-up import of the sources' store modules (:mod:`cachetui.tui.preload`)."""
+        """The start-up import of the sources' store modules (:mod:`cachetui.tui.opening`)."""
 
     def compose(self) -> ComposeResult:
         yield Static("cachetui", id="breadcrumbs")
@@ -144,7 +144,7 @@ class MainScreen(ExtensibleScreen):
     async def _load(self, request: SourceRequest) -> None:
         app = self.cachetui
         if self._preloaded is not None:
-            await asyncio.shield(self._preloaded)  # no store opens while modules load
+            await asyncio.shield(self._preloaded)  # all sources' modules in one import first
         self.opened[group_id(request)] = request
         targets = await open_request(request, app.workspace, self.post_message)
         for source_id, target in targets:

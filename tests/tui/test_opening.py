@@ -16,7 +16,7 @@ import pytest
 from cachetui.locations import KINDS
 from cachetui.oci.reference import parse_reference
 from cachetui.store.registry import RegistrySession
-from cachetui.tui.preload import STORE_MODULES
+from cachetui.tui.opening import STORE_MODULES
 from tests.fixtures import fixture_dir
 from tests.registry_procs import RunningRegistry
 from tests.registry_server import fast_settings, push_layout, unique_repo
@@ -61,7 +61,7 @@ print(json.dumps({"loop": loop, "sources": sources, "where": where}))
 OPEN_AFTER_PRELOAD = r"""
 import asyncio, json, sys
 from cachetui.locations import Workspace, parse_location
-from cachetui.tui.preload import preload
+from cachetui.tui.opening import preload
 
 location = parse_location(sys.argv[1])
 asyncio.run(preload([location]))
