@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from cachetui.cli import main as cli_main
 from cachetui.errors import NetworkError
 from cachetui.store.registry import RegistrySession, routing, trust
+from cachetui.store.tls import with_ca_file
 from tests.fixtures import REPO_ROOT
 from tests.registry_procs import RunningRegistry
 from tests.registry_server import fast_settings
@@ -175,3 +177,31 @@ def test_a_plain_http_registry_needs_no_tls_context(monkeypatch: pytest.MonkeyPa
     session = RegistrySession(fast_settings())
     session.prepare("127.0.0.1:5000")
     assert made == []
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "not PEM"])
+def test_an_unreadable_ca_file_is_one_clear_line(kind: str, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """``--ca-file`` naming a missing file, a directory or a file that is not PEM: exit 1 and one
+    line naming the file (it was a traceback from ``ssl``), before any connection is tried."""
+    ca_file, reason = {"missing": (tmp_path / "missing.pem", "No such file or directory"),
+                       "directory": (tmp_path, "Is a directory"),
+                       "not PEM": (tmp_path / "notes.txt", "no certificate")}[kind]
+    (tmp_path / "notes.txt").write_text("not a certificate\n")
+    code = cli_main(["ls", "--no-cache", "--ca-file", str(ca_file), "registry.invalid/team/app"])
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line]
+    assert code == 1
+    assert len(lines) == 1
+    assert lines[0].startswith(f"cachetui: error: CA file {str(ca_file)!r} cannot be read as PEM: ")
+    assert reason in lines[0]
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_with_ca_file_keeps_the_system_trust_and_adds_the_file(
+        registry_tls: RunningRegistry) -> None:
+    assert registry_tls.ca_file is not None
+    system = ssl.create_default_context().cert_store_stats()["x509_ca"]
+    context = with_ca_file(str(registry_tls.ca_file))
+    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] == system + 1

@@ -49,6 +49,7 @@ from cachetui.store.httpobj import (
     xml_root,
 )
 from cachetui.store.objects import KeyLayout, ObjectInfo, ObjectStore
+from cachetui.store.tls import with_ca_file
 
 API_VERSION: Final = "2023-11-03"
 DEFAULT_CONTAINER: Final = "buildkit-cache"
@@ -208,15 +209,7 @@ class AzureAdToken:
 
 def _trust(ca_file: str | None) -> ssl.SSLContext | bool:
     """The system trust, plus ``ca_file`` (a private or test CA) when given."""
-    if not ca_file:
-        return True
-    context = ssl.create_default_context()
-    try:
-        context.load_verify_locations(cafile=ca_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise InvalidInput(f"CA file {ca_file!r} cannot be read as PEM: "
-                           f"{exc.strerror or type(exc).__name__}") from None
-    return context
+    return with_ca_file(ca_file) if ca_file else True
 
 
 def _auth_detail(data: bytes) -> str:

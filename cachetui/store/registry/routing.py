@@ -17,8 +17,10 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
+from cachetui.errors import InvalidInput
 from cachetui.store.registry import trust
 from cachetui.store.registry.settings import RegistrySettings, is_loopback
+from cachetui.store.tls import with_ca_file
 
 _bypass: Callable[[str, dict[str, str]], bool] = getattr(  # noqa: B009 (not in typeshed)
     urllib.request, "proxy_bypass_environment")
@@ -41,10 +43,9 @@ def environment_proxies(environ: Mapping[str, str] | None = None) -> dict[str, s
 
 
 def ssl_context(ca_file: str) -> ssl.SSLContext:
-    """System trust (which honours ``SSL_CERT_FILE``) plus the registry's own CA."""
-    context = ssl.create_default_context()
-    context.load_verify_locations(cafile=ca_file)
-    return context
+    """System trust (which honours ``SSL_CERT_FILE``) plus the registry's own CA (one clear
+    error when that file cannot be read)."""
+    return with_ca_file(ca_file)
 
 
 class Router(httpx.AsyncBaseTransport):
@@ -110,7 +111,7 @@ class Router(httpx.AsyncBaseTransport):
         file that cannot be read is left for the first request to report, as without this."""
         tls, ca_file = self._route_trust(url, self.proxy_for(url))
         if tls:
-            with contextlib.suppress(OSError, ssl.SSLError):
+            with contextlib.suppress(InvalidInput):
                 self._context(ca_file)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
