@@ -34,6 +34,16 @@ def test_directories_with_tag_or_digest(tmp_path: Path, monkeypatch: pytest.Monk
         parse_location("./missing")
 
 
+def test_a_file_named_as_a_source_is_not_called_missing(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``cachetui ls ./index.json`` (or any file): the file exists, it is just not a cache
+    directory; "no such directory" sent people looking for a typo."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "index.json").write_text("{}")
+    with pytest.raises(NotFound, match="not a directory: a cache is a directory holding"):
+        parse_location("./index.json")
+
+
 def test_registries_hosts_and_the_docker_hub_shorthand() -> None:
     repo = parse_location("localhost:5000/team/app:cache")
     assert repo.kind == "registry" and repo.ref is not None

@@ -56,6 +56,9 @@ def _parse_source(text: str) -> Location:
                 return Location("local", text, path=Path(head), digest=Digest(tail))
             return Location("local", text, path=Path(head), tag=validate_tag(tail))
     if _looks_like_path(text):
+        if os.path.exists(expanded):  # a file: a cache is a directory (index.json, blobs/)
+            raise NotFound("not a directory: a cache is a directory holding index.json",
+                           where=text)
         raise NotFound("no such directory", where=text)
     if "/" not in text and looks_like_host(text):
         return Location("registry-host", text, host=validate_host(text))
