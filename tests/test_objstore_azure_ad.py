@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +23,7 @@ from cachetui.errors import AuthError
 from cachetui.store.azblob import AzblobBackend, AzblobSettings, AzblobStore, AzureAdToken
 from tests.azure_token_server import STORAGE_AUDIENCE, TokenServer, mint
 from tests.backend_fixtures import facts
+from tests.fixtures import REPO_ROOT
 from tests.objstore_procs import Azurite
 from tests.objstore_servers import az_loaded
 from tests.test_objstore_azure_credentials import clear_azure_env
@@ -162,6 +166,24 @@ def test_no_token_from_the_identity_is_one_line(
     assert len(lines) == 1, err
     assert "Azure AD sign-in failed" in lines[0]
     assert "Traceback" not in err
+
+
+def test_no_token_is_one_line_in_a_real_process_too(
+        azurite_oauth: Azurite, identity: TokenServer, tmp_path: Path) -> None:
+    """As a user runs it: no logging set up, so azure-identity's warning (the chain report, a
+    dozen lines) went to Python's last-resort handler, above the one-line error. In process,
+    pytest's log capture hides that; a child process does not."""
+    container = loaded(azurite_oauth)
+    identity.refuse = True
+    done = subprocess.run([sys.executable, "-m", "cachetui", "ls", spec(azurite_oauth, container)],
+                          capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
+                          env={**os.environ, "CACHETUI_CACHE_DIR": str(tmp_path)})
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [line for line in done.stderr.splitlines()
+                                        if line.startswith("cachetui: error: ")], done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert "Azure AD sign-in failed" in done.stderr
+    assert identity.requests  # the identity was asked, and refused
 
 
 def test_without_azure_identity_the_message_names_the_extra(

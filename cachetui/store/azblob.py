@@ -16,6 +16,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import ssl
 import time
@@ -191,6 +192,12 @@ class AzureAdToken:
                                 "AZURE_STORAGE_KEY), a SAS token or a connection string, or "
                                 "install azure-identity (pip install cachetui[azure]) for Azure AD",
                                 where=self.where) from None
+            # Its chain report (a dozen lines) is also logged as a warning: with no logging set
+            # up, Python's last-resort handler printed it above the one-line error. A handler
+            # that drops it keeps stderr to that line; logging the user sets up still gets it.
+            quiet = logging.getLogger("azure.identity")
+            if not any(isinstance(h, logging.NullHandler) for h in quiet.handlers):
+                quiet.addHandler(logging.NullHandler())
             self._credential = DefaultAzureCredential()
         try:
             token = self._credential.get_token(STORAGE_SCOPE)
