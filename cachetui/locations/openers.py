@@ -21,13 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from cachetui.errors import InvalidInput, UnsupportedOperation
+from cachetui.errors import CachetuiError, InvalidInput, UnsupportedOperation
 from cachetui.locations.location import Location, LocationKind
 from cachetui.store.base import Store
 
 if TYPE_CHECKING:
+    import ssl
+
     from cachetui.config import Config
     from cachetui.store.registry.session import RegistrySession
+    from cachetui.store.tls import TlsContexts, Trust
 
 T = TypeVar("T")
 
@@ -79,11 +82,21 @@ def open_registry(context: OpenContext, location: Location, options: OpenOptions
                                configured_api_url=context.config.github.api_url)
 
 
+def tls_contexts(context: OpenContext) -> TlsContexts:
+    """One TLS context per trust for the whole run (the first made parses a CA bundle, ~20 ms;
+    :func:`prepare` makes it ahead): what the s3, azblob and gha clients verify with."""
+
+    def kept(trust: Trust) -> ssl.SSLContext:
+        return context.shared(trust.key, trust.context)
+
+    return kept
+
+
 def open_object_store(context: OpenContext, location: Location, options: OpenOptions) -> Store:
     """s3 and azblob (their settings come from the spec, the environment and the SDK chain)."""
     from cachetui.store.objspec import parse_object_location
 
-    store = parse_object_location(location.spec or location.text).open()
+    store = parse_object_location(location.spec or location.text).open(tls_contexts(context))
     store.read_only = options.read_only
     return store
 
@@ -92,7 +105,8 @@ def open_gha(context: OpenContext, location: Location, options: OpenOptions) -> 
     from cachetui.store.gha.opener import open_gha_text
 
     store = open_gha_text(location.spec or location.text,
-                          configured_api_url=context.config.github.api_url)
+                          configured_api_url=context.config.github.api_url,
+                          tls=tls_contexts(context))
     store.read_only = options.read_only
     return store
 
@@ -111,6 +125,59 @@ OPENERS: dict[LocationKind, Opener] = {
     "azblob": open_object_store,
 }
 """Add ``"s3": open_s3`` (and the function) here when a backend lands."""
+
+
+Preparer = Callable[[OpenContext, Location], None]
+"""Makes, blocking, what the kind's opener (or its first request) would make first: for a thread."""
+
+
+def prepare_registry(context: OpenContext, location: Location) -> None:
+    """The TLS context of the registry's first request (``RegistrySession.prepare``)."""
+    if location.api_host is not None:
+        context.registry_session().prepare(location.api_host)
+
+
+def prepare_object_store(context: OpenContext, location: Location) -> None:
+    """The TLS context the s3 or azblob client is made with."""
+    from cachetui.store.objspec import parse_object_location
+
+    trust = parse_object_location(location.spec or location.text).trust
+    context.shared(trust.key, trust.context)
+
+
+def prepare_gha(context: OpenContext, location: Location) -> None:
+    """The TLS context the REST and cache-service clients are made with."""
+    from cachetui.store.tls import DEFAULT_TRUST
+
+    context.shared(DEFAULT_TRUST.key, DEFAULT_TRUST.context)
+
+
+PREPARERS: dict[LocationKind, Preparer] = {
+    "registry": prepare_registry,
+    "inline": prepare_registry,
+    "registry-host": prepare_registry,
+    "gha": prepare_gha,
+    "s3": prepare_object_store,
+    "azblob": prepare_object_store,
+}
+"""Kinds whose opening makes something slow besides imports (a local directory: nothing)."""
+
+
+def prepare(context: OpenContext, location: Location) -> None:
+    """Make now what opening ``location`` would make first (TLS contexts, ~20-40 ms of CPU),
+    kept for the open to find; the TUI runs this in a thread so its event loop never does.
+
+    Its store modules should be imported already, and a registry's session made (on the
+    loop). An error is left to the open, which meets it again and reports it on its source (a
+    bad spec, an unreadable CA file, a module that cannot be imported).
+    """
+    preparer = PREPARERS.get(location.kind)
+    if preparer is None:
+        return
+    try:
+        preparer(context, location)
+    except (CachetuiError, OSError, ImportError):
+        return
 
 
 def opener_for(location: Location) -> Opener:

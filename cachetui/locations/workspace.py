@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,7 @@ class Workspace:
         self._owns_session = registry_session is None
         self._read_only_sources: list[Location] | None = None
         self._shared: dict[str, object] = {}
+        self._shared_lock = threading.Lock()
         self._opened: list[Store] = []
 
     # -- sources ----------------------------------------------------------------------------
@@ -158,9 +160,10 @@ class Workspace:
     def shared(self, key: str, make: Callable[[], T]) -> T:
         """One object per ``key`` for the whole run, made on first use, closed with the workspace
         (for backends' clients: see :mod:`cachetui.locations.openers`)."""
-        if key not in self._shared:
-            self._shared[key] = make()
-        return self._shared[key]  # type: ignore[return-value]
+        with self._shared_lock:  # made once, also when a thread prepares it (openers.prepare)
+            if key not in self._shared:
+                self._shared[key] = make()
+            return self._shared[key]  # type: ignore[return-value]
 
     # -- opening ----------------------------------------------------------------------------
     def open(self, location: Location, *, listed: bool = False) -> Store:

@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import logging
 import os
-import ssl
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
@@ -50,7 +49,7 @@ from cachetui.store.httpobj import (
     xml_root,
 )
 from cachetui.store.objects import KeyLayout, ObjectInfo, ObjectStore
-from cachetui.store.tls import with_ca_file
+from cachetui.store.tls import TlsContexts, Trust, fresh_context
 
 API_VERSION: Final = "2023-11-03"
 DEFAULT_CONTAINER: Final = "buildkit-cache"
@@ -79,6 +78,12 @@ class AzblobSettings:
     @property
     def layout(self) -> KeyLayout:
         return KeyLayout("path", self.prefix, self.blobs_prefix, self.manifests_prefix)
+
+    @property
+    def trust(self) -> Trust:
+        """The system trust plus ``ca_file`` (else ``CACHETUI_CA_FILE``) when given, else
+        httpx's default."""
+        return Trust(self.ca_file or os.environ.get(CA_FILE_ENV) or None)
 
     @property
     def account(self) -> str:
@@ -214,11 +219,6 @@ class AzureAdToken:
             self._credential.close()
 
 
-def _trust(ca_file: str | None) -> ssl.SSLContext | bool:
-    """The system trust, plus ``ca_file`` (a private or test CA) when given."""
-    return with_ca_file(ca_file) if ca_file else True
-
-
 def _auth_detail(data: bytes) -> str:
     """The service's ``AuthenticationErrorDetail`` (\"The token is expired.\"), printable, short."""
     try:
@@ -232,7 +232,8 @@ class AzblobBackend:
     """One container over the Blob service REST API."""
 
     def __init__(self, settings: AzblobSettings, *,
-                 transport: httpx.AsyncBaseTransport | None = None, timeout: float = 30.0) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, timeout: float = 30.0,
+                 tls: TlsContexts = fresh_context) -> None:
         account_url, url_sas = split_sas(settings.account_url)
         if url_sas:
             settings = replace(settings, account_url=account_url,
@@ -255,7 +256,7 @@ class AzblobBackend:
         self._slots = asyncio.Semaphore(PARTS_IN_MEMORY)
         self._client = httpx.AsyncClient(
             transport=transport, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            verify=_trust(settings.ca_file or os.environ.get(CA_FILE_ENV)),
+            verify=tls(settings.trust),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
             follow_redirects=False, headers={"Accept-Encoding": "identity"})  # stored bytes
 
@@ -431,7 +432,8 @@ class AzblobStore(ObjectStore):
     """A ``type=azblob`` cache location: every manifest under the prefix is a tag."""
 
     def __init__(self, settings: AzblobSettings, *,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 tls: TlsContexts = fresh_context) -> None:
         self.settings = settings
-        super().__init__(AzblobBackend(settings, transport=transport), settings.layout,
+        super().__init__(AzblobBackend(settings, transport=transport, tls=tls), settings.layout,
                          kind="azblob", names=settings.names)

@@ -25,6 +25,7 @@ from cachetui.store.azblob import (
 )
 from cachetui.store.objects import ObjectStore
 from cachetui.store.s3 import S3Settings, S3Store
+from cachetui.store.tls import TlsContexts, Trust, fresh_context
 
 SECRET_ATTRS: Final = frozenset({"secret_access_key", "session_token", "access_key_id",
                                  "sas_token"})
@@ -47,11 +48,20 @@ class ObjectLocation:
     s3: S3Settings | None = None
     azblob: AzblobSettings | None = None
 
-    def open(self) -> ObjectStore:
+    @property
+    def trust(self) -> Trust:
+        """What its client trusts (:mod:`cachetui.store.tls`)."""
         if self.s3 is not None:
-            return S3Store(self.s3)
+            return self.s3.trust
         assert self.azblob is not None
-        return AzblobStore(self.azblob)
+        return self.azblob.trust
+
+    def open(self, tls: TlsContexts = fresh_context) -> ObjectStore:
+        """The store; ``tls`` gives its client's TLS context."""
+        if self.s3 is not None:
+            return S3Store(self.s3, tls=tls)
+        assert self.azblob is not None
+        return AzblobStore(self.azblob, tls=tls)
 
 
 def _bool(value: str, name: str) -> bool:

@@ -43,6 +43,7 @@ from cachetui.store.httpobj import (
     xml_root,
 )
 from cachetui.store.objects import KeyLayout, ObjectInfo, ObjectStore
+from cachetui.store.tls import DEFAULT_TRUST, TlsContexts, Trust, fresh_context
 
 DEFAULT_REGION: Final = "us-east-1"
 _EMPTY_SHA256: Final = hashlib.sha256(b"").hexdigest()
@@ -68,6 +69,11 @@ class S3Settings:
     @property
     def layout(self) -> KeyLayout:
         return KeyLayout("concat", self.prefix, self.blobs_prefix, self.manifests_prefix)
+
+    @property
+    def trust(self) -> Trust:
+        """httpx's default (no CA setting of its own, as before)."""
+        return DEFAULT_TRUST
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +161,7 @@ class S3Backend:
     """One bucket over S3's REST API: ListObjectsV2, HEAD/GET/PUT/DELETE, multipart, CopyObject."""
 
     def __init__(self, settings: S3Settings, *, transport: httpx.AsyncBaseTransport | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, tls: TlsContexts = fresh_context) -> None:
         if not settings.bucket:
             raise InvalidInput("an s3 location needs a bucket")
         self.settings = settings
@@ -166,6 +172,7 @@ class S3Backend:
         self._slots = asyncio.Semaphore(PARTS_IN_MEMORY)
         self._client = httpx.AsyncClient(
             transport=transport, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            verify=tls(settings.trust),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
             follow_redirects=False, headers={"Accept-Encoding": "identity"})  # stored bytes
 
@@ -389,7 +396,8 @@ class S3Store(ObjectStore):
     """A ``type=s3`` cache location: every manifest under the prefix is a tag."""
 
     def __init__(self, settings: S3Settings, *,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 tls: TlsContexts = fresh_context) -> None:
         self.settings = settings
-        super().__init__(S3Backend(settings, transport=transport), settings.layout, kind="s3",
-                         names=settings.names)
+        super().__init__(S3Backend(settings, transport=transport, tls=tls), settings.layout,
+                         kind="s3", names=settings.names)

@@ -6,7 +6,8 @@ was one loop step of 130-170 ms CPU for a registry (aiohttp, httpx and the regis
 httpcore for s3, azblob and gha): the worst stall while a registry's 3,000 rows filled
 (``bench/bench_scale.py``), and again whenever a source was added later or a copy or re-export
 dialog opened a destination of a kind not loaded yet. The first TLS request of a registry then
-parsed the system's CA bundle for its context (20-40 ms), on the loop too.
+parsed the system's CA bundle for its context (20-40 ms), on the loop too, as did an s3,
+azblob or gha store for its httpx client's context as it opened (certifi's bundle, ~20 ms).
 
 :func:`ready` does both in a thread (Python switches threads every few milliseconds while an
 import runs); :func:`expand` (a source) and :func:`open_destination` (the dialogs) open after
@@ -26,6 +27,7 @@ from typing import Final
 
 from cachetui import startup
 from cachetui.locations import Expansion, Location, LocationKind, Workspace
+from cachetui.locations.openers import PREPARERS, prepare
 from cachetui.store.base import Store
 
 _REGISTRY: Final = ("cachetui.store.registry.session", "cachetui.store.vendor.opener")
@@ -63,12 +65,16 @@ async def preload(locations: Iterable[Location]) -> None:
 
 async def ready(workspace: Workspace, location: Location) -> None:
     """Make in a thread what opening ``location`` would make on the loop: its store modules,
-    and for a registry the TLS context of its first request."""
+    then what its kind makes first (:func:`cachetui.locations.openers.prepare`: the TLS context
+    of a registry's first request, of an s3, azblob or gha client)."""
     await preload([location])
-    host = location.api_host
-    if host is not None and "cachetui.store.registry.session" in sys.modules:
-        session = workspace.registry_session()  # imports nothing now: cheap
-        await asyncio.to_thread(session.prepare, host)
+    if location.kind not in PREPARERS:
+        return
+    if location.api_host is not None:
+        if "cachetui.store.registry.session" not in sys.modules:
+            return  # it could not be imported: the open says so on its source
+        workspace.registry_session()  # on the loop: it imports nothing now (cheap)
+    await asyncio.to_thread(prepare, workspace, location)
 
 
 async def expand(workspace: Workspace, location: Location) -> Expansion:

@@ -20,6 +20,7 @@ from cachetui.errors import NetworkError, NotFound
 from cachetui.store.gha.credentials import Secret
 from cachetui.store.gha.errors import GitHubAuthError, GitHubError, GitHubRateLimited
 from cachetui.store.gha.inventory import EntryInfo
+from cachetui.store.tls import DEFAULT_TRUST, TlsContexts, fresh_context
 
 PER_PAGE: Final = 100
 PAGES_IN_FLIGHT: Final = 4
@@ -68,11 +69,13 @@ class GitHubRest:
 
     def __init__(self, api_url: str, repository: str, token: Secret | None, *,
                  client: httpx.AsyncClient | None = None, max_wait: float = 60.0,
-                 attempts: int = 4, where: str | None = None) -> None:
+                 attempts: int = 4, where: str | None = None,
+                 tls: TlsContexts = fresh_context) -> None:
         self.api_url = api_url.rstrip("/")
         self.repository = repository
         self._token = token
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+        self._client = client or httpx.AsyncClient(verify=tls(DEFAULT_TRUST),
+                                                   timeout=httpx.Timeout(60.0, connect=10.0))
         self._own_client = client is None
         self._max_wait = max_wait
         self._attempts = attempts

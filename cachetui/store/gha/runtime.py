@@ -23,6 +23,7 @@ from cachetui.store.base import CHUNK_SIZE
 from cachetui.store.gha.credentials import Secret
 from cachetui.store.gha.errors import GitHubAuthError, GitHubError, GitHubRateLimited
 from cachetui.store.gha.keys import CACHE_VERSION
+from cachetui.store.tls import DEFAULT_TRUST, TlsContexts, fresh_context
 
 TWIRP: Final = "twirp/github.actions.results.api.v1.CacheService/"
 BLOCK_SIZE: Final = 4 * 1024 * 1024
@@ -45,11 +46,13 @@ class RuntimeCache:
     """One token's view of the cache service (its refs: read, and one writable)."""
 
     def __init__(self, url: str, token: Secret, version: int, *,
-                 client: httpx.AsyncClient | None = None) -> None:
+                 client: httpx.AsyncClient | None = None,
+                 tls: TlsContexts = fresh_context) -> None:
         self.base = url if url.endswith("/") else url + "/"
         self.version = version
         self._token = token
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(300.0, connect=10.0))
+        self._client = client or httpx.AsyncClient(verify=tls(DEFAULT_TRUST),
+                                                   timeout=httpx.Timeout(300.0, connect=10.0))
         self._own = client is None
         self.where = "gha runtime cache"
 
