@@ -126,11 +126,11 @@ def test_bad_credentials_and_places_are_one_clear_line(moto: Moto, azurite: Azur
     moto.client().create_bucket(Bucket=bucket)
     secret = "not-the-secret-0000000000000000000000000"
     wrong_key = "d3Jvbmcta2V5LXdyb25nLWtleQ=="
+    closed = f"http://127.0.0.1:{free_port()}"
     spec = {
         "wrong-secret": s3_spec(moto, bucket, secret=secret),
         "missing-bucket": s3_spec(moto, "no-such-bucket-here"),
-        "unreachable": s3_spec(moto, bucket).replace(moto.endpoint,
-                                                     f"http://127.0.0.1:{free_port()}"),
+        "unreachable": s3_spec(moto, bucket).replace(moto.endpoint, closed),
         "missing-container": az_spec(azurite, "no-such-container"),
         "wrong-key": az_spec(azurite, unique_name(), key=wrong_key),
     }[case]
@@ -145,6 +145,8 @@ def test_bad_credentials_and_places_are_one_clear_line(moto: Moto, azurite: Azur
             "unreachable": "cannot reach", "missing-container": "does not exist",
             "wrong-key": "access denied"}[case]
     assert word in lines[0]
+    if case == "unreachable":  # where, and why: the port refused (first request included)
+        assert f"cannot reach {closed}: " in lines[0] and "Connection refused" in lines[0]
 
 
 async def test_ls_shows_orphaned_bytes_of_an_azblob_prefix(azurite: Azurite) -> None:

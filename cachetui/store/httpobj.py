@@ -27,6 +27,7 @@ from cachetui.errors import (
     RegistryError,
     TooLarge,
 )
+from cachetui.store.netreason import network_reason
 
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 MAX_ATTEMPTS: Final = 5
@@ -199,7 +200,7 @@ async def with_retries(call: Callable[[], Awaitable[httpx.Response]], where: str
             response = await call()
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             if attempt >= MAX_ATTEMPTS:
-                raise NetworkError(f"cannot reach {endpoint}: {type(exc).__name__}",
+                raise NetworkError(f"cannot reach {endpoint}: {network_reason(exc)}",
                                    where=where) from None
             await asyncio.sleep(backoff(attempt))
             continue

@@ -235,6 +235,7 @@ class S3Backend:
                        headers: dict[str, str] | None = None, body: Payload = b"",
                        what: str = "object", stream: bool = False) -> httpx.Response:
         where = f"{self.description}: {key}" if key else self.description
+        _, _, endpoint = await self._ready()  # named in a network error (first call included)
         payload_sha256 = await sha256_hex(body) if body else _EMPTY_SHA256
         content = Body(body) if body else None
         sent = dict(headers or {})
@@ -248,8 +249,7 @@ class S3Backend:
             return await self._client.send(request, stream=True)
 
         try:
-            response = await with_retries(once, where,
-                                          endpoint=self._endpoint or self.description)
+            response = await with_retries(once, where, endpoint=endpoint)
         finally:
             if content is not None:
                 content.release()  # the part is let go now, not when a GC finds the request

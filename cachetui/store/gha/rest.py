@@ -20,6 +20,7 @@ from cachetui.errors import NetworkError, NotFound
 from cachetui.store.gha.credentials import Secret
 from cachetui.store.gha.errors import GitHubAuthError, GitHubError, GitHubRateLimited
 from cachetui.store.gha.inventory import EntryInfo
+from cachetui.store.netreason import network_reason
 from cachetui.store.tls import DEFAULT_TRUST, TlsContexts, fresh_context
 
 PER_PAGE: Final = 100
@@ -167,7 +168,7 @@ class GitHubRest:
             except httpx.HTTPError as exc:
                 if attempt == self._attempts:
                     raise NetworkError(f"cannot reach {self.api_url}: "
-                                       f"{type(exc).__name__}", where=self.where) from None
+                                       f"{network_reason(exc)}", where=self.where) from None
                 await asyncio.sleep(min(2.0 ** attempt * 0.1, 5.0))
                 continue
             wait = self._retry_wait(response, attempt)

@@ -23,6 +23,7 @@ from cachetui.store.base import CHUNK_SIZE
 from cachetui.store.gha.credentials import Secret
 from cachetui.store.gha.errors import GitHubAuthError, GitHubError, GitHubRateLimited
 from cachetui.store.gha.keys import CACHE_VERSION
+from cachetui.store.netreason import network_reason
 from cachetui.store.tls import DEFAULT_TRUST, TlsContexts, fresh_context
 
 TWIRP: Final = "twirp/github.actions.results.api.v1.CacheService/"
@@ -74,7 +75,7 @@ class RuntimeCache:
             try:
                 response = await self._client.request(method, url, **kwargs)
             except httpx.HTTPError as exc:
-                raise NetworkError(f"cannot reach the cache service: {type(exc).__name__}",
+                raise NetworkError(f"cannot reach the cache service: {network_reason(exc)}",
                                    where=self.where) from None
             if response.status_code != 429 or attempt == RATE_LIMIT_TRIES:
                 break

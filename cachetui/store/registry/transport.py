@@ -15,6 +15,7 @@ from typing import TypeAlias, TypeVar
 import httpx
 
 from cachetui.errors import CachetuiError, NetworkError, RegistryError
+from cachetui.store.netreason import network_reason
 from cachetui.store.registry.retry import RetryPolicy, is_retryable_error, is_tls_error
 
 T = TypeVar("T")
@@ -47,31 +48,26 @@ class Pace:
     window: float
 
 
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
-
-
 def network_error(exc: BaseException, *, where: str, action: str = "") -> NetworkError:
     doing = f"{action}: " if action else ""
     if is_tls_error(exc):
-        message = (f"{doing}TLS connection failed: {_reason(exc)} (trust the registry's CA with "
+        message = (f"{doing}TLS connection failed: {network_reason(exc)} (trust the registry's CA with "
                    f"--ca-file or ca_file in the config, or mark a plain-HTTP registry with "
                    f"--insecure)")
     elif isinstance(exc, TooSlow):
-        message = f"{doing}the registry sends too slowly ({_reason(exc)})"
+        message = f"{doing}the registry sends too slowly ({network_reason(exc)})"
     elif isinstance(exc, httpx.ProxyError):
-        message = f"{doing}the proxy refused or failed: {_reason(exc)}"
+        message = f"{doing}the proxy refused or failed: {network_reason(exc)}"
     elif isinstance(exc, httpx.ConnectTimeout):
         message = f"{doing}timed out connecting"
     elif isinstance(exc, httpx.TimeoutException):
         message = f"{doing}the registry stopped sending or receiving data (timed out)"
     elif isinstance(exc, httpx.ConnectError):
-        message = f"{doing}cannot connect: {_reason(exc)}"
+        message = f"{doing}cannot connect: {network_reason(exc)}"
     elif isinstance(exc, ShortBody):
-        message = f"{doing}the connection broke mid-response ({_reason(exc)})"
+        message = f"{doing}the connection broke mid-response ({network_reason(exc)})"
     else:
-        message = f"{doing}the connection broke: {_reason(exc)}"
+        message = f"{doing}the connection broke: {network_reason(exc)}"
     return NetworkError(message, where=where)
 
 

@@ -25,6 +25,7 @@ import msgspec
 from cachetui.errors import AuthError, CachetuiError, NetworkError, NotFound
 from cachetui.store.gha.credentials import Secret
 from cachetui.store.gha.errors import GitHubRateLimited
+from cachetui.store.netreason import network_reason
 
 HUB_API: Final = "https://hub.docker.com"
 MAX_PAGES: Final = 200
@@ -69,7 +70,7 @@ class HubTags:
             try:
                 response = await self._client.request(method, url, **kwargs)  # type: ignore[arg-type]
             except httpx.HTTPError as exc:
-                raise NetworkError(f"cannot reach Docker Hub: {type(exc).__name__}",
+                raise NetworkError(f"cannot reach Docker Hub: {network_reason(exc)}",
                                    where=self.where) from None
             if response.status_code != 429:
                 return response
