@@ -188,7 +188,7 @@ def test_an_unreadable_ca_file_is_one_clear_line(kind: str, tmp_path: Path,
                        "directory": (tmp_path, "Is a directory"),
                        "not PEM": (tmp_path / "notes.txt", "no certificate")}[kind]
     (tmp_path / "notes.txt").write_text("not a certificate\n")
-    code = cli_main(["ls", "--no-cache", "--ca-file", str(ca_file), "registry.invalid/team/app"])
+    code = cli_main(["ls", "--ca-file", str(ca_file), "registry.invalid/team/app"])
     captured = capsys.readouterr()
     lines = [line for line in captured.err.splitlines() if line]
     assert code == 1
