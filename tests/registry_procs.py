@@ -119,11 +119,13 @@ class TokenIssuer:
     pair: KeyPair = field(default_factory=lambda: self_signed("cachetui-token-signer"))
     log: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
     port: int = 0
+    tls: tuple[Path, Path] | None = None
+    """Serve HTTPS with this certificate and key file (a token server of its own trust)."""
     _server: http.server.ThreadingHTTPServer | None = None
 
     @property
     def realm(self) -> str:
-        return f"http://127.0.0.1:{self.port}/token"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/token"
 
     def mint(self, user: str, scopes: list[str]) -> str:
         granted = self.users[user][1] if user else self.anonymous_actions
@@ -202,6 +204,10 @@ class TokenIssuer:
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:

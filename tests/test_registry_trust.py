@@ -11,17 +11,19 @@ import ssl
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cachetui.cli import main as cli_main
-from cachetui.errors import NetworkError
+from cachetui.errors import NetworkError, NotFound
+from cachetui.oci.reference import parse_reference
 from cachetui.store.registry import RegistrySession, routing, trust
 from cachetui.store.tls import with_ca_file
 from tests.fixtures import REPO_ROOT
-from tests.registry_procs import RunningRegistry
-from tests.registry_server import fast_settings
+from tests.registry_procs import RunningRegistry, TokenIssuer, self_signed, start_registry
+from tests.registry_server import fast_settings, unique_repo
 
 PROBE = """
 import json, ssl
@@ -205,3 +207,49 @@ def test_with_ca_file_keeps_the_system_trust_and_adds_the_file(
     context = with_ca_file(str(registry_tls.ca_file))
     assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
     assert context.cert_store_stats()["x509_ca"] == system + 1
+
+
+@pytest.fixture(scope="module")
+def registry_tls_realm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    """A TLS registry whose token server is another HTTPS host, with a certificate of its own."""
+    workdir = tmp_path_factory.mktemp("registry-tls-realm")
+    pair = self_signed("127.0.0.1", ip_san="127.0.0.1")
+    cert, key = workdir / "realm-cert.pem", workdir / "realm-key.pem"
+    cert.write_bytes(pair.cert_pem)
+    key.write_bytes(pair.key_pem)
+    issuer = TokenIssuer(users={}, tls=(cert, key))
+    running = start_registry(workdir / "registry", issuer=issuer, tls=True)
+    yield running
+    running.stop()
+
+
+async def test_a_token_server_on_another_host_gets_its_tls_context_off_the_loop(
+        registry_tls_realm: RunningRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The realm a 401 names is on another host trusted through a CA file of its own: its TLS
+    context is made in a thread before the token request (it was made on the event loop by
+    the request, after ``prepare`` had made the registry's), and the token server is still
+    verified: with its CA file only."""
+    registry, issuer = registry_tls_realm, registry_tls_realm.issuer
+    assert registry.ca_file is not None and issuer is not None and issuer.tls is not None
+    realm_host = f"127.0.0.1:{issuer.port}"
+    made = _recording(monkeypatch)
+    ref = parse_reference(f"{registry.host}/{unique_repo('realm')}", default_tag=False)
+    settings = fast_settings(tls_hosts=frozenset({registry.host}),
+                             ca_files={registry.host: str(registry.ca_file),
+                                       realm_host: str(issuer.tls[0])})
+    async with RegistrySession(settings) as session:
+        await asyncio.to_thread(session.prepare, registry.host)  # as the TUI opens it
+        assert len(made) == 1
+        with pytest.raises(NotFound):
+            await session.repository(ref).list_tags()  # an anonymous pull token, then 404
+        assert issuer.log and issuer.log[-1][0] == ""
+        assert len(made) == 2, made
+        assert made[1] != threading.current_thread().name, "made on the event loop's thread"
+    # Its certificate is trusted through its CA file only: without it, no token (one line).
+    wrong = fast_settings(tls_hosts=frozenset({registry.host}),
+                          ca_files={registry.host: str(registry.ca_file)})
+    monkeypatch.setenv("SSL_CERT_FILE", os.devnull)
+    monkeypatch.setenv("SSL_CERT_DIR", os.devnull)
+    async with RegistrySession(wrong) as session:
+        with pytest.raises(NetworkError, match="certificate"):
+            await session.repository(ref).list_tags()

@@ -7,6 +7,8 @@ registry's limit. Close it once at the end (``async with`` or :meth:`aclose`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
 from collections.abc import Callable
 from types import TracebackType
@@ -81,6 +83,8 @@ class RegistrySession:
         self._lookup = credential_lookup or creds.lookup
         self.auth = RegistryAuth(self._credentials, self._fetch_token, self._realm_allowed)
         self._clients: dict[str, RegistryClient] = {}
+        self._realms: dict[bytes, asyncio.Future[None]] = {}
+        """Token servers whose TLS context is made or being made (:meth:`_prepare_realm`)."""
 
     def _make_transport(self, context: ssl.SSLContext | None,
                         proxy: httpx.Proxy | None) -> httpx.AsyncBaseTransport:
@@ -111,6 +115,7 @@ class RegistrySession:
         """The token server's answer and (capped, paced, deadline-bound) body."""
         where = request.url.host
         seconds = self.settings.document_deadline
+        await self._prepare_realm(request.url)
 
         async def exchange() -> tuple[httpx.Response, bytes]:
             response = await self.http.send(request, auth=None, follow_redirects=True,
@@ -130,6 +135,24 @@ class RegistrySession:
             return response, body
 
         return await attempts(once, self.settings.retry, where=where, action="get token")
+
+    async def _prepare_realm(self, url: httpx.URL) -> None:
+        """A token server's TLS context, made in a thread before its first request.
+
+        The realm is known only once a 401 names it. On another host it may need a context the
+        registry's route did not (its own CA file, or the system's trust beside a registry
+        trusted through its CA file): made on the event loop by the request, that was 20-40 ms
+        of the TUI's loop. Once per realm host and session; concurrent fetches wait for the same
+        one; an error is left to the request, as :meth:`Router.prepare` does.
+        """
+        if self._router is None:
+            return
+        made = self._realms.get(url.netloc)
+        if made is None:
+            made = self._realms[url.netloc] = asyncio.ensure_future(
+                asyncio.to_thread(self._router.prepare, url))
+        with contextlib.suppress(Exception):
+            await asyncio.shield(made)
 
     def prepare(self, host: str) -> None:
         """Make now what the first request to ``host`` would make on the event loop: its TLS
