@@ -47,3 +47,6 @@ def _private_disk_cache(tmp_path_factory: pytest.TempPathFactory,
     # test sees a cold start unless it lists the same location twice on purpose.
     monkeypatch.setenv("CACHETUI_CACHE_DIR", str(tmp_path_factory.mktemp("diskcache")))
     monkeypatch.delenv("CACHETUI_NO_CACHE", raising=False)
+    # An in-process CLI run with --no-cache turns the disk cache off for the whole process
+    # (diskcache.disable): each test starts with it on, and the change ends with the test.
+    monkeypatch.setattr("cachetui.store.diskcache._DISABLED", False)
