@@ -253,3 +253,24 @@ async def test_a_token_server_on_another_host_gets_its_tls_context_off_the_loop(
     async with RegistrySession(wrong) as session:
         with pytest.raises(NetworkError, match="certificate"):
             await session.repository(ref).list_tags()
+
+
+def test_a_loopback_registry_with_a_ca_file_in_the_config_speaks_tls(
+        registry_tls: RunningRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``registry:2`` with TLS on localhost: loopback means plain HTTP unless the config gives
+    the host a CA file of its own (it was always plain HTTP: "the connection broke"); marked
+    insecure as well, it stays plain HTTP."""
+    assert registry_tls.ca_file is not None
+    host = registry_tls.host
+    config = tmp_path / "config.toml"
+    config.write_text(f'[registries."{host}"]\nca_file = "{registry_tls.ca_file}"\n')
+    monkeypatch.setenv("CACHETUI_CONFIG", str(config))
+    assert cli_main(["ls", "--json", f"{host}/nothing/here"]) == 1
+    err = capsys.readouterr().err
+    assert "HTTP 404" in err, err  # the registry answered: over TLS, verified with the file
+    config.write_text(f'[registries."{host}"]\nca_file = "{registry_tls.ca_file}"\n'
+                      f'insecure = true\n')
+    assert cli_main(["ls", "--json", f"{host}/nothing/here"]) == 1
+    err = capsys.readouterr().err
+    assert "HTTP 400" in err, err  # plain HTTP to a TLS port: Go answers 400

@@ -92,9 +92,14 @@ class RegistrySettings:
         )
 
     def uses_plain_http(self, host: str) -> bool:
+        """Plain HTTP for hosts marked insecure and for loopback, unless TLS is asked for: a
+        loopback registry given a CA file of its own in the config (``ca_file`` under
+        ``[registries."localhost:5000"]``) is a TLS one, as the file says."""
         if host in self.tls_hosts:
             return False
-        return host in self.insecure_hosts or is_loopback(host)
+        if host in self.insecure_hosts:
+            return True
+        return is_loopback(host) and host not in self.ca_files
 
     def scheme(self, host: str) -> str:
         return "http" if self.uses_plain_http(host) else "https"
