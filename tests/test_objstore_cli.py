@@ -197,6 +197,11 @@ def test_short_form_with_a_profile_from_the_shared_credentials_file(
     monkeypatch.setenv("AWS_PROFILE", "missing")
     assert main(["ls", f"s3://{bucket}/proj"]) != 0
     assert "profile 'missing' not found" in capsys.readouterr().err
+    config.write_text("[profile ci\nregion = us-east-1\n")  # a header without its bracket
+    monkeypatch.setenv("AWS_PROFILE", "ci")
+    assert main(["ls", f"s3://{bucket}/proj"]) != 0
+    err = capsys.readouterr().err.strip()  # which file is broken, in one line
+    assert err.endswith(f"cannot load AWS credentials: ConfigParseError in {config}"), err
 
 
 def test_addressing_styles() -> None:

@@ -273,4 +273,5 @@ def test_a_loopback_registry_with_a_ca_file_in_the_config_speaks_tls(
                       f'insecure = true\n')
     assert cli_main(["ls", "--json", f"{host}/nothing/here"]) == 1
     err = capsys.readouterr().err
-    assert "HTTP 400" in err, err  # plain HTTP to a TLS port: Go answers 400
+    assert "HTTP 400" in err, err  # plain HTTP to a TLS port: Go answers 400, and we say so
+    assert "the registry speaks TLS on this port, and the request was plain HTTP" in err, err

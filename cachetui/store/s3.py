@@ -105,7 +105,11 @@ def _resolve_credentials(settings: S3Settings) -> tuple[Any, str]:
     except ProfileNotFound:
         raise InvalidInput(f"AWS profile {settings.profile!r} not found") from None
     except BotoCoreError as exc:
-        raise AuthError(f"cannot load AWS credentials: {type(exc).__name__}") from None
+        # The class name only (a credential process's output may hold secrets), and the file
+        # when botocore names one (ConfigParseError: which of ~/.aws/config or credentials).
+        path = getattr(exc, "kwargs", {}).get("path")
+        where = f" in {path}" if isinstance(path, str) else ""
+        raise AuthError(f"cannot load AWS credentials: {type(exc).__name__}{where}") from None
     if credentials is None:
         raise AuthError("no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
                         "a profile, or access_key_id/secret_access_key in the spec)")

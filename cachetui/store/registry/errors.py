@@ -64,6 +64,11 @@ def _oneline(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_TLS_PORT: Final = b"HTTP request to an HTTPS server"
+"""Go's ``net/http`` body for a plain-HTTP request on a TLS port: "Client sent an HTTP request
+to an HTTPS server." (every Go registry: distribution, Harbor, Zot)."""
+
+
 def from_response(response: httpx.Response, body: bytes, *, where: str,
                   action: str = "") -> CachetuiError:
     """The exception for an error status. ``action`` says what we tried ("delete manifest")."""
@@ -81,6 +86,11 @@ def from_response(response: httpx.Response, body: bytes, *, where: str,
     if status == 413:
         return RegistryError(f"{doing}too large for the registry (HTTP 413)", where=where,
                              status=status, code=code)
+    if status == 400 and _TLS_PORT in body:  # Go's answer to plain HTTP on a TLS listener
+        return RegistryError(f"{doing}the registry speaks TLS on this port, and the request "
+                             f"was plain HTTP (HTTP 400): drop --insecure / insecure = true for "
+                             f"it, or give a loopback registry its ca_file in the config",
+                             where=where, status=status, code=code)
     return RegistryError(shown, where=where, status=status, code=code,
                          retry_after=retry_after(response))
 
