@@ -2,14 +2,16 @@
 
 ``bench_inventory`` runs this as a child process, timed from its start like ``cachetui ls``:
 
-- ``aiohttp``: asyncio and aiohttp, the stack cachetui's registry client stands on (its lean
-  reads go straight to an aiohttp session, ``store/registry/lean.py``), 8 tasks taking the
-  next URL in turn, each body read whole and its status checked, nothing else: what that stack
-  costs before cachetui parses, verifies or caches anything;
+- ``pycurl``: libcurl's multi interface, what cachetui's lean reads stand on
+  (``store/registry/curl.py``), 8 transfers at a time, each body gathered whole and its status
+  checked, nothing else: what that engine costs before cachetui parses, verifies or caches
+  anything (no asyncio: the loop's share is cachetui's);
+- ``aiohttp``: asyncio and aiohttp, the stack the lean reads stood on before (and still do on a
+  proxied route), 8 tasks taking the next URL in turn, the same checks;
 - ``threads``: the standard library's blocking ``http.client``, one keep-alive connection in each
   of 8 threads and no event loop: what Python costs without asyncio.
 
-    python bench/python_floor.py aiohttp|threads URLS_FILE
+    python bench/python_floor.py pycurl|aiohttp|threads URLS_FILE
 
 ``URLS_FILE``: the ``Accept`` header on the first line, one ``http://`` URL per line after it, all
 on one host. Prints how many answers were read.
@@ -41,6 +43,56 @@ def with_aiohttp(accept: str, urls: list[str]) -> int:
         return read
 
     return asyncio.run(fetch_all())
+
+
+def with_pycurl(accept: str, urls: list[str]) -> int:
+    import io
+
+    import pycurl
+
+    multi = pycurl.CurlMulti()
+    idle: list[pycurl.Curl] = []
+    for _ in range(8):
+        easy = pycurl.Curl()
+        easy.setopt(pycurl.HTTPHEADER, [f"Accept: {accept}"])
+        idle.append(easy)
+    pending = iter(urls)
+    bodies: dict[int, io.BytesIO] = {}
+    read = running = 0
+
+    def start(easy: pycurl.Curl) -> bool:
+        url = next(pending, None)
+        if url is None:
+            return False
+        body = bodies[id(easy)] = io.BytesIO()
+        easy.setopt(pycurl.URL, url)
+        easy.setopt(pycurl.WRITEDATA, body)
+        multi.add_handle(easy)
+        return True
+
+    while idle and start(idle[-1]):
+        idle.pop()
+        running += 1
+    while running:
+        while multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
+            pass
+        while True:
+            queued, finished, failed = multi.info_read()
+            if failed:
+                raise SystemExit(f"libcurl: {failed[0][2]}")
+            for easy in finished:
+                status = easy.getinfo(pycurl.RESPONSE_CODE)
+                if status != 200:
+                    raise SystemExit(f"{easy.getinfo(pycurl.EFFECTIVE_URL)}: HTTP {status}")
+                bodies.pop(id(easy)).getvalue()
+                multi.remove_handle(easy)
+                read += 1
+                if not start(easy):
+                    running -= 1
+            if not queued:
+                break
+        multi.select(1.0)
+    return read
 
 
 def with_threads(accept: str, urls: list[str]) -> int:
@@ -81,7 +133,7 @@ def main() -> int:
     how, path = sys.argv[1], sys.argv[2]
     with open(path, encoding="utf-8") as file:
         accept, *urls = file.read().splitlines()
-    fetch = {"aiohttp": with_aiohttp, "threads": with_threads}[how]
+    fetch = {"pycurl": with_pycurl, "aiohttp": with_aiohttp, "threads": with_threads}[how]
     print(fetch(accept, [url for url in urls if url]))
     return 0
 

@@ -1,7 +1,7 @@
-"""The lean document path (``store/registry/lean.py``): a listing reads manifests and configs
-straight on the aiohttp session, with the same requests, the same answers and the same
-credentials as the httpx path; a challenge, an expired token and a redirect still go the httpx
-way, once."""
+"""The lean document path (``store/registry/lean.py``): a listing reads its first tag page,
+manifests and configs outside httpx (libcurl, or the aiohttp session where libcurl does not
+carry the route), with the same requests, the same answers and the same credentials as the
+httpx path; a challenge, an expired token and a redirect still go the httpx way, once."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ import pytest
 from cachetui.buildkit.analysis import CacheAnalysis
 from cachetui.ops.inventory import collect, scan_store
 from cachetui.ops.load import DocumentMemo
-from cachetui.store.registry import RegistrySession
-from cachetui.store.registry.aio import LeanAnswer, RegistryTransport
+from cachetui.store.registry import RegistrySession, routing
+from cachetui.store.registry.aio import RegistryTransport
+from cachetui.store.registry.curl import CurlLean
+from cachetui.store.registry.lean_api import LeanAnswer
 from tests.hostile_registry import PASSWORD, USER, HostileRegistry
 from tests.registry_procs import RunningRegistry
 from tests.registry_server import credentials, fast_settings, unique_repo
@@ -49,18 +51,29 @@ def _kind(path: str) -> str:
     return "manifest" if "/manifests/" in path else "blob" if "/blobs/" in path else path
 
 
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
+@pytest.fixture(params=["curl", "aiohttp"])
+def calls(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Calls:
+    """Lean reads counted on the engine under test (libcurl, or aiohttp when libcurl is not
+    there); the other engine must not be used."""
     record = Calls()
-    original = RegistryTransport.lean
+    engine: type[CurlLean] | type[RegistryTransport] = CurlLean
+    other: type[CurlLean] | type[RegistryTransport] = RegistryTransport
+    if request.param == "aiohttp":
+        monkeypatch.setattr(routing, "curl_available", lambda: False)
+        engine, other = other, engine
+    original = engine.lean
 
-    async def counted(self: RegistryTransport, method: str, url: str, *args: Any,
-                      **kwargs: Any) -> LeanAnswer:
+    async def counted(self: Any, method: str, url: str, *args: Any, **kwargs: Any
+                      ) -> LeanAnswer:
         answer = await original(self, method, url, *args, **kwargs)
         record.lean[(method, _kind(httpx.URL(url).path), answer.status)] += 1
         return answer
 
-    monkeypatch.setattr(RegistryTransport, "lean", counted)
+    async def unexpected(self: Any, *args: Any, **kwargs: Any) -> LeanAnswer:
+        raise AssertionError(f"a lean read on {other.__name__}")
+
+    monkeypatch.setattr(engine, "lean", counted)
+    monkeypatch.setattr(other, "lean", unexpected)
     return record
 
 
@@ -73,8 +86,9 @@ async def test_a_listing_reads_its_documents_the_lean_way(registry: RunningRegis
         entries, errors, _ = await collect(scan_store(session.store(registry.host, repo),
                                                       memo=DocumentMemo(None)))
     assert errors == [] and len(entries) == 12
-    assert calls.httpx == Counter({("GET", f"/v2/{repo}/tags/list"): 1})
-    assert calls.lean == Counter({("GET", "manifest", 200): 12, ("GET", "blob", 200): 3})
+    assert calls.httpx == Counter()  # nothing went through httpx
+    assert calls.lean == Counter({("GET", f"/v2/{repo}/tags/list", 200): 1,
+                                  ("GET", "manifest", 200): 12, ("GET", "blob", 200): 3})
     # The same caches as through httpx alone (a session on a transport of its own).
     async with RegistrySession(fast_settings(), transport=Counting()) as session:
         plain, errors, _ = await collect(scan_store(session.store(registry.host, repo),
@@ -94,14 +108,19 @@ async def test_the_lean_way_sends_the_token_the_flow_got(registry_token: Running
     async with _session("alice", "alice-secret") as session:
         top = await _push(session, registry_token.host, repo)
     async with _session("alice", "alice-secret") as session:
+        calls.hook(session)
         store = session.store(registry_token.host, repo)
-        assert await store.list_tags() == ["cache"]  # httpx: challenge, token, answer
+        assert await store.list_tags() == ["cache"]  # lean: challenge; httpx: token, answer
+        # The challenge the lean request met is not met again: one request through httpx.
+        assert calls.httpx == Counter({("GET", f"/v2/{repo}/tags/list"): 1,
+                                       ("GET", "/token"): 1})
         before = len(issuer.log)
         for _ in range(3):
             assert (await store.get_manifest("cache")).digest == top.digest
         assert (await store.resolve("cache")).digest == top.digest
     assert len(issuer.log) == before  # the pull token of the listing serves them all
-    assert calls.lean == Counter({("GET", "manifest", 200): 3, ("HEAD", "manifest", 200): 1})
+    assert calls.lean == Counter({("GET", f"/v2/{repo}/tags/list", 401): 1,
+                                  ("GET", "manifest", 200): 3, ("HEAD", "manifest", 200): 1})
 
 
 async def test_a_challenge_on_the_lean_way_is_answered_by_the_flow(
@@ -116,6 +135,7 @@ async def test_a_challenge_on_the_lean_way_is_answered_by_the_flow(
         calls.hook(session)
         assert await session.store(registry_token.host, first).list_tags() == ["cache"]
         calls.httpx.clear()
+        calls.lean.clear()
         got = await session.store(registry_token.host, second).get_manifest("cache")
     assert got.digest == top.digest
     assert calls.lean == Counter()  # no live token for this scope: straight to the flow
@@ -135,13 +155,17 @@ async def test_a_redirected_config_is_followed_from_the_redirect(hostile: Hostil
     """Basic auth, blobs redirected to another port: the config is read from where the lean
     request was sent (no second request to the registry), without the credentials."""
     repo = "redirect/lean"
+    main_before, other_before = len(hostile.seen.on("main")), len(hostile.seen.on("other"))
     async with RegistrySession(fast_settings(), credential_lookup=lambda _: credentials(
             USER, PASSWORD)) as session:
         entries, errors, _ = await collect(scan_store(session.store(hostile.host, repo),
                                                       memo=DocumentMemo(None)))
     assert errors == [] and len(entries) == 1 and entries[0].analysis is not None
-    assert calls.lean == Counter({("GET", "manifest", 200): 1, ("GET", "blob", 307): 1})
-    on_main = [r for r in hostile.seen.on("main") if repo in r.target and "/blobs/" in r.target]
+    assert calls.lean == Counter({("GET", f"/v2/{repo}/tags/list", 401): 1,
+                                  ("GET", "manifest", 200): 1, ("GET", "blob", 307): 1})
+    on_main = [r for r in hostile.seen.on("main")[main_before:]
+               if repo in r.target and "/blobs/" in r.target]
     assert len(on_main) == 1
-    stored = [r for r in hostile.seen.on("other") if r.target.startswith("/storage/")]
+    stored = [r for r in hostile.seen.on("other")[other_before:]
+              if r.target.startswith("/storage/")]
     assert stored and all("authorization" not in r.headers for r in stored)

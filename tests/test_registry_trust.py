@@ -27,7 +27,7 @@ from tests.registry_server import fast_settings, unique_repo
 
 PROBE = """
 import json, ssl
-import cachetui.store.registry
+import cachetui.store.registry.aio
 import aiohttp.connector as connector
 print(json.dumps({
     "default_cas": connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"],
@@ -84,7 +84,7 @@ class Hold:
 
 
 sys.meta_path.insert(0, Hold())
-importer = threading.Thread(target=lambda: __import__("cachetui.store.registry"), name="importer")
+importer = threading.Thread(target=lambda: __import__("cachetui.store.registry.aio"), name="importer")
 importer.start()
 assert entered.wait(30)
 made = ssl.create_default_context()

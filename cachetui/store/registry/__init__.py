@@ -7,12 +7,8 @@ repository, which implements :class:`cachetui.store.base.Store`.
 
 from __future__ import annotations
 
-from cachetui.store.registry import trust
-
-trust.import_aiohttp()  # first: no module of this package may load aiohttp before it
-
-from cachetui.store.registry.session import RegistrySession  # noqa: E402
-from cachetui.store.registry.settings import RegistrySettings  # noqa: E402
-from cachetui.store.registry.store import RegistryStore  # noqa: E402
+from cachetui.store.registry.session import RegistrySession
+from cachetui.store.registry.settings import RegistrySettings
+from cachetui.store.registry.store import RegistryStore
 
 __all__ = ["RegistrySession", "RegistrySettings", "RegistryStore"]

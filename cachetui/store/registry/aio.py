@@ -25,20 +25,23 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Final
 
-import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
+from cachetui.store.registry import trust
+from cachetui.store.registry.lean_api import LeanAnswer
 from cachetui.store.registry.transport import (
-    Headers,
     Pace,
     gather_capped,
     paced_pieces,
     refuse_encoded,
 )
+
+trust.import_aiohttp()  # before any other import of aiohttp: this module is the only one
+
+import aiohttp  # noqa: E402
+from httpx_aiohttp import AiohttpTransport  # noqa: E402
 
 SLICE: Final = 256 * 1024
 """Request bodies are handed to aiohttp in slices this big, so progress is seen while they go."""
@@ -119,15 +122,6 @@ class _Progress(httpx.AsyncByteStream):
             raise
         self.last = loop.time()
         self.done = True
-
-
-@dataclass(frozen=True, slots=True)
-class LeanAnswer:
-    """A whole answer of :meth:`RegistryTransport.lean`: status, headers, body (capped)."""
-
-    status: int
-    headers: Headers
-    body: bytes
 
 
 def _has_body(request: httpx.Request) -> bool:

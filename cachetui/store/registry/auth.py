@@ -127,6 +127,9 @@ class _HostState:
     scheme: str
     realm: str = ""
     service: str = ""
+    learned: frozenset[str] | None = None
+    """The scopes of a bearer challenge that a lean request met (:meth:`RegistryAuth.learn`):
+    the flow's next request fetches their token first instead of meeting it again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +175,12 @@ class RegistryAuth(httpx.Auth):
         if challenge is None:
             return
         if challenge.scheme == "basic":
-            if credentials is None or not credentials.has_password or sent == "basic":
+            if credentials is None or not credentials.has_password:
                 return
+            if sent == "basic":  # they were sent (the scheme was known): they are refused
+                await response.aread()
+                raise AuthError(f"wrong username or password ({credentials})", where=host,
+                                status=401, code="UNAUTHORIZED")
             self._hosts[host] = _HostState("basic")
             request.headers["Authorization"] = credentials.basic()
             await response.aread()
@@ -195,6 +202,25 @@ class RegistryAuth(httpx.Auth):
         token = await self._token(host, state, wanted, credentials, force=sent == "bearer")
         request.headers["Authorization"] = f"Bearer {token}"
         yield request
+
+    def learn(self, host: str, challenge_header: str) -> None:
+        """Take the scheme of a ``401`` that a lean request got, as the flow would, so that
+        the flow's first request already carries it: no second anonymous round trip. The
+        flow still decides everything else (the token, its realm's check, a retry)."""
+        challenge = parse_challenge(challenge_header)
+        if host in self._hosts or challenge is None:
+            return
+        credentials = self._credentials.get(host)
+        if challenge.scheme == "basic" and credentials is not None and credentials.has_password:
+            self._hosts[host] = _HostState("basic")
+        elif challenge.scheme == "bearer" and challenge.params.get("realm"):
+            self._hosts[host] = _HostState("bearer", challenge.params["realm"],
+                                           challenge.params.get("service", ""),
+                                           learned=merge_scopes(challenge.scopes))
+
+    def knows(self, host: str) -> bool:
+        """Whether ``host``'s credentials were looked up (:meth:`credentials_for`)."""
+        return host in self._credentials
 
     def preset(self, host: str, method: str, path: str) -> dict[str, str] | None:
         """The ``Authorization`` header (none: ``{}``) that the flow would send with ``method``
@@ -233,6 +259,11 @@ class RegistryAuth(httpx.Auth):
             cached = self._cached_token(state, scopes)
             if cached is not None:
                 request.headers["Authorization"] = f"Bearer {cached.value}"
+                return "bearer"
+            if state.learned is not None:  # the challenge is known: its token first
+                wanted, state.learned = merge_scopes([*scopes, *state.learned]), None
+                token = await self._token(host, state, wanted, credentials, force=False)
+                request.headers["Authorization"] = f"Bearer {token}"
                 return "bearer"
         return ""
 

@@ -21,7 +21,6 @@ from cachetui.oci import mediatypes as mt
 from cachetui.oci.digest import Digest, Verifier, is_digest, verify_bytes
 from cachetui.oci.models import MAX_MANIFEST_BYTES, Descriptor, TopObject, parse_top
 from cachetui.store.base import CHUNK_SIZE
-from cachetui.store.registry.aio import RegistryTransport
 from cachetui.store.registry.auth import RegistryAuth
 from cachetui.store.registry.errors import (
     MAX_ERROR_BODY,
@@ -30,6 +29,7 @@ from cachetui.store.registry.errors import (
     printable,
 )
 from cachetui.store.registry.lean import REDIRECTS, LeanReader, over_limit
+from cachetui.store.registry.lean_api import LeanTransport
 from cachetui.store.registry.retry import is_retryable_error, is_retryable_status
 from cachetui.store.registry.settings import RegistrySettings
 from cachetui.store.registry.transport import (
@@ -57,10 +57,14 @@ _LINK_NEXT: Final = re.compile(r'<([^>]*)>\s*;[^,]*rel="?next"?', re.IGNORECASE)
 
 def next_link(response: httpx.Response) -> str | None:
     """The ``rel="next"`` URL of a ``Link`` header, resolved against the request (may be relative)."""
-    for header in response.headers.get_list("link"):
+    return _next_of(response.headers.get_list("link"), response.request.url)
+
+
+def _next_of(links: list[str], base: httpx.URL) -> str | None:
+    for header in links:
         match = _LINK_NEXT.search(header)
         if match:
-            return str(response.request.url.join(match.group(1)))
+            return str(base.join(match.group(1)))
     return None
 
 
@@ -69,9 +73,9 @@ class RegistryClient:
 
     def __init__(self, http: httpx.AsyncClient, auth: httpx.Auth, host: str,
                  settings: RegistrySettings, *,
-                 route: Callable[[httpx.URL], httpx.AsyncBaseTransport] | None = None) -> None:
-        """``route``: the transport a URL goes through, when the session built it (then small
-        documents are read on it directly, see :mod:`lean`)."""
+                 route: Callable[[httpx.URL], LeanTransport | None] | None = None) -> None:
+        """``route``: what carries a URL's small document reads, when the session built its
+        transport (see :mod:`lean`)."""
         self.http = http
         self.auth = auth
         self.host = host
@@ -89,7 +93,7 @@ class RegistryClient:
         """The lean reader of this host, if the session's own transport carries its requests."""
         if self._route is not None:
             transport = self._route(self.base)
-            if isinstance(transport, RegistryTransport) and isinstance(self.auth, RegistryAuth):
+            if transport is not None and isinstance(self.auth, RegistryAuth):
                 self._lean = LeanReader(transport, self.auth, self.base.netloc.decode("ascii"),
                                         self.origin, self.settings, self.limit)
             self._route = None
@@ -206,8 +210,8 @@ class RegistryClient:
                                     f"stopped (the registry keeps linking a next page)",
                                     where=where)
             seen.add(str(url))
-            response, body = await self.request("GET", url, where=where, action=action,
-                                                limit=MAX_LIST_BYTES)
+            body, link = await self._page(url, path if pages == 1 else None, where=where,
+                                          action=action)
             try:
                 data = json.loads(body) if body else {}
             except (ValueError, UnicodeDecodeError, RecursionError):
@@ -218,7 +222,6 @@ class RegistryClient:
                 raise RegistryError(f"{action}: '{key}' is not a list of names", where=where)
             before = len(out)
             out.update(dict.fromkeys(names or []))
-            link = next_link(response)
             if link is None:
                 break
             if link in seen or (names and len(out) == before):
@@ -226,6 +229,22 @@ class RegistryClient:
                                     f"back to names already listed); stopped", where=where)
             url = httpx.URL(link)
         return list(out)
+
+    async def _page(self, url: httpx.URL, path: str | None, *, where: str, action: str
+                    ) -> tuple[bytes, str | None]:
+        """One page of a listing and the URL of the next: the first (``path``) on the lean
+        path when it can be (the ``Link`` of a later one may lead anywhere)."""
+        lean = None if path is None else self.lean()
+        answer = None if lean is None else await lean.fetch(
+            "GET", path or "", where=where, action=action, accept=None, limit=MAX_LIST_BYTES)
+        if answer is not None and answer.status == 200:
+            if over_limit(answer, MAX_LIST_BYTES):
+                raise TooLarge(f"{action}: answer over {MAX_LIST_BYTES} bytes", where=where)
+            link = answer.headers.get("link")
+            return answer.body, _next_of([link] if link else [], url)
+        response, body = await self.request("GET", url, where=where, action=action,
+                                            limit=MAX_LIST_BYTES)
+        return body, next_link(response)
 
     async def catalog(self, page_size: int | None = None) -> list[str]:
         path = "/v2/_catalog" + (f"?n={page_size}" if page_size else "")

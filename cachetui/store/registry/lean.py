@@ -23,9 +23,9 @@ from typing import Final
 
 import httpx
 
-from cachetui.store.registry.aio import LeanAnswer, RegistryTransport
 from cachetui.store.registry.auth import RegistryAuth
 from cachetui.store.registry.errors import MAX_ERROR_BODY, from_response
+from cachetui.store.registry.lean_api import LeanAnswer, LeanTransport
 from cachetui.store.registry.retry import is_retryable_status
 from cachetui.store.registry.settings import RegistrySettings
 from cachetui.store.registry.transport import (
@@ -45,7 +45,7 @@ _BASE_HEADERS: Final = {"User-Agent": "cachetui", "Accept-Encoding": "identity"}
 class LeanReader:
     """Small reads of one registry host, outside httpx (see the module docstring)."""
 
-    def __init__(self, transport: RegistryTransport, auth: RegistryAuth, netloc: str,
+    def __init__(self, transport: LeanTransport, auth: RegistryAuth, netloc: str,
                  origin: str, settings: RegistrySettings, slots: asyncio.Semaphore) -> None:
         self.transport = transport
         self.slots = slots
@@ -62,8 +62,13 @@ class LeanReader:
                     ) -> LeanAnswer | None:
         """The answer to ``method`` on ``path``: an ``ok`` status or a redirect; ``None`` when
         the httpx path must do it (see above). Error statuses raise as there."""
+        if not _PLAIN_PATH.match(path):
+            return None
         preset = self.auth.preset(self.netloc, method, path)
-        if preset is None or not _PLAIN_PATH.match(path):
+        if preset is None and not self.auth.knows(self.netloc):
+            await self.auth.credentials_for(self.netloc)  # as the flow looks them up
+            preset = self.auth.preset(self.netloc, method, path)
+        if preset is None:
             return None
         headers = {**_BASE_HEADERS, **preset}
         if accept is not None:
@@ -85,7 +90,8 @@ class LeanReader:
                 if method != "HEAD" and not over_limit(answer, limit):
                     check_length(answer.headers, len(answer.body))
                 return answer
-            if status == 401:  # a challenge: the auth flow answers it
+            if status == 401:  # a challenge: the auth flow answers it (knowing its scheme)
+                self.auth.learn(self.netloc, answer.headers.get("www-authenticate") or "")
                 return None
             if status in REDIRECTS:
                 return answer

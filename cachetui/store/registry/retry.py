@@ -10,11 +10,11 @@ from __future__ import annotations
 import email.utils
 import random
 import ssl
+import sys
 import time
 from dataclasses import dataclass
 from typing import Final
 
-import aiohttp
 import httpx
 
 RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
@@ -82,11 +82,15 @@ def is_retryable_error(exc: BaseException) -> bool:
 
 def is_tls_error(exc: BaseException) -> bool:
     """A TLS failure (bad certificate, TLS spoken to a plain-HTTP port): retrying cannot help."""
+    aiohttp = sys.modules.get("aiohttp")  # none of its errors can exist before it is loaded
+    tls_errors: tuple[type[BaseException], ...] = (ssl.SSLError, ssl.CertificateError)
+    if aiohttp is not None:
+        tls_errors += (aiohttp.ClientSSLError,)
     seen: BaseException | None = exc
     for _ in range(10):
         if seen is None:
             break
-        if isinstance(seen, ssl.SSLError | ssl.CertificateError | aiohttp.ClientSSLError):
+        if isinstance(seen, tls_errors):
             return True
         seen = seen.__cause__ or seen.__context__
     text = str(exc).lower()

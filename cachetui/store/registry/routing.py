@@ -14,11 +14,16 @@ import ssl
 import threading
 import urllib.request
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import httpx
 
 from cachetui.errors import InvalidInput
 from cachetui.store.registry import trust
+from cachetui.store.registry.lean_api import LeanTransport, curl_available
+
+if TYPE_CHECKING:
+    from cachetui.store.registry.curl import CurlLean
 from cachetui.store.registry.settings import RegistrySettings, is_loopback
 from cachetui.store.tls import with_ca_file
 
@@ -61,6 +66,7 @@ class Router(httpx.AsyncBaseTransport):
         """Held while a context is made: :meth:`prepare` may run in another thread."""
         self._transports: dict[tuple[str | None, str | None, bool],
                                httpx.AsyncBaseTransport] = {}
+        self._curl: CurlLean | None = None
 
     def proxy_for(self, url: httpx.URL) -> httpx.Proxy | None:
         """The proxy ``url`` goes through, or ``None`` for a direct connection."""
@@ -85,6 +91,21 @@ class Router(httpx.AsyncBaseTransport):
             context = self._context(ca_file) if tls else None
             transport = self._transports[key] = self._make(context, proxy)
         return transport
+
+    def lean_for(self, url: httpx.URL) -> LeanTransport | None:
+        """What carries ``url``'s small document reads (:mod:`lean`): libcurl (:mod:`curl`) on
+        a direct route with the system's trust, the route's aiohttp transport on any other (a
+        proxy, a CA file of the registry's own), ``None`` where neither is the session's own."""
+        proxy = self.proxy_for(url)
+        _, ca_file = self._route_trust(url, proxy)
+        if proxy is None and (url.scheme == "http" or not ca_file) and curl_available():
+            if self._curl is None:
+                from cachetui.store.registry.curl import CurlLean
+
+                self._curl = CurlLean(idle_expiry=self._settings.idle_expiry)
+            return self._curl
+        transport = self.transport_for(url)
+        return transport if isinstance(transport, LeanTransport) else None
 
     def _route_trust(self, url: httpx.URL, proxy: httpx.Proxy | None
                      ) -> tuple[bool, str | None]:
@@ -118,6 +139,8 @@ class Router(httpx.AsyncBaseTransport):
         return await self.transport_for(request.url).handle_async_request(request)
 
     async def aclose(self) -> None:
+        if self._curl is not None:
+            await self._curl.aclose()
         transports, self._transports = list(self._transports.values()), {}
         for transport in transports:
             await transport.aclose()

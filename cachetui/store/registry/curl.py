@@ -1,0 +1,343 @@
+"""libcurl under the lean document path: a listing's small reads, driven by the asyncio loop.
+
+A listing is two small reads per cache, and on one machine the client's CPU comes out of the
+registry's. libcurl's multi interface does the HTTP in C; Python only sees the sockets it waits
+on, the header lines and each finished answer. With the first tag page read this way too, an
+anonymous listing never loads aiohttp (about 45 ms of start-up). Together they took a 300-cache
+``ls`` from 1.66x to 1.48x the curl floor (``bench/bench_inventory.py``; its "pycurl" floor is
+``bench/python_floor.py``'s bare loop on this engine).
+
+libcurl is asked for what the aiohttp path does, no more: HTTP/1.1 with kept-alive connections
+that expire after ``idle_expiry`` seconds, no redirects followed, no decoding (an encoded 2xx
+body is refused unread), no proxy from the environment (the router sends proxied routes to
+aiohttp), no cookies, the connect timeout, a stall timeout (under 1 byte/s for the stall
+seconds), the minimum rate per window (checked here, on time), and a size cap per answer. The
+trust is the system's, as Python's ``ssl`` finds it (``SSL_CERT_FILE`` and ``SSL_CERT_DIR``
+honoured); a route with a CA file of its own stays on aiohttp. Failures become the httpx
+exceptions the retry code and the error texts know, as :mod:`aio` maps aiohttp's.
+
+The multi handle lives on one event loop (the one that made it); reads on another loop get a
+new one. Waiting tasks may be cancelled at any time (a deadline, the TUI): the transfer is
+taken off the multi handle and its connection closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+import httpx
+import pycurl
+
+from cachetui.store.registry.lean_api import LeanAnswer
+from cachetui.store.registry.transport import Pace, TooSlow, refuse_encoded
+
+MAX_CONNECTIONS: Final = 64
+"""Kept-alive connections libcurl keeps over all hosts (each host's semaphore limits its own)."""
+_CONNECT_ERRORS: Final = frozenset({pycurl.E_COULDNT_RESOLVE_HOST, pycurl.E_COULDNT_CONNECT})
+_TLS_ERRORS: Final = frozenset({
+    pycurl.E_SSL_CONNECT_ERROR, pycurl.E_PEER_FAILED_VERIFICATION, pycurl.E_SSL_CERTPROBLEM,
+    pycurl.E_SSL_CIPHER, pycurl.E_SSL_CACERT_BADFILE, pycurl.E_SSL_ISSUER_ERROR,
+    pycurl.E_SSL_PINNEDPUBKEYNOTMATCH, pycurl.E_SSL_INVALIDCERTSTATUS,
+    pycurl.E_SSL_ENGINE_INITFAILED, pycurl.E_SSL_CRL_BADFILE, pycurl.E_SSL_SHUTDOWN_FAILED,
+})
+_HEAD_END: Final = (b"\r\n", b"\n")
+
+
+class CurlHeaders(dict[str, str]):
+    """Response headers with lower-case names, looked up in any case; repeats joined by ``, ``."""
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return super().get(key.lower(), default)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+
+@dataclass(slots=True)
+class _Read:
+    """One transfer's state, filled by libcurl's callbacks."""
+
+    head: bool
+    limit: int
+    error_limit: int
+    pace: Pace | None
+    future: asyncio.Future[None]
+    status: int = 0
+    headers: CurlHeaders = field(default_factory=CurlHeaders)
+    body: bytearray = field(default_factory=bytearray)
+    cap: int = 0
+    """The most body bytes kept for this answer (``limit + 1`` for 2xx, else ``error_limit``)."""
+    stopped: bool = False
+    """The transfer was cut on purpose: the body is whole for the caller's purpose."""
+    window_got: int = 0
+    pace_timer: asyncio.TimerHandle | None = None
+    failure: BaseException | None = None
+
+    def on_header(self, line: bytes) -> int | None:
+        if line.startswith(b"HTTP/"):
+            parts = line.split(None, 2)
+            self.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+            self.headers = CurlHeaders()
+            return None
+        if line in _HEAD_END:
+            return self._headers_done()
+        name, sep, value = line.decode("latin-1").partition(":")
+        if sep:
+            key, text = name.strip().lower(), value.strip()
+            known = self.headers.get(key)
+            dict.__setitem__(self.headers, key, text if known is None else f"{known}, {text}")
+        return None
+
+    def _headers_done(self) -> int | None:
+        """What the aiohttp path decides on the headers: whether the body is read, and how far."""
+        if 100 <= self.status < 200:
+            return None  # an interim answer; the real one follows
+        ok = 200 <= self.status < 300
+        encoded = (self.headers.get("content-encoding") or "identity").strip().lower() \
+            != "identity"
+        declared = self.headers.get("content-length") or ""
+        over = ok and declared.isdigit() and int(declared) > self.limit
+        self.cap = self.limit + 1 if ok else self.error_limit
+        if not self.head and (encoded or over):
+            self.stopped = True  # unread: refused (encoded 2xx), over the cap, or not worth it
+            return 0
+        if self.pace is not None and not self.head:
+            self._arm_pace()
+        return None
+
+    def on_body(self, data: bytes) -> int | None:
+        room = self.cap - len(self.body)
+        self.window_got += len(data)
+        if len(data) >= room:
+            self.body += data[:room]
+            self.stopped = True
+            return 0  # over the cap: what the caller needs is here (it refuses the rest)
+        self.body += data
+        return None
+
+    def _arm_pace(self) -> None:
+        assert self.pace is not None
+        loop = self.future.get_loop()
+        self.window_got = 0
+        self.pace_timer = loop.call_later(self.pace.window, self._check_pace)
+
+    def _check_pace(self) -> None:
+        assert self.pace is not None
+        needed = self.pace.min_rate * self.pace.window
+        if self.window_got < needed and not self.future.done():
+            self.failure = TooSlow(f"{self.window_got} bytes in {self.pace.window:g} s, under "
+                                   f"the minimum of {self.pace.min_rate:g} bytes/s")
+            self.future.set_result(None)  # the waiting task takes the transfer off
+            return
+        self._arm_pace()
+
+    def settle(self) -> None:
+        if self.pace_timer is not None:
+            self.pace_timer.cancel()
+            self.pace_timer = None
+
+
+def _system_trust() -> tuple[str | None, str | None]:
+    """The CA file and directory Python's ``ssl`` would load (what ``system_context`` trusts)."""
+    paths = ssl.get_default_verify_paths()
+    return paths.cafile, paths.capath
+
+
+class CurlLean:
+    """Lean reads (GET or HEAD of a small document) over one libcurl multi handle."""
+
+    def __init__(self, *, idle_expiry: float = 15.0) -> None:
+        self.idle_expiry = idle_expiry
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._multi: pycurl.CurlMulti | None = None
+        self._free: list[pycurl.Curl] = []
+        self._reads: dict[int, _Read] = {}
+        """Running transfers by their easy handle's ``id``."""
+        self._watched: dict[int, int] = {}
+        """What the loop watches each socket for (``pycurl.POLL_*``)."""
+        self._timer: asyncio.TimerHandle | None = None
+        self._trust = _system_trust()
+
+    # -- the multi handle on the loop --------------------------------------------------------
+
+    def _multi_for(self, loop: asyncio.AbstractEventLoop) -> pycurl.CurlMulti:
+        if self._multi is not None and self._loop is loop:
+            return self._multi
+        self._drop()
+        multi = pycurl.CurlMulti()
+        multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
+        multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
+        multi.setopt(pycurl.M_MAXCONNECTS, MAX_CONNECTIONS)
+        self._loop, self._multi = loop, multi
+        return multi
+
+    def _on_socket(self, event: int, fd: int, multi: object, data: object) -> None:
+        loop = self._loop
+        assert loop is not None
+        old = self._watched.pop(fd, pycurl.POLL_NONE)
+        new = pycurl.POLL_NONE if event == pycurl.POLL_REMOVE else event
+        reading = new in (pycurl.POLL_IN, pycurl.POLL_INOUT)
+        writing = new in (pycurl.POLL_OUT, pycurl.POLL_INOUT)
+        if old in (pycurl.POLL_IN, pycurl.POLL_INOUT) and not reading:
+            loop.remove_reader(fd)
+        if old in (pycurl.POLL_OUT, pycurl.POLL_INOUT) and not writing:
+            loop.remove_writer(fd)
+        if reading and old not in (pycurl.POLL_IN, pycurl.POLL_INOUT):
+            loop.add_reader(fd, self._act, fd, pycurl.CSELECT_IN)
+        if writing and old not in (pycurl.POLL_OUT, pycurl.POLL_INOUT):
+            loop.add_writer(fd, self._act, fd, pycurl.CSELECT_OUT)
+        if new != pycurl.POLL_NONE:
+            self._watched[fd] = new
+
+    def _on_timer(self, milliseconds: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if milliseconds >= 0 and self._loop is not None:
+            self._timer = self._loop.call_later(milliseconds / 1000, self._act,
+                                                pycurl.SOCKET_TIMEOUT, 0)
+
+    def _act(self, fd: int, action: int) -> None:
+        multi = self._multi
+        if multi is None:
+            return
+        while True:
+            code, _running = multi.socket_action(fd, action)
+            if code != pycurl.E_CALL_MULTI_PERFORM:
+                break
+        while True:
+            queued, finished, failed = multi.info_read()
+            for easy in finished:
+                self._finish(easy, 0, "")
+            for easy, errno, message in failed:
+                self._finish(easy, errno, message)
+            if not queued:
+                break
+
+    def _finish(self, easy: pycurl.Curl, errno: int, message: str) -> None:
+        read = self._reads.get(id(easy))
+        if read is None or read.future.done():
+            return
+        if errno and not read.stopped and errno != pycurl.E_PARTIAL_FILE:
+            # (a body short of its Content-Length comes back as received: the caller's length
+            # check reports it, as for aiohttp's)
+            read.failure = _mapped(easy, errno, message)
+        read.future.set_result(None)
+
+    def _drop(self) -> None:
+        """Forget the multi handle of a loop that is gone (or this engine's, on close)."""
+        if self._loop is not None and not self._loop.is_closed():
+            for fd, watched in self._watched.items():
+                if watched in (pycurl.POLL_IN, pycurl.POLL_INOUT):
+                    self._loop.remove_reader(fd)
+                if watched in (pycurl.POLL_OUT, pycurl.POLL_INOUT):
+                    self._loop.remove_writer(fd)
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._multi is not None:
+            self._multi.close()
+        for easy in self._free:
+            easy.close()
+        self._free, self._reads, self._watched = [], {}, {}
+        self._timer = self._multi = self._loop = None
+
+    async def aclose(self) -> None:
+        self._drop()
+
+    # -- one read -----------------------------------------------------------------------------
+
+    def _easy(self) -> pycurl.Curl:
+        if self._free:
+            return self._free.pop()
+        easy = pycurl.Curl()
+        easy.setopt(pycurl.NOSIGNAL, 1)
+        easy.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        easy.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+        easy.setopt(pycurl.PROXY, "")  # never the environment's: proxied routes go to aiohttp
+        easy.setopt(pycurl.MAXAGE_CONN, max(1, int(self.idle_expiry)))
+        easy.setopt(pycurl.SSLVERSION, pycurl.SSLVERSION_TLSv1_2)
+        cafile, capath = self._trust
+        if cafile:
+            easy.setopt(pycurl.CAINFO, cafile)
+        if capath:
+            easy.setopt(pycurl.CAPATH, capath)
+        return easy
+
+    async def lean(self, method: str, url: str, headers: Mapping[str, str], *,
+                   timeouts: tuple[float, float], limit: int, error_limit: int,
+                   pace: Pace | None, where: str, action: str) -> LeanAnswer:
+        """As :meth:`aio.RegistryTransport.lean`: ``method`` (GET or HEAD) of ``url``, the body
+        read whole up to its cap, redirects not followed, failures as httpx exceptions."""
+        loop = asyncio.get_running_loop()
+        multi = self._multi_for(loop)
+        easy = self._easy()
+        head = method == "HEAD"
+        read = _Read(head=head, limit=limit, error_limit=error_limit, pace=pace,
+                     future=loop.create_future())
+        easy.setopt(pycurl.URL, url)
+        if head:
+            easy.setopt(pycurl.NOBODY, 1)
+        else:
+            easy.setopt(pycurl.HTTPGET, 1)
+        easy.setopt(pycurl.HTTPHEADER, [f"{name}: {value}" for name, value in headers.items()])
+        easy.setopt(pycurl.HEADERFUNCTION, read.on_header)
+        easy.setopt(pycurl.WRITEFUNCTION, read.on_body)
+        easy.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(timeouts[0] * 1000)))
+        easy.setopt(pycurl.LOW_SPEED_LIMIT, 1)
+        easy.setopt(pycurl.LOW_SPEED_TIME, max(1, round(timeouts[1])))
+        self._reads[id(easy)] = read
+        multi.add_handle(easy)
+        try:
+            await read.future
+        finally:
+            read.settle()
+            del self._reads[id(easy)]
+            if self._multi is multi:
+                multi.remove_handle(easy)  # a transfer cut short closes its connection
+                easy.setopt(pycurl.HEADERFUNCTION, _ignore)
+                easy.setopt(pycurl.WRITEFUNCTION, _ignore)
+                self._free.append(easy)
+            else:
+                easy.close()
+        if read.failure is not None:
+            raise read.failure
+        if 200 <= read.status < 300:
+            refuse_encoded(read.headers, read.status, where=where, action=action)
+        return LeanAnswer(read.status, read.headers, bytes(read.body))
+
+
+def _ignore(data: bytes) -> None:
+    """What a resting handle does with data (it has none: it is off the multi handle)."""
+
+
+def _mapped(easy: pycurl.Curl, errno: int, message: str) -> BaseException:
+    """The httpx exception for a libcurl failure, as :func:`aio._mapped` makes them."""
+    text = message or f"libcurl error {errno}"
+    if errno in _TLS_ERRORS:  # caused by an SSLError, as aiohttp's are: not retried
+        error = httpx.ConnectError(f"SSL: {text}")
+        error.__cause__ = ssl.SSLError(text)
+        return error
+    if errno in _CONNECT_ERRORS:
+        os_errno = easy.getinfo(pycurl.OS_ERRNO)
+        reason = os.strerror(os_errno) if os_errno else text
+        host = easy.getinfo(pycurl.EFFECTIVE_URL)
+        return httpx.ConnectError(f"{httpx.URL(host).netloc.decode('ascii')}: {reason}")
+    if errno == pycurl.E_OPERATION_TIMEDOUT:
+        if easy.getinfo(pycurl.CONNECT_TIME) == 0:
+            return httpx.ConnectTimeout(text)
+        return httpx.ReadTimeout(text)
+    if errno in (pycurl.E_UNSUPPORTED_PROTOCOL, pycurl.E_URL_MALFORMAT):
+        return httpx.UnsupportedProtocol(text)
+    if errno in (pycurl.E_GOT_NOTHING, pycurl.E_FTP_WEIRD_SERVER_REPLY,  # (8: its old name)
+                 pycurl.E_RECV_ERROR,
+                 pycurl.E_SEND_ERROR):
+        return httpx.RemoteProtocolError(text)
+    return httpx.ReadError(text)

@@ -1,0 +1,36 @@
+"""What carries a lean read (:mod:`lean`): the shape both engines have, and whether libcurl is here."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from cachetui.store.registry.transport import Pace
+
+
+@dataclass(frozen=True, slots=True)
+class LeanAnswer:
+    """A whole answer of a lean read: status, headers (case-insensitive), body (capped)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@runtime_checkable
+class LeanTransport(Protocol):
+    """A body-less request answered by a small document, read whole (see ``aio`` and ``curl``)."""
+
+    async def lean(self, method: str, url: str, headers: Mapping[str, str], *,
+                   timeouts: tuple[float, float], limit: int, error_limit: int,
+                   pace: Pace | None, where: str, action: str) -> LeanAnswer: ...
+
+
+@cache
+def curl_available() -> bool:
+    """Whether pycurl (libcurl) can be imported: without it every lean read rides aiohttp."""
+    return importlib.util.find_spec("pycurl") is not None
