@@ -72,6 +72,9 @@ class _Read:
     future: asyncio.Future[None]
     status: int = 0
     headers: CurlHeaders = field(default_factory=CurlHeaders)
+    lines: list[bytes] = field(default_factory=list)
+    """The head's lines as received, parsed once it ends (a call per line costs, a listing has
+    thousands)."""
     body: bytearray = field(default_factory=bytearray)
     cap: int = 0
     """The most body bytes kept for this answer (``limit + 1`` for 2xx, else ``error_limit``)."""
@@ -82,28 +85,36 @@ class _Read:
     failure: BaseException | None = None
 
     def on_header(self, line: bytes) -> int | None:
-        if line.startswith(b"HTTP/"):
-            parts = line.split(None, 2)
-            self.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-            self.headers = CurlHeaders()
+        if line not in _HEAD_END:
+            self.lines.append(line)
             return None
-        if line in _HEAD_END:
-            return self._headers_done()
-        name, sep, value = line.decode("latin-1").partition(":")
-        if sep:
-            key, text = name.strip().lower(), value.strip()
-            known = self.headers.get(key)
-            dict.__setitem__(self.headers, key, text if known is None else f"{known}, {text}")
-        return None
+        return self._headers_done()
+
+    def _parse_head(self) -> None:
+        status_line, *fields = self.lines
+        self.lines = []
+        parts = status_line.split(None, 2)
+        self.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+        headers = self.headers = CurlHeaders()
+        for line in fields:
+            name, sep, value = line.decode("latin-1").partition(":")
+            if sep:
+                key, text = name.strip().lower(), value.strip()
+                known = dict.get(headers, key)
+                dict.__setitem__(headers, key, text if known is None else f"{known}, {text}")
 
     def _headers_done(self) -> int | None:
         """What the aiohttp path decides on the headers: whether the body is read, and how far."""
+        if not self.lines or not self.lines[0].startswith(b"HTTP/"):
+            self.lines = []  # (trailers after a chunked body: not a head)
+            return None
+        self._parse_head()
         if 100 <= self.status < 200:
             return None  # an interim answer; the real one follows
         ok = 200 <= self.status < 300
-        encoded = (self.headers.get("content-encoding") or "identity").strip().lower() \
+        encoded = (dict.get(self.headers, "content-encoding") or "identity").strip().lower() \
             != "identity"
-        declared = self.headers.get("content-length") or ""
+        declared = dict.get(self.headers, "content-length") or ""
         over = ok and declared.isdigit() and int(declared) > self.limit
         self.cap = self.limit + 1 if ok else self.error_limit
         if not self.head and (encoded or over):
