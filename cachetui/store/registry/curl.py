@@ -16,8 +16,9 @@ trust is the system's, as Python's ``ssl`` finds it (``SSL_CERT_FILE`` and ``SSL
 honoured); a route with a CA file of its own stays on aiohttp. Failures become the httpx
 exceptions the retry code and the error texts know, as :mod:`aio` maps aiohttp's.
 
-The multi handle lives on one event loop (the one that made it); reads on another loop get a
-new one. Waiting tasks may be cancelled at any time (a deadline, the TUI): the transfer is
+The loop drives libcurl through pycurl's own integration (``pycurl.AsyncCurlMulti``, pycurl
+7.49): no threads, no polling. Its multi handle is bound to one event loop; reads on another loop
+get a new one. Waiting tasks may be cancelled at any time (a deadline, the TUI): the transfer is
 taken off the multi handle and its connection closed.
 """
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -69,7 +70,6 @@ class _Read:
     limit: int
     error_limit: int
     pace: Pace | None
-    future: asyncio.Future[None]
     status: int = 0
     headers: CurlHeaders = field(default_factory=CurlHeaders)
     lines: list[bytes] = field(default_factory=list)
@@ -83,6 +83,8 @@ class _Read:
     window_got: int = 0
     pace_timer: asyncio.TimerHandle | None = None
     failure: BaseException | None = None
+    abort: Callable[[], object] | None = None
+    """Takes the transfer off the multi handle (set once it is added)."""
 
     def on_header(self, line: bytes) -> int | None:
         if line not in _HEAD_END:
@@ -136,17 +138,18 @@ class _Read:
 
     def _arm_pace(self) -> None:
         assert self.pace is not None
-        loop = self.future.get_loop()
         self.window_got = 0
-        self.pace_timer = loop.call_later(self.pace.window, self._check_pace)
+        self.pace_timer = asyncio.get_running_loop().call_later(self.pace.window,
+                                                                self._check_pace)
 
     def _check_pace(self) -> None:
         assert self.pace is not None
         needed = self.pace.min_rate * self.pace.window
-        if self.window_got < needed and not self.future.done():
+        if self.window_got < needed:
             self.failure = TooSlow(f"{self.window_got} bytes in {self.pace.window:g} s, under "
                                    f"the minimum of {self.pace.min_rate:g} bytes/s")
-            self.future.set_result(None)  # the waiting task takes the transfer off
+            if self.abort is not None:
+                self.abort()
             return
         self._arm_pace()
 
@@ -163,107 +166,34 @@ def _system_trust() -> tuple[str | None, str | None]:
 
 
 class CurlLean:
-    """Lean reads (GET or HEAD of a small document) over one libcurl multi handle."""
+    """Lean reads (GET or HEAD of a small document) over one libcurl multi handle, driven by
+    pycurl's own asyncio integration (:class:`pycurl.AsyncCurlMulti`: the multi-socket API on
+    the loop's readers, writers and timers; a cancelled wait takes the transfer off)."""
 
     def __init__(self, *, idle_expiry: float = 15.0) -> None:
         self.idle_expiry = idle_expiry
+        self._multi: pycurl.AsyncCurlMulti | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._multi: pycurl.CurlMulti | None = None
         self._free: list[pycurl.Curl] = []
-        self._reads: dict[int, _Read] = {}
-        """Running transfers by their easy handle's ``id``."""
-        self._watched: dict[int, int] = {}
-        """What the loop watches each socket for (``pycurl.POLL_*``)."""
-        self._timer: asyncio.TimerHandle | None = None
         self._trust = _system_trust()
 
-    # -- the multi handle on the loop --------------------------------------------------------
-
-    def _multi_for(self, loop: asyncio.AbstractEventLoop) -> pycurl.CurlMulti:
-        if self._multi is not None and self._loop is loop:
-            return self._multi
-        self._drop()
-        multi = pycurl.CurlMulti()
-        multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
-        multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
-        multi.setopt(pycurl.M_MAXCONNECTS, MAX_CONNECTIONS)
-        self._loop, self._multi = loop, multi
-        return multi
-
-    def _on_socket(self, event: int, fd: int, multi: object, data: object) -> None:
-        loop = self._loop
-        assert loop is not None
-        old = self._watched.pop(fd, pycurl.POLL_NONE)
-        new = pycurl.POLL_NONE if event == pycurl.POLL_REMOVE else event
-        reading = new in (pycurl.POLL_IN, pycurl.POLL_INOUT)
-        writing = new in (pycurl.POLL_OUT, pycurl.POLL_INOUT)
-        if old in (pycurl.POLL_IN, pycurl.POLL_INOUT) and not reading:
-            loop.remove_reader(fd)
-        if old in (pycurl.POLL_OUT, pycurl.POLL_INOUT) and not writing:
-            loop.remove_writer(fd)
-        if reading and old not in (pycurl.POLL_IN, pycurl.POLL_INOUT):
-            loop.add_reader(fd, self._act, fd, pycurl.CSELECT_IN)
-        if writing and old not in (pycurl.POLL_OUT, pycurl.POLL_INOUT):
-            loop.add_writer(fd, self._act, fd, pycurl.CSELECT_OUT)
-        if new != pycurl.POLL_NONE:
-            self._watched[fd] = new
-
-    def _on_timer(self, milliseconds: int) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if milliseconds >= 0 and self._loop is not None:
-            self._timer = self._loop.call_later(milliseconds / 1000, self._act,
-                                                pycurl.SOCKET_TIMEOUT, 0)
-
-    def _act(self, fd: int, action: int) -> None:
-        multi = self._multi
-        if multi is None:
-            return
-        while True:
-            code, _running = multi.socket_action(fd, action)
-            if code != pycurl.E_CALL_MULTI_PERFORM:
-                break
-        while True:
-            queued, finished, failed = multi.info_read()
-            for easy in finished:
-                self._finish(easy, 0, "")
-            for easy, errno, message in failed:
-                self._finish(easy, errno, message)
-            if not queued:
-                break
-
-    def _finish(self, easy: pycurl.Curl, errno: int, message: str) -> None:
-        read = self._reads.get(id(easy))
-        if read is None or read.future.done():
-            return
-        if errno and not read.stopped and errno != pycurl.E_PARTIAL_FILE:
-            # (a body short of its Content-Length comes back as received: the caller's length
-            # check reports it, as for aiohttp's)
-            read.failure = _mapped(easy, errno, message)
-        read.future.set_result(None)
-
-    def _drop(self) -> None:
-        """Forget the multi handle of a loop that is gone (or this engine's, on close)."""
-        if self._loop is not None and not self._loop.is_closed():
-            for fd, watched in self._watched.items():
-                if watched in (pycurl.POLL_IN, pycurl.POLL_INOUT):
-                    self._loop.remove_reader(fd)
-                if watched in (pycurl.POLL_OUT, pycurl.POLL_INOUT):
-                    self._loop.remove_writer(fd)
-        if self._timer is not None:
-            self._timer.cancel()
-        if self._multi is not None:
-            self._multi.close()
-        for easy in self._free:
-            easy.close()
-        self._free, self._reads, self._watched = [], {}, {}
-        self._timer = self._multi = self._loop = None
+    def _multi_for(self, loop: asyncio.AbstractEventLoop) -> pycurl.AsyncCurlMulti:
+        """The multi handle of this loop (one is bound to the loop that first used it)."""
+        if self._multi is None or self._loop is not loop:
+            for easy in self._free:  # connections of a loop that is gone are not reused
+                easy.close()
+            self._free = []
+            self._multi = pycurl.AsyncCurlMulti()
+            self._multi.setopt(pycurl.M_MAXCONNECTS, MAX_CONNECTIONS)
+            self._loop = loop
+        return self._multi
 
     async def aclose(self) -> None:
-        self._drop()
-
-    # -- one read -----------------------------------------------------------------------------
+        if self._multi is not None:
+            await self._multi.aclose()
+        for easy in self._free:
+            easy.close()
+        self._free, self._multi, self._loop = [], None, None
 
     def _easy(self) -> pycurl.Curl:
         if self._free:
@@ -291,8 +221,7 @@ class CurlLean:
         multi = self._multi_for(loop)
         easy = self._easy()
         head = method == "HEAD"
-        read = _Read(head=head, limit=limit, error_limit=error_limit, pace=pace,
-                     future=loop.create_future())
+        read = _Read(head=head, limit=limit, error_limit=error_limit, pace=pace)
         easy.setopt(pycurl.URL, url)
         if head:
             easy.setopt(pycurl.NOBODY, 1)
@@ -304,20 +233,31 @@ class CurlLean:
         easy.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(timeouts[0] * 1000)))
         easy.setopt(pycurl.LOW_SPEED_LIMIT, 1)
         easy.setopt(pycurl.LOW_SPEED_TIME, max(1, round(timeouts[1])))
-        self._reads[id(easy)] = read
-        multi.add_handle(easy)
+        transfer = multi.add_handle(easy)
+        read.abort = transfer.cancel  # the minimum rate missed: the transfer is taken off
+        reusable = False
         try:
-            await read.future
+            await transfer
+            reusable = True
+        except pycurl.error as exc:
+            errno, message = int(exc.args[0]), str(exc.args[1]) if len(exc.args) > 1 else ""
+            # A transfer cut on purpose (cap, refusal) is whole for the caller; a body short
+            # of its Content-Length comes back as received, for the caller's length check.
+            if not read.stopped and errno != pycurl.E_PARTIAL_FILE:
+                error = _mapped(easy, errno, message)
+                raise error from error.__cause__  # (an SSLError for a TLS failure)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if read.failure is None or (task is not None and task.cancelling()):
+                raise
         finally:
             read.settle()
-            del self._reads[id(easy)]
-            if self._multi is multi:
-                multi.remove_handle(easy)  # a transfer cut short closes its connection
-                easy.setopt(pycurl.HEADERFUNCTION, _ignore)
-                easy.setopt(pycurl.WRITEFUNCTION, _ignore)
+            easy.setopt(pycurl.HEADERFUNCTION, _ignore)
+            easy.setopt(pycurl.WRITEFUNCTION, _ignore)
+            if self._multi is multi and (reusable or read.stopped):
                 self._free.append(easy)
             else:
-                easy.close()
+                easy.close()  # (a transfer cut short: its connection is closed)
         if read.failure is not None:
             raise read.failure
         if 200 <= read.status < 300:
