@@ -146,10 +146,17 @@ def prepare_object_store(context: OpenContext, location: Location) -> None:
 
 
 def prepare_gha(context: OpenContext, location: Location) -> None:
-    """The TLS context the REST and cache-service clients are made with."""
+    """The TLS context the REST and cache-service clients are made with, and the ``gh auth
+    token`` lookup the opening would run (a subprocess), when no other token is there."""
+    from cachetui.store.gha.credentials import github_token, look_up_gh_ahead
+    from cachetui.store.gha.location import parse_gha
     from cachetui.store.tls import DEFAULT_TRUST
 
     context.shared(DEFAULT_TRUST.key, DEFAULT_TRUST.context)
+    parsed = parse_gha(location.spec or location.text,
+                       configured_api_url=context.config.github.api_url)
+    if github_token(parsed.ghtoken, api_url=parsed.api_url, use_gh=False).token is None:
+        look_up_gh_ahead(parsed.api_url)
 
 
 PREPARERS: dict[LocationKind, Preparer] = {

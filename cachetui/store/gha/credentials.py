@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import urlsplit
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -59,7 +62,31 @@ def github_token(explicit: str | None = None, *, api_url: str = DEFAULT_API_URL,
     return TokenLookup(None, tuple(tried))
 
 
+_AHEAD_SECONDS: Final = 30.0
+"""How long a lookup made ahead (:func:`look_up_gh_ahead`) stands in for one made now."""
+_ahead: dict[str, tuple[float, str | None]] = {}
+_ahead_lock = threading.Lock()
+
+
+def look_up_gh_ahead(api_url: str) -> None:
+    """Run ``gh auth token`` now, in the caller's thread, for the next lookup of this API to
+    take (once, within 30 s): the TUI opens a gha source on its event loop, where a subprocess
+    of up to 10 s would freeze it. Taken once, so a later opening asks ``gh`` again and sees a
+    login made meanwhile."""
+    token = _run_gh(api_url)
+    with _ahead_lock:
+        _ahead[api_url] = (time.monotonic(), token)
+
+
 def _gh_auth_token(api_url: str) -> str | None:
+    with _ahead_lock:
+        found = _ahead.pop(api_url, None)
+    if found is not None and time.monotonic() - found[0] < _AHEAD_SECONDS:
+        return found[1]
+    return _run_gh(api_url)
+
+
+def _run_gh(api_url: str) -> str | None:
     gh = shutil.which("gh")
     if gh is None:
         return None
