@@ -5,6 +5,7 @@ timeouts, the minimum rate, cancellation), and failures are the same httpx excep
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import ssl
 import subprocess
@@ -17,7 +18,7 @@ import httpx
 import pytest
 
 from cachetui.errors import RegistryError
-from cachetui.store.registry import RegistrySettings, routing
+from cachetui.store.registry import RegistrySettings, lean_api, routing
 from cachetui.store.registry.aio import RegistryTransport
 from cachetui.store.registry.curl import CurlLean
 from cachetui.store.registry.retry import is_tls_error
@@ -218,6 +219,21 @@ def test_without_pycurl_lean_reads_ride_aiohttp(monkeypatch: pytest.MonkeyPatch)
     router = Router(RegistrySettings(), lambda context, proxy: RegistryTransport(context),
                     environ={})
     assert isinstance(router.lean_for(httpx.URL("http://127.0.0.1:5000/")), RegistryTransport)
+
+
+@pytest.mark.parametrize(("platform", "found", "expected"), [
+    ("linux", True, True), ("darwin", True, True), ("win32", True, False), ("linux", False, False)])
+def test_libcurl_is_used_where_it_is_there_and_the_loop_watches_sockets(
+        monkeypatch: pytest.MonkeyPatch, platform: str, found: bool, expected: bool) -> None:
+    """pycurl's asyncio integration refuses Windows' proactor loop: there, and without pycurl,
+    lean reads ride aiohttp instead of failing."""
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object() if found else None)
+    lean_api.curl_available.cache_clear()
+    try:
+        assert lean_api.curl_available() is expected
+    finally:
+        lean_api.curl_available.cache_clear()
 
 
 LISTING = """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -32,5 +33,7 @@ class LeanTransport(Protocol):
 
 @cache
 def curl_available() -> bool:
-    """Whether pycurl (libcurl) can be imported: without it every lean read rides aiohttp."""
-    return importlib.util.find_spec("pycurl") is not None
+    """Whether lean reads can go through libcurl: pycurl is there, and the event loop is one that
+    watches sockets (pycurl's integration needs a selector loop; Windows runs a proactor loop).
+    Where not, every lean read rides aiohttp."""
+    return sys.platform != "win32" and importlib.util.find_spec("pycurl") is not None
