@@ -113,6 +113,39 @@ async def test_a_truncated_body_comes_back_short(curl: CurlLean) -> None:
     assert status == 200 and headers["content-length"] == "100" and body == b"z" * 40
 
 
+async def test_an_endless_head_fails_soon_with_bounded_memory(curl: CurlLean) -> None:
+    """A peer that sends header lines forever: libcurl caps a head's size, so the read fails
+    in well under a second with a protocol error, holding at most that cap."""
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      seen: Seen) -> None:
+        await read_request(reader, h11.Connection(h11.SERVER), seen)
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        for n in range(1_000_000):
+            writer.write(b"X-Filler-%d: %s\r\n" % (n, b"f" * 200))
+            await writer.drain()
+
+    async with serve(endless) as (base, _):
+        started = time.monotonic()
+        with pytest.raises(httpx.TransportError):
+            await get(curl, base + "/")
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("answer", [b"SSH-2.0-OpenSSH_9.6\r\n", b"\x00\xff\x1b[31mgarbage\r\n\r\n"])
+async def test_an_answer_that_is_not_http_is_a_protocol_error(curl: CurlLean,
+                                                             answer: bytes) -> None:
+    async def not_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                       seen: Seen) -> None:
+        await read_request(reader, h11.Connection(h11.SERVER), seen)
+        writer.write(answer)
+        await writer.drain()
+
+    async with serve(not_http) as (base, _):
+        with pytest.raises(httpx.RemoteProtocolError) as caught:  # as aiohttp's BadStatusLine
+            await get(curl, base + "/", timeouts=(5.0, 2.0))
+    assert str(caught.value).isprintable()
+
+
 async def test_a_silent_peer_times_out(curl: CurlLean) -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                      seen: Seen) -> None:

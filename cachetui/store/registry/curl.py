@@ -285,10 +285,10 @@ def _mapped(easy: pycurl.Curl, errno: int, message: str) -> BaseException:
         if easy.getinfo(pycurl.CONNECT_TIME) == 0:
             return httpx.ConnectTimeout(text)
         return httpx.ReadTimeout(text)
-    if errno in (pycurl.E_UNSUPPORTED_PROTOCOL, pycurl.E_URL_MALFORMAT):
+    if errno == pycurl.E_URL_MALFORMAT:
         return httpx.UnsupportedProtocol(text)
-    if errno in (pycurl.E_GOT_NOTHING, pycurl.E_FTP_WEIRD_SERVER_REPLY,  # (8: its old name)
-                 pycurl.E_RECV_ERROR,
-                 pycurl.E_SEND_ERROR):
+    # (E_UNSUPPORTED_PROTOCOL: the URLs are http(s), so it is the peer's answer, not HTTP/1.x)
+    if errno in (pycurl.E_UNSUPPORTED_PROTOCOL, pycurl.E_GOT_NOTHING, pycurl.E_RECV_ERROR,
+                 pycurl.E_SEND_ERROR, pycurl.E_FTP_WEIRD_SERVER_REPLY):  # (8: an old name)
         return httpx.RemoteProtocolError(text)
     return httpx.ReadError(text)

@@ -1,18 +1,20 @@
-"""The lean way to read a small document (a manifest, a cache config, a ``HEAD``) from a registry.
+"""The lean way to read a small document (a manifest, a cache config, a ``HEAD``, the first tag
+page) from a registry.
 
 A listing makes two such reads per cache. Through httpx each one builds a request, a URL parse,
-header objects, an auth flow generator and a response around aiohttp's own: a listing of 300
-caches took 0.85 CPU s that way and 0.62 s this way (``bench/bench_transport.py``, "lean"
-against "aio"), and the client shares the cores with the registry when both run on one machine.
-This path sends the same request straight on the aiohttp session the httpx transport uses (same
-pool, proxy, trust and timeouts), with the ``Authorization`` header the auth flow would send
-now, and keeps every check of the httpx path: the document deadline, the minimum rate, the size
-caps, ``Content-Length``, the retry policy.
+header objects, an auth flow generator and a response: a listing of 300 caches took 0.85 CPU s
+that way and 0.62 s straight on aiohttp (``bench/bench_transport.py``, "lean" against "aio"),
+and the client shares the cores with the registry when both run on one machine. This path sends
+the same request on the route's lean engine (:meth:`routing.Router.lean_for`: libcurl, see
+:mod:`curl`, or the aiohttp session of the httpx transport), with the ``Authorization`` header
+the auth flow would send now, and keeps every check of the httpx path: the document deadline,
+the minimum rate, the size caps, ``Content-Length``, the retry policy.
 
-What it does not do, it hands back (``None``), so that each thing is handled in one place, by the
-httpx path: the first request to a host (credentials not looked up yet), an expired token, a
-``401`` challenge. Redirects come back as answers for the caller to route. Sessions built on a
-transport of their own (tests that inject faults) never take this path.
+A new host's credentials are looked up here as the flow looks them up. What it does not do, it
+hands back (``None``), so that each thing is handled in one place, by the httpx path: an expired
+token, a ``401`` challenge (whose scheme it passes to the flow, :meth:`RegistryAuth.learn`).
+Redirects come back as answers for the caller to route. Sessions built on a transport of their
+own (tests that inject faults) never take this path.
 """
 
 from __future__ import annotations
