@@ -5,7 +5,10 @@ Fills a loopback ``docker-registry`` with 300 tags of 300 *distinct* caches (300
 cache configs; three forms, min and max, made by ``cachetui.demo.generator``) and times:
 
 - the floor: one ``curl --parallel --parallel-max 8`` process (keep-alive) fetching exactly the
-  URLs cachetui needs (the tag list, every manifest, every config), all known in advance;
+  URLs cachetui needs (the tag list, every manifest, every config), all known in advance; and
+  the same with as many transfers in flight as cachetui keeps (16, its default per registry);
+  the goal is judged against the faster of the two, so more requests in flight cannot flatter
+  cachetui;
 - ``cachetui ls --json HOST/REPO`` in a child process, cold start included: cold (an empty
   on-disk cache) and warm (the second look: tags resolved, manifests and configs from disk);
 - the Python floors (``bench/python_floor.py``): a process that only fetches those URLs, on the
@@ -16,7 +19,8 @@ cache configs; three forms, min and max, made by ``cachetui.demo.generator``) an
   (``bench/cores.py``): what cachetui costs over the floor when it takes no CPU from the registry.
 
 Goals (issue 13): cold cachetui within 1.5x of the floor and at least 10x faster than skopeo.
-Rounds alternate; medians are compared.
+Rounds alternate (5 by default: with 3, the median moved by 0.1x between runs); medians are
+compared.
 
     .venv/bin/python bench/bench_inventory.py [ROUNDS]
 """
@@ -45,6 +49,7 @@ from bench.process import process_cpu  # noqa: E402
 from bench.rounds import alternate, load, verdict  # noqa: E402
 from cachetui.demo.generator import CacheShape, write_cache  # noqa: E402
 from cachetui.oci import mediatypes as mt  # noqa: E402
+from cachetui.store.registry.settings import DEFAULT_CONCURRENCY  # noqa: E402
 from tests.registry_procs import start_registry  # noqa: E402
 
 CACHES = 300
@@ -63,9 +68,11 @@ def write_bases(layout: Path) -> list[str]:
     return tags
 
 
-def curl_floor(curl: str, config: Path, preexec: Callable[[], None] | None = None) -> float:
+def curl_floor(curl: str, config: Path, preexec: Callable[[], None] | None = None, *,
+               in_flight: int = 8) -> float:
     started = time.perf_counter()
-    subprocess.run([curl, "--parallel", "--parallel-max", "8", "--silent", "--show-error",
+    subprocess.run([curl, "--parallel", "--parallel-max", str(in_flight), "--silent",
+                    "--show-error",
                     "--no-progress-meter",
                     "--fail", "-H", f"Accept: {mt.ACCEPT_ALL_MANIFESTS}", "-K", str(config)],
                    check=True, preexec_fn=preexec)
@@ -133,7 +140,7 @@ def run_skopeo(skopeo: str, target: str, expect: int) -> float:
 
 
 def main() -> int:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     skopeo, curl = shutil.which("skopeo"), shutil.which("curl")
     if skopeo is None or curl is None:
         print("skopeo and curl are needed (apt-get install skopeo curl)", file=sys.stderr)
@@ -179,6 +186,7 @@ def main() -> int:
                 "startup": lambda: run_startup(empty),
                 "registry startup": lambda: run_registry_startup(running.host),
                 "floor": serving("floor", lambda: curl_floor(curl, config)),
+                "floor wide": lambda: curl_floor(curl, config, in_flight=DEFAULT_CONCURRENCY),
                 "cold": serving("cold", lambda: run_cachetui(
                     target, work / f"cold-{next(cold_dirs)}", CACHES, cold_cpu)),
                 "warm": lambda: run_cachetui(target, warm_dir, CACHES),
@@ -197,10 +205,14 @@ def main() -> int:
                     })
         finally:
             running.stop()
-    floor, cold, warm, theirs = (medians[k] for k in ("floor", "cold", "warm", "skopeo"))
+    floor8, wide, cold, warm, theirs = (medians[k] for k in ("floor", "floor wide", "cold", "warm",
+                                                               "skopeo"))
+    floor = min(floor8, wide)
     print(f"{CACHES} tags of {CACHES} distinct caches ({len(urls)} requests); median of {rounds} "
           f"alternating rounds; {load()}")
-    print(f"floor: curl --parallel-max 8, same URLs:   {floor:6.2f} s")
+    print(f"floor: curl --parallel-max 8, same URLs:   {floor8:6.2f} s")
+    print(f"  curl --parallel-max {DEFAULT_CONCURRENCY} (as many in flight as cachetui): "
+          f"{wide:6.2f} s; the floor below is the faster: {floor:.2f} s")
     print(f"cachetui ls --json, cold (empty cache):   {cold:6.2f} s  {cold / floor:5.2f}x the floor"
           f"  (CPU {statistics.median(cold_cpu):.2f} s)")
     print(f"cachetui ls --json, warm (second look):   {warm:6.2f} s  {warm / floor:5.2f}x the floor")

@@ -12,7 +12,7 @@ read_only = true                    # nothing here is written or deleted (CLI an
 [registries."registry.internal:5000"]
 insecure = true                     # plain HTTP (localhost and 127.0.0.0/8 always are)
 ca_file = "/etc/ssl/internal-ca.pem"
-concurrency = 8                     # requests in flight to this registry
+concurrency = 4                     # requests in flight to this registry (default 16)
 read_only = false
 accent = "yellow"
 
@@ -51,7 +51,8 @@ class SourceConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 class RegistryConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     insecure: bool = False
     ca_file: str | None = None
-    concurrency: int = 8
+    concurrency: int | None = None
+    """Requests in flight to this registry; ``None``: the default (``--concurrency`` or 16)."""
     read_only: bool = False
     accent: str | None = None
 

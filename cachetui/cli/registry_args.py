@@ -31,7 +31,7 @@ def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--password-stdin", action="store_true",
                        help="read the registry password or token from standard input")
     group.add_argument("--concurrency", type=int, metavar="N",
-                       help="requests in flight per registry (default 8)")
+                       help="requests in flight per registry (default 16)")
     group.add_argument("--ca-file", metavar="PEM",
                        help="also trust this CA certificate bundle for TLS registries")
 

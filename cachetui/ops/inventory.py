@@ -18,8 +18,8 @@ from cachetui.oci.models import TopObject, parse_top
 from cachetui.ops.load import DocumentMemo, disk_for, document_from_top, top_for_tag
 from cachetui.store.base import Store, StoreKind
 
-DEFAULT_CONCURRENCY = 8
-"""Reads in flight per store."""
+DEFAULT_CONCURRENCY = 16
+"""Reads in flight per store (a registry's own limit applies too: ``--concurrency``)."""
 PARALLEL_STORES = 4
 """Stores scanned at once (the repositories of a registry, the directories of a folder)."""
 
