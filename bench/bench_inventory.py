@@ -72,9 +72,8 @@ def curl_floor(curl: str, config: Path, preexec: Callable[[], None] | None = Non
                in_flight: int = 8) -> float:
     started = time.perf_counter()
     subprocess.run([curl, "--parallel", "--parallel-max", str(in_flight), "--silent",
-                    "--show-error",
-                    "--no-progress-meter",
-                    "--fail", "-H", f"Accept: {mt.ACCEPT_ALL_MANIFESTS}", "-K", str(config)],
+                    "--show-error", "--no-progress-meter", "--fail",
+                    "-H", f"Accept: {mt.ACCEPT_ALL_MANIFESTS}", "-K", str(config)],
                    check=True, preexec_fn=preexec)
     return time.perf_counter() - started
 
