@@ -14,7 +14,8 @@ and CPU seconds (user + system, load-independent) of:
   all of it comes before a listing's first request;
 
 Then, for ``ls --json DIR``, which network and UI libraries were loaded (none should be: a
-directory listing needs no HTTP stack and no Textual) and the top offenders of
+directory listing needs no HTTP stack and no Textual; nor should ``HOST/ABSENT``: its reads and
+its error answer go through libcurl, and httpx loads on first use) and the top offenders of
 ``python -X importtime``, by package, for anyone chasing the next millisecond (for the
 registry ``ls`` too).
 
@@ -167,6 +168,10 @@ def measure(work: Path, rounds: int, host: str, against: str | None) -> int:
     heavy = sorted(set(modules) & set(HEAVY))  # (httpx._main is cachetui's stand-in)
     print(f"ls --json DIR loaded {len(modules)} modules; network/UI libraries among them: "
           f"{', '.join(heavy) or 'none'}")
+    registry_heavy = sorted(set(loaded(absent)) & set(HEAVY))
+    print(f"ls --json HOST/ABSENT: network/UI libraries loaded: "
+          f"{', '.join(registry_heavy) or 'none'} (its reads go through libcurl; httpx loads "
+          f"on first use)")
     print("top import offenders of ls --json DIR (python -X importtime, self time by "
           "package, ms): " + ", ".join(
               f"{name} {us / 1000:.1f}" for name, us in import_offenders(

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cachetui.store.registry.transport import Pace, TooSlow, paced
+from cachetui.store.registry.slow import TooSlow
+from cachetui.store.registry.transport import Pace, paced
 
 
 class _Pieces(httpx.AsyncByteStream):

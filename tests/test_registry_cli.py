@@ -43,6 +43,17 @@ def test_ls_repository_json(filled: str, capsys: pytest.CaptureFixture[str]) -> 
     assert all(row["source"] == filled for row in rows)
 
 
+@pytest.mark.parametrize("ref", ["256.1.1.1:5000/cache", "256.1.1.1:5000"])
+def test_an_invalid_registry_address_is_one_line_error(ref: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """An address httpx cannot parse (an IPv4 octet over 255) is the source's error, not a
+    traceback from the URL parser (it was one, with and before httpx loaded on first use)."""
+    assert main(["ls", ref]) == 1
+    err = capsys.readouterr().err
+    assert "256.1.1.1:5000: not a valid registry address (Invalid IPv4 address" in err
+    assert "Traceback" not in err
+
+
 def test_ls_human_table(filled: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ls", filled]) == 0
     out = capsys.readouterr().out

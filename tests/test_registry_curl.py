@@ -23,7 +23,8 @@ from cachetui.store.registry.aio import RegistryTransport
 from cachetui.store.registry.curl import CurlLean
 from cachetui.store.registry.retry import is_tls_error
 from cachetui.store.registry.routing import Router
-from cachetui.store.registry.transport import Pace, TooSlow
+from cachetui.store.registry.slow import TooSlow
+from cachetui.store.registry.transport import Pace
 from tests.fixtures import REPO_ROOT
 from tests.registry_procs import RunningRegistry, free_port
 from tests.registry_server import unique_repo
@@ -238,12 +239,12 @@ def test_routes_with_a_proxy_or_a_ca_file_of_their_own_stay_on_aiohttp() -> None
     settings = RegistrySettings(ca_files={"private.example:5000": a_pem})
     router = Router(settings, lambda context, proxy: RegistryTransport(context, proxy=proxy),
                     environ={"https_proxy": "http://proxy.example:3128", "no_proxy": "direct.example"})
-    assert isinstance(router.lean_for(httpx.URL("https://direct.example/")), CurlLean)
-    assert isinstance(router.lean_for(httpx.URL("http://127.0.0.1:5000/")), CurlLean)
-    assert isinstance(router.lean_for(httpx.URL("https://proxied.example/")), RegistryTransport)
+    assert isinstance(router.lean_for("https", "direct.example"), CurlLean)
+    assert isinstance(router.lean_for("http", "127.0.0.1:5000"), CurlLean)
+    assert isinstance(router.lean_for("https", "proxied.example"), RegistryTransport)
     direct = Router(settings, lambda context, proxy: RegistryTransport(context, proxy=proxy),
                     environ={})
-    assert isinstance(direct.lean_for(httpx.URL("https://private.example:5000/")),
+    assert isinstance(direct.lean_for("https", "private.example:5000"),
                       RegistryTransport)
 
 
@@ -251,7 +252,7 @@ def test_without_pycurl_lean_reads_ride_aiohttp(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(routing, "curl_available", lambda: False)
     router = Router(RegistrySettings(), lambda context, proxy: RegistryTransport(context),
                     environ={})
-    assert isinstance(router.lean_for(httpx.URL("http://127.0.0.1:5000/")), RegistryTransport)
+    assert isinstance(router.lean_for("http", "127.0.0.1:5000"), RegistryTransport)
 
 
 @pytest.mark.parametrize(("platform", "found", "expected"), [

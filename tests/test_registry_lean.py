@@ -17,6 +17,7 @@ from cachetui.ops.inventory import collect, scan_store
 from cachetui.ops.load import DocumentMemo
 from cachetui.store.registry import RegistrySession, routing
 from cachetui.store.registry.aio import RegistryTransport
+from cachetui.store.registry.client import plain_netloc
 from cachetui.store.registry.curl import CurlLean
 from cachetui.store.registry.lean_api import LeanAnswer
 from tests.hostile_registry import PASSWORD, USER, HostileRegistry
@@ -169,3 +170,25 @@ async def test_a_redirected_config_is_followed_from_the_redirect(hostile: Hostil
     stored = [r for r in hostile.seen.on("other")[other_before:]
               if r.target.startswith("/storage/")]
     assert stored and all("authorization" not in r.headers for r in stored)
+
+
+HOSTS = ["localhost", "localhost:5000", "127.0.0.1", "127.0.0.1:5000", "127.0.0.1:80",
+         "127.0.0.1:443", "ghcr.io", "registry-1.docker.io", "a.b-c.d:5000", "a-.com", "1.2.3",
+         "256.1.1.1", "01.2.3.4", "Example.com", "example.com:0443", "example.com:0", "x:65535",
+         "x:65536", "[::1]:5000", "xn--bcher-kva.example", "b\u00fccher.example", "a_b.example",
+         "example.com.", "-a.com"]
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_host_is_named_as_httpx_names_it_without_httpx(scheme: str) -> None:
+    """The lean path keys a host (credentials, tokens, CA files) by ``host[:port]`` as httpx
+    normalises it, without parsing a URL with httpx when the name is already in that form;
+    anything else is left to httpx."""
+    for host in HOSTS:
+        plain = plain_netloc(scheme, host)
+        if plain is not None:
+            assert plain == httpx.URL(f"{scheme}://{host}").netloc.decode("ascii"), host
+    kept = {host for host in HOSTS if plain_netloc(scheme, host) is not None}
+    assert {"localhost:5000", "127.0.0.1:5000", "ghcr.io", "registry-1.docker.io"} <= kept
+    assert {"Example.com", "256.1.1.1", "[::1]:5000", "b\u00fccher.example"}.isdisjoint(kept)
+    assert ("127.0.0.1:80" in kept) == (scheme == "https")  # (:80 is http's own: httpx drops it)

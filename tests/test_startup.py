@@ -5,6 +5,7 @@ stack, httpx loads without its command-line client (rich, click, pygments), ``--
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import subprocess
@@ -17,6 +18,8 @@ import pytest
 from cachetui import startup
 from tests.fixtures import REPO_ROOT
 from tests.registry_procs import RunningRegistry
+from tests.registry_server import unique_repo
+from tests.test_registry_inventory import LAYOUTS, _fill
 
 PROBE = """
 import gc, json, sys
@@ -173,6 +176,35 @@ def test_the_program_collects_nothing_while_its_modules_load(registry: RunningRe
     assert report["code"] == 1  # the repository is not there: one request, answered 404
     assert report["during_loading"] == 0
     assert report["enabled"] and report["frozen"] > 10_000
+
+
+HTTPX_AND_ITS_OWN = {"httpx", "httpcore", "h11", "anyio", "urllib.request", "http.client",
+                     "http.cookiejar", "email.utils", "aiohttp"}
+"""What an anonymous registry listing does without: httpx and what only it (or a proxy, or a
+date in ``Retry-After``) needs, about 30 ms of start-up."""
+
+
+def test_an_anonymous_registry_listing_loads_no_httpx(registry: RunningRegistry) -> None:
+    """Tag page, manifests and configs all go through libcurl, so httpx is not loaded (it is
+    loaded on first use: :mod:`cachetui.store.lazyhttpx`), nor for a registry's error answer,
+    which is the same one line as ever."""
+    repo = unique_repo("nohttpx")
+    asyncio.run(_fill(registry.host, repo, copies=1))
+    done, report = probe("ls", "--json", "--no-cache", f"{registry.host}/{repo}")
+    assert report["code"] == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert len(rows) == len(LAYOUTS) and all("error" not in row and row["layer_count"] > 0
+                                             for row in rows)
+    assert HTTPX_AND_ITS_OWN.isdisjoint(report["imported"]), \
+        HTTPX_AND_ITS_OWN & set(report["imported"])
+    assert "cachetui.store.registry.curl" in report["imported"]
+
+    done, report = probe("ls", "--json", "--no-cache", f"{registry.host}/absent/repo")
+    assert report["code"] == 1
+    [row] = json.loads(done.stdout)
+    assert row["error"] == (f"{registry.host}/absent/repo: list tags: repository name not known "
+                            f"to registry (HTTP 404, NAME_UNKNOWN)")
+    assert HTTPX_AND_ITS_OWN.isdisjoint(report["imported"])
 
 
 def test_loading_changes_nothing_outside_the_program() -> None:

@@ -20,9 +20,12 @@ import re
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+else:
+    from cachetui.store.lazyhttpx import httpx
 
 from cachetui import redact
 from cachetui.errors import AuthError
@@ -33,10 +36,11 @@ CLIENT_ID: Final = "cachetui"
 _PARAM: Final = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)')
 _REPO_PATH: Final = re.compile(r"\A/v2/(.+?)/(manifests|blobs|tags)/")
 
-Fetch = Callable[[httpx.Request], Awaitable[tuple[httpx.Response, bytes]]]
 CredentialLookup = Callable[[str], Credentials | None]
-RealmCheck = Callable[[str, httpx.URL], str | None]
-"""Why credentials for a host must not go to a token realm (``None``: they may)."""
+if TYPE_CHECKING:  # (httpx's types: httpx itself loads on first use)
+    Fetch = Callable[[httpx.Request], Awaitable[tuple[httpx.Response, bytes]]]
+    RealmCheck = Callable[[str, httpx.URL], str | None]
+    """Why credentials for a host must not go to a token realm (``None``: they may)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +142,9 @@ class _Token:
     expires: float
 
 
-class RegistryAuth(httpx.Auth):
-    """One per session: token cache per (realm, service, scopes), scheme per host."""
+class RegistryAuth:
+    """One per session: token cache per (realm, service, scopes), scheme per host. httpx runs
+    its flow through :class:`httpclient.AuthFlow`; the lean path asks :meth:`preset`."""
 
     def __init__(self, credentials: CredentialLookup, fetch: Fetch,
                  realm_check: RealmCheck | None = None) -> None:

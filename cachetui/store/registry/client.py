@@ -9,12 +9,17 @@ semaphore (the per-registry concurrency limit).
 from __future__ import annotations
 
 import asyncio
+import functools
+import ipaddress
 import json
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+else:
+    from cachetui.store.lazyhttpx import httpx
 
 from cachetui.errors import CachetuiError, DigestMismatch, NetworkError, RegistryError, TooLarge
 from cachetui.oci import mediatypes as mt
@@ -52,12 +57,30 @@ INLINE_HASH_BYTES: Final = 256 * 1024
 """Received bytes up to this size are hashed on the event loop (tens of microseconds); more go to
 a thread. A listing reads thousands of small configs: a thread hand-off each was 3% of its CPU."""
 _TAG: Final = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
+_PLAIN_HOST: Final = re.compile(r"\A[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?\Z")
 _LINK_NEXT: Final = re.compile(r'<([^>]*)>\s*;[^,]*rel="?next"?', re.IGNORECASE)
 
 
 def next_link(response: httpx.Response) -> str | None:
     """The ``rel="next"`` URL of a ``Link`` header, resolved against the request (may be relative)."""
     return _next_of(response.headers.get_list("link"), response.request.url)
+
+
+def plain_netloc(scheme: str, host: str) -> str | None:
+    """``host`` itself when httpx would leave it as it is (a lower-case ASCII name or IPv4
+    address, a port that is not the scheme's default), else ``None`` (ask httpx)."""
+    if not _PLAIN_HOST.match(host):
+        return None
+    name, colon, port = host.partition(":")
+    if colon and (int(port) > 65535 or port.startswith("0")
+                  or port == {"http": "80", "https": "443"}.get(scheme)):
+        return None
+    if not name.strip("0123456789."):  # digits and dots: httpx reads an IPv4 address
+        try:
+            ipaddress.IPv4Address(name)
+        except ValueError:
+            return None
+    return host
 
 
 def _next_of(links: list[str], base: httpx.URL) -> str | None:
@@ -71,17 +94,18 @@ def _next_of(links: list[str], base: httpx.URL) -> str | None:
 class RegistryClient:
     """API calls for one ``host[:port]``. Paths take the repository name (``org/app``)."""
 
-    def __init__(self, http: httpx.AsyncClient, auth: httpx.Auth, host: str,
+    def __init__(self, http: Callable[[], httpx.AsyncClient], auth: RegistryAuth, host: str,
                  settings: RegistrySettings, *,
-                 route: Callable[[httpx.URL], LeanTransport | None] | None = None) -> None:
-        """``route``: what carries a URL's small document reads, when the session built its
-        transport (see :mod:`lean`)."""
-        self.http = http
+                 route: Callable[[str, str], LeanTransport | None] | None = None) -> None:
+        """``http``: the session's httpx client, asked for when a request needs it (it is made
+        then). ``route``: what carries the small document reads of a scheme and ``host[:port]``,
+        when the session built its transport (see :mod:`lean`)."""
+        self._http = http
         self.auth = auth
         self.host = host
         self.settings = settings
-        self.origin = f"{settings.scheme(host)}://{host}"
-        self.base = httpx.URL(self.origin)
+        self.scheme = settings.scheme(host)
+        self.origin = f"{self.scheme}://{host}"
         self.limit = asyncio.Semaphore(settings.host(host).concurrency)
         self._route = route
         self._lean: LeanReader | None = None
@@ -89,18 +113,37 @@ class RegistryClient:
         """Seen once: this registry sends blobs elsewhere (object storage), so the lean path,
         which does not follow redirects, is not tried for them again."""
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self._http()
+
+    @functools.cached_property
+    def base(self) -> httpx.URL:
+        """The origin as httpx parses it (made when first needed: httpx loads on first use)."""
+        try:
+            return httpx.URL(self.origin)
+        except httpx.InvalidURL as exc:
+            raise RegistryError(f"not a valid registry address ({printable(str(exc))})",
+                                where=printable(self.host)) from None
+
+    @functools.cached_property
+    def netloc(self) -> str:
+        """``host[:port]`` as httpx normalises it (what the auth flow keys hosts by)."""
+        plain = plain_netloc(self.scheme, self.host)
+        return plain if plain is not None else self.base.netloc.decode("ascii")
+
     def lean(self) -> LeanReader | None:
         """The lean reader of this host, if the session's own transport carries its requests."""
         if self._route is not None:
-            transport = self._route(self.base)
-            if transport is not None and isinstance(self.auth, RegistryAuth):
-                self._lean = LeanReader(transport, self.auth, self.base.netloc.decode("ascii"),
-                                        self.origin, self.settings, self.limit)
+            transport = self._route(self.scheme, self.netloc)
+            if transport is not None:
+                self._lean = LeanReader(transport, self.auth, self.netloc, self.origin,
+                                        self.settings, self.limit)
             self._route = None
         return self._lean
 
     def __repr__(self) -> str:
-        return f"RegistryClient({self.base})"
+        return f"RegistryClient({self.origin})"
 
     def url(self, path: str) -> httpx.URL:
         """The URL of an API path (``/v2/...``): one parse, no relative-reference resolution,
@@ -134,9 +177,10 @@ class RegistryClient:
                     follow_redirects: bool = False
                     ) -> httpx.Response:
         """One request, streamed; error statuses raise (transient ones as RetryableStatus)."""
-        request = self.http.build_request(method, url, headers=headers, content=content)
-        response = await self.http.send(request, stream=True, auth=self.auth,
-                                        follow_redirects=follow_redirects)
+        http = self.http
+        request = http.build_request(method, url, headers=headers, content=content)
+        response = await http.send(request, stream=True,  # (auth: the session's flow)
+                                   follow_redirects=follow_redirects)
         if response.status_code in ok:
             return response
         try:
@@ -200,18 +244,18 @@ class RegistryClient:
         read, or a page of nothing but names already listed) or never ends (more than
         ``max_pages``) is an error, not a silent cut nor an endless walk."""
         out: dict[str, None] = {}
-        url: httpx.URL | None = self.url(path)
+        url: httpx.URL | None = None
+        """The page to read next; ``None`` for the first, asked for by ``path`` (its URL is made
+        only when a next page needs it: the lean path reads it without httpx)."""
         seen: set[str] = set()
         pages = 0
-        while url is not None:
+        while True:
             pages += 1
             if pages > self.settings.max_pages:
                 raise RegistryError(f"{action}: more than {self.settings.max_pages} pages; "
                                     f"stopped (the registry keeps linking a next page)",
                                     where=where)
-            seen.add(str(url))
-            body, link = await self._page(url, path if pages == 1 else None, where=where,
-                                          action=action)
+            body, link = await self._page(url, path, where=where, action=action)
             try:
                 data = json.loads(body) if body else {}
             except (ValueError, UnicodeDecodeError, RecursionError):
@@ -224,26 +268,28 @@ class RegistryClient:
             out.update(dict.fromkeys(names or []))
             if link is None:
                 break
+            seen.add(str(url if url is not None else self.url(path)))
             if link in seen or (names and len(out) == before):
                 raise RegistryError(f"{action}: the registry's pages repeat (page {pages} links "
                                     f"back to names already listed); stopped", where=where)
             url = httpx.URL(link)
         return list(out)
 
-    async def _page(self, url: httpx.URL, path: str | None, *, where: str, action: str
+    async def _page(self, url: httpx.URL | None, path: str, *, where: str, action: str
                     ) -> tuple[bytes, str | None]:
-        """One page of a listing and the URL of the next: the first (``path``) on the lean
-        path when it can be (the ``Link`` of a later one may lead anywhere)."""
-        lean = None if path is None else self.lean()
+        """One page of a listing and the URL of the next: the first (``url`` is ``None``: it is
+        ``path``) on the lean path when it can be (the ``Link`` of a later one may lead
+        anywhere)."""
+        lean = None if url is not None else self.lean()
         answer = None if lean is None else await lean.fetch(
-            "GET", path or "", where=where, action=action, accept=None, limit=MAX_LIST_BYTES)
+            "GET", path, where=where, action=action, accept=None, limit=MAX_LIST_BYTES)
         if answer is not None and answer.status == 200:
             if over_limit(answer, MAX_LIST_BYTES):
                 raise TooLarge(f"{action}: answer over {MAX_LIST_BYTES} bytes", where=where)
             link = answer.headers.get("link")
-            return answer.body, _next_of([link] if link else [], url)
-        response, body = await self.request("GET", url, where=where, action=action,
-                                            limit=MAX_LIST_BYTES)
+            return answer.body, _next_of([link], self.url(path)) if link else None
+        response, body = await self.request("GET", url or self.url(path), where=where,
+                                            action=action, limit=MAX_LIST_BYTES)
         return body, next_link(response)
 
     async def catalog(self, page_size: int | None = None) -> list[str]:

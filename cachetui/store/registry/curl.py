@@ -5,7 +5,8 @@ registry's. libcurl's multi interface does the HTTP in C; Python only sees the s
 on, the header lines and each finished answer. With the first tag page read this way too, an
 anonymous listing never loads aiohttp (about 45 ms of start-up). Together they took a 300-cache
 ``ls`` from 1.66x to 1.48x the curl floor (``bench/bench_inventory.py``; its "pycurl" floor is
-``bench/python_floor.py``'s bare loop on this engine).
+``bench/python_floor.py``'s bare loop on this engine). Nor does it load httpx (30 ms more of
+start-up), which is loaded on first use (:mod:`cachetui.store.lazyhttpx`).
 
 libcurl is asked for what the aiohttp path does, no more: HTTP/1.1 with kept-alive connections
 that expire after ``idle_expiry`` seconds, no redirects followed, no decoding (an encoded 2xx
@@ -29,13 +30,16 @@ import os
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+else:
+    from cachetui.store.lazyhttpx import httpx
 import pycurl
 
 from cachetui.store.registry.lean_api import LeanAnswer
-from cachetui.store.registry.transport import Pace, TooSlow, refuse_encoded
+from cachetui.store.registry.transport import Pace, refuse_encoded
 
 MAX_CONNECTIONS: Final = 64
 """Kept-alive connections libcurl keeps over all hosts (each host's semaphore limits its own)."""
@@ -146,6 +150,8 @@ class _Read:
         assert self.pace is not None
         needed = self.pace.min_rate * self.pace.window
         if self.window_got < needed:
+            from cachetui.store.registry.slow import TooSlow
+
             self.failure = TooSlow(f"{self.window_got} bytes in {self.pace.window:g} s, under "
                                    f"the minimum of {self.pace.min_rate:g} bytes/s")
             if self.abort is not None:

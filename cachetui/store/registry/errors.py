@@ -7,12 +7,15 @@ and message go into the exception. Bodies are read with a small cap, and never e
 from __future__ import annotations
 
 import json
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+else:
+    from cachetui.store.lazyhttpx import httpx
 
 from cachetui.errors import AuthError, CachetuiError, NotFound, RegistryError, UnsupportedOperation
-from cachetui.store.registry.retry import retry_after
+from cachetui.store.registry.retry import Answer, retry_after
 
 MAX_ERROR_BODY: Final = 64 * 1024
 
@@ -69,7 +72,7 @@ _TLS_PORT: Final = b"HTTP request to an HTTPS server"
 to an HTTPS server." (every Go registry: distribution, Harbor, Zot)."""
 
 
-def from_response(response: httpx.Response, body: bytes, *, where: str,
+def from_response(response: Answer, body: bytes, *, where: str,
                   action: str = "") -> CachetuiError:
     """The exception for an error status. ``action`` says what we tried ("delete manifest")."""
     status = response.status_code
@@ -95,8 +98,8 @@ def from_response(response: httpx.Response, body: bytes, *, where: str,
                          retry_after=retry_after(response))
 
 
-def _auth_hint(response: httpx.Response, shown: str) -> str:
-    challenge = response.headers.get("www-authenticate", "").lower()
+def _auth_hint(response: Answer, shown: str) -> str:
+    challenge = (response.headers.get("www-authenticate") or "").lower()
     if "insufficient_scope" in challenge:
         return f"{shown}: the credentials do not allow this action"
     if "invalid_token" in challenge:

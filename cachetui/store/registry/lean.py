@@ -23,8 +23,6 @@ import asyncio
 import re
 from typing import Final
 
-import httpx
-
 from cachetui.store.registry.auth import RegistryAuth
 from cachetui.store.registry.errors import MAX_ERROR_BODY, from_response
 from cachetui.store.registry.lean_api import LeanAnswer, LeanTransport
@@ -97,11 +95,9 @@ class LeanReader:
                 return None
             if status in REDIRECTS:
                 return answer
-            response = httpx.Response(status, headers=list(answer.headers.items()),
-                                      content=answer.body, request=httpx.Request(method, url))
-            error = from_response(response, answer.body, where=where, action=action)
+            error = from_response(answer, answer.body, where=where, action=action)
             if is_retryable_status(status):
-                raise RetryableStatus(response, error)
+                raise RetryableStatus(answer, error)
             raise error
 
         return await attempts(once, settings.retry, where=where, action=action)

@@ -21,6 +21,11 @@ class LeanAnswer:
     headers: Mapping[str, str]
     body: bytes
 
+    @property
+    def status_code(self) -> int:
+        """``status`` by httpx's name for it: the error and retry code read either answer."""
+        return self.status
+
 
 @runtime_checkable
 class LeanTransport(Protocol):

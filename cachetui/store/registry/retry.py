@@ -7,17 +7,32 @@ hostile header cannot park us for a day). Tests shrink the delays through :class
 
 from __future__ import annotations
 
-import email.utils
+import functools
 import random
 import ssl
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final, Protocol
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+else:
+    from cachetui.store.lazyhttpx import httpx
 
 RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
+
+
+class Answer(Protocol):
+    """What the retry and error code read of an answer: an httpx response, or a lean read's
+    (which is not made into an httpx response for it: httpx loads on first use)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +48,7 @@ class RetryPolicy:
         ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
         return random.uniform(ceiling / 2, ceiling)
 
-    def delay(self, attempt: int, response: httpx.Response | None) -> float:
+    def delay(self, attempt: int, response: Answer | None) -> float:
         """The wait after a failed try; ``Retry-After`` (seconds or HTTP date) when present."""
         if response is not None:
             after = retry_after(response)
@@ -42,13 +57,15 @@ class RetryPolicy:
         return self.backoff(attempt)
 
 
-def retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: Answer) -> float | None:
     value = response.headers.get("retry-after")
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils  # (only for a date: it is not loaded on every start)
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -60,22 +77,16 @@ def is_retryable_status(status: int) -> bool:
     return status in RETRY_STATUSES
 
 
-RETRYABLE_ERRORS: Final = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.ReadError,
-    httpx.ReadTimeout,
-    httpx.WriteError,
-    httpx.WriteTimeout,
-    httpx.PoolTimeout,
-    httpx.RemoteProtocolError,
-)
-"""Transport failures worth another try. TLS verification failures are ``ConnectError`` too, and
-are excluded by :func:`is_retryable_error`."""
+@functools.cache
+def retryable_errors() -> tuple[type[Exception], ...]:
+    """Transport failures worth another try. TLS verification failures are ``ConnectError`` too,
+    and are excluded by :func:`is_retryable_error`. (A function: httpx loads on first use.)"""
+    return (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadError, httpx.ReadTimeout,
+            httpx.WriteError, httpx.WriteTimeout, httpx.PoolTimeout, httpx.RemoteProtocolError)
 
 
 def is_retryable_error(exc: BaseException) -> bool:
-    if not isinstance(exc, RETRYABLE_ERRORS):
+    if not isinstance(exc, retryable_errors()):
         return False
     return not is_tls_error(exc)
 

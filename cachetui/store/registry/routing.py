@@ -10,13 +10,16 @@ one transport with its own pool; idle connections in every pool expire.
 from __future__ import annotations
 
 import contextlib
+import os
 import ssl
 import threading
-import urllib.request
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+else:
+    from cachetui.store.lazyhttpx import httpx
 
 from cachetui.errors import InvalidInput
 from cachetui.store.registry import trust
@@ -27,17 +30,29 @@ if TYPE_CHECKING:
 from cachetui.store.registry.settings import RegistrySettings, is_loopback
 from cachetui.store.tls import with_ca_file
 
-_bypass: Callable[[str, dict[str, str]], bool] = getattr(  # noqa: B009 (not in typeshed)
-    urllib.request, "proxy_bypass_environment")
-"""``NO_PROXY`` matching as urllib (and curl) do it: host, ``.domain``, ``host:port``, ``*``."""
+if TYPE_CHECKING:
+    MakeTransport = Callable[[ssl.SSLContext | None, httpx.Proxy | None],
+                             httpx.AsyncBaseTransport]
 
-MakeTransport = Callable[[ssl.SSLContext | None, httpx.Proxy | None], httpx.AsyncBaseTransport]
+
+def _bypass(netloc: str, proxies: dict[str, str]) -> bool:
+    """``NO_PROXY`` matching as urllib (and curl) do it: host, ``.domain``, ``host:port``, ``*``.
+    (``urllib.request`` loads here, only when a proxy is set: it is 10 ms of every start.)"""
+    import urllib.request
+
+    bypass: Callable[[str, dict[str, str]], bool] = getattr(  # noqa: B009 (not in typeshed)
+        urllib.request, "proxy_bypass_environment")
+    return bypass(netloc, proxies)
 
 
 def environment_proxies(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """``{"https": URL, "http": URL, "all": URL, "no": "a,b"}`` from the environment, either case
     (lower case wins, as in curl and urllib)."""
     if environ is None:
+        if not any(name.lower().endswith("_proxy") for name in os.environ):
+            return {}  # what urllib finds then, without loading urllib.request for it
+        import urllib.request
+
         return urllib.request.getproxies_environment()
     found: dict[str, str] = {}
     for lower_case in (False, True):
@@ -53,8 +68,9 @@ def ssl_context(ca_file: str) -> ssl.SSLContext:
     return with_ca_file(ca_file)
 
 
-class Router(httpx.AsyncBaseTransport):
-    """Sends each request through the transport for its proxy (if any) and its trust settings."""
+class Router:
+    """Sends each request through the transport for its proxy (if any) and its trust settings
+    (to httpx it is a transport: :class:`httpclient.RouterTransport`)."""
 
     def __init__(self, settings: RegistrySettings, make: MakeTransport, *,
                  environ: Mapping[str, str] | None = None) -> None:
@@ -92,28 +108,33 @@ class Router(httpx.AsyncBaseTransport):
             transport = self._transports[key] = self._make(context, proxy)
         return transport
 
-    def lean_for(self, url: httpx.URL) -> LeanTransport | None:
-        """What carries ``url``'s small document reads (:mod:`lean`): libcurl (:mod:`curl`) on
-        a direct route with the system's trust, the route's aiohttp transport on any other (a
-        proxy, a CA file of the registry's own), ``None`` where neither is the session's own."""
-        proxy = self.proxy_for(url)
-        _, ca_file = self._route_trust(url, proxy)
-        if proxy is None and (url.scheme == "http" or not ca_file) and curl_available():
+    def lean_for(self, scheme: str, netloc: str) -> LeanTransport | None:
+        """What carries the small document reads of ``scheme://netloc`` (:mod:`lean`): libcurl
+        (:mod:`curl`) on a direct route with the system's trust, the route's aiohttp transport on
+        any other (a proxy, a CA file of the registry's own), ``None`` where neither is the
+        session's own. ``netloc`` as httpx normalises it; with no proxy set, httpx is not
+        needed to tell (an anonymous listing does not load it)."""
+        url = httpx.URL(f"{scheme}://{netloc}") if self._proxies else None
+        proxy = None if url is None else self.proxy_for(url)
+        ca_file = self._ca_file(netloc)
+        if proxy is None and (scheme == "http" or not ca_file) and curl_available():
             if self._curl is None:
                 from cachetui.store.registry.curl import CurlLean
 
                 self._curl = CurlLean(idle_expiry=self._settings.idle_expiry)
             return self._curl
-        transport = self.transport_for(url)
+        transport = self.transport_for(url or httpx.URL(f"{scheme}://{netloc}"))
         return transport if isinstance(transport, LeanTransport) else None
 
     def _route_trust(self, url: httpx.URL, proxy: httpx.Proxy | None
                      ) -> tuple[bool, str | None]:
         """Whether ``url``'s route uses TLS (to the registry or to its proxy), and its CA file."""
-        host = url.netloc.decode("ascii")
-        ca_file = self._settings.ca_files.get(host, self._settings.default_ca_file)
         return url.scheme == "https" or (proxy is not None and proxy.url.scheme == "https"), \
-            ca_file
+            self._ca_file(url.netloc.decode("ascii"))
+
+    def _ca_file(self, netloc: str) -> str | None:
+        """The CA file the registry at ``netloc`` (``host[:port]``) is trusted with, if any."""
+        return self._settings.ca_files.get(netloc, self._settings.default_ca_file)
 
     def _context(self, ca_file: str | None) -> ssl.SSLContext:
         """The route's TLS context, made once per CA file (the system trust, plus the file)."""

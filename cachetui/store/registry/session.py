@@ -12,9 +12,12 @@ import contextlib
 import ssl
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+else:
+    from cachetui.store.lazyhttpx import httpx
 
 from cachetui.oci.reference import ImageRef
 from cachetui.store.registry import credentials as creds
@@ -31,32 +34,6 @@ MAX_TOKEN_BODY: Final = 1024 * 1024
 """A token answer is a few KB of JSON; anything much larger is refused, not held."""
 
 
-class _NoCookies(httpx.Cookies):
-    """The distribution API does not use cookies: nothing is stored, nothing is parsed."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
-class _RegistryHttpClient(httpx.AsyncClient):
-    """``httpx.AsyncClient`` without a cookie jar.
-
-    httpx hands every response to its jar through urllib compatibility wrappers, which re-parse
-    the URL and build an ``email.message``: a fifth of the client's CPU per manifest request in
-    an inventory, for cookies a registry never sets.
-    """
-
-    _no_cookies = _NoCookies()
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._no_cookies
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        raise TypeError("registry requests carry no cookies")
-
-
 class RegistrySession:
     """Owns the shared ``httpx.AsyncClient``; ``transport`` lets tests put faults in front of it.
 
@@ -68,23 +45,31 @@ class RegistrySession:
                  credential_lookup: Callable[[str], creds.Credentials | None] | None = None
                  ) -> None:
         self.settings = settings or RegistrySettings()
-        timeout = httpx.Timeout(connect=self.settings.connect_timeout,
-                                read=self.settings.stall_timeout,
-                                write=self.settings.stall_timeout, pool=None)
         self._router: Router | None = None
         if transport is None:
-            transport = self._router = Router(self.settings, self._make_transport)
-        # Accept-Encoding: identity: bodies are content-addressed bytes, taken as sent (an
-        # encoded one is refused, see transport.refuse_encoding).
-        self.http = _RegistryHttpClient(timeout=timeout, trust_env=False, transport=transport,
-                                        headers={"User-Agent": "cachetui",
-                                                 "Accept-Encoding": "identity"})
+            self._router = Router(self.settings, self._make_transport)
+        self._transport = transport
+        self._http: httpx.AsyncClient | None = None
         self._explicit = self.settings.credentials
         self._lookup = credential_lookup or creds.lookup
         self.auth = RegistryAuth(self._credentials, self._fetch_token, self._realm_allowed)
         self._clients: dict[str, RegistryClient] = {}
         self._realms: dict[bytes, asyncio.Future[None]] = {}
         """Token servers whose TLS context is made or being made (:meth:`_prepare_realm`)."""
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The session's httpx client, made on first use: a listing whose reads all go through
+        libcurl never loads httpx (:mod:`cachetui.store.lazyhttpx`)."""
+        if self._http is None:
+            from cachetui.store.registry.httpclient import RouterTransport, registry_http_client
+
+            transport = self._transport
+            if transport is None:
+                assert self._router is not None
+                transport = RouterTransport(self._router)
+            self._http = registry_http_client(self.settings, transport, self.auth)
+        return self._http
 
     def _make_transport(self, context: ssl.SSLContext | None,
                         proxy: httpx.Proxy | None) -> httpx.AsyncBaseTransport:
@@ -167,12 +152,16 @@ class RegistrySession:
             from cachetui.store.registry import curl  # noqa: F401 (pycurl, libcurl's set-up)
 
         if self._router is not None:
-            self._router.prepare(httpx.URL(f"{self.settings.scheme(host)}://{host}"))
+            try:
+                url = httpx.URL(f"{self.settings.scheme(host)}://{host}")
+            except httpx.InvalidURL:
+                return  # the first request says why, as one line (RegistryClient.base)
+            self._router.prepare(url)
 
     def client(self, host: str) -> RegistryClient:
         found = self._clients.get(host)
         if found is None:
-            found = RegistryClient(self.http, self.auth, host, self.settings,
+            found = RegistryClient(lambda: self.http, self.auth, host, self.settings,
                                    route=None if self._router is None
                                    else self._router.lean_for)
             self._clients[host] = found
@@ -194,7 +183,12 @@ class RegistrySession:
         await self.client(host).ping()
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        if self._http is not None:
+            await self._http.aclose()  # (closes its transport: the router, or the test's own)
+        elif self._router is not None:
+            await self._router.aclose()
+        elif self._transport is not None:
+            await self._transport.aclose()
 
     async def __aenter__(self) -> RegistrySession:
         return self

@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVar
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+else:
+    from cachetui.store.lazyhttpx import httpx
 
 from cachetui.errors import CachetuiError, NetworkError, RegistryError
 from cachetui.store.netreason import network_reason
-from cachetui.store.registry.retry import RetryPolicy, is_retryable_error, is_tls_error
+from cachetui.store.registry.retry import Answer, RetryPolicy, is_retryable_error, is_tls_error
 
 T = TypeVar("T")
 Headers: TypeAlias = Mapping[str, str]
@@ -26,7 +29,7 @@ Headers: TypeAlias = Mapping[str, str]
 class RetryableStatus(Exception):
     """A 429/502/503/504 answer: try again after the delay the response asks for."""
 
-    def __init__(self, response: httpx.Response, error: CachetuiError) -> None:
+    def __init__(self, response: Answer, error: CachetuiError) -> None:
         super().__init__(str(error))
         self.response = response
         self.error = error
@@ -34,10 +37,6 @@ class RetryableStatus(Exception):
 
 class ShortBody(Exception):
     """The body ended before its ``Content-Length``: a broken connection in disguise."""
-
-
-class TooSlow(httpx.ReadTimeout):
-    """The peer sends, but slower than the minimum rate: a drip that no stall timeout catches."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +48,8 @@ class Pace:
 
 
 def network_error(exc: BaseException, *, where: str, action: str = "") -> NetworkError:
+    from cachetui.store.registry.slow import TooSlow  # (loads httpx: only on a failure)
+
     doing = f"{action}: " if action else ""
     if is_tls_error(exc):
         message = (f"{doing}TLS connection failed: {network_reason(exc)} (trust the registry's CA with "
@@ -83,7 +84,11 @@ async def attempts(op: Callable[[], Awaitable[T]], policy: RetryPolicy, *, where
             if attempt >= policy.attempts:
                 raise retry.error from None
             await asyncio.sleep(policy.delay(attempt, retry.response))
+        except CachetuiError:
+            raise  # final; and the clause below would load httpx just to tell (lazyhttpx)
         except (httpx.TransportError, ShortBody) as exc:
+            from cachetui.store.registry.slow import TooSlow
+
             # A drip is not retried here: a document that crawls once crawls again.
             if isinstance(exc, TooSlow) or (isinstance(exc, httpx.TransportError)
                                             and not is_retryable_error(exc)):
@@ -129,7 +134,7 @@ def refuse_encoded(headers: Headers, status: int, *, where: str, action: str) ->
 
 
 async def paced(response: httpx.Response, pace: Pace | None) -> AsyncIterator[bytes]:
-    """The raw body as it arrives, failing with :class:`TooSlow` under ``pace``'s minimum."""
+    """The raw body as it arrives, failing with :class:`slow.TooSlow` under ``pace``'s minimum."""
     if response.is_stream_consumed:  # read already (an answer built in memory)
         yield response.content
         return
@@ -138,7 +143,7 @@ async def paced(response: httpx.Response, pace: Pace | None) -> AsyncIterator[by
 
 
 async def paced_pieces(pieces: AsyncIterator[bytes], pace: Pace | None) -> AsyncIterator[bytes]:
-    """``pieces`` as they arrive, failing with :class:`TooSlow` under ``pace``'s minimum.
+    """``pieces`` as they arrive, failing with :class:`slow.TooSlow` under ``pace``'s minimum.
 
     Every ``window`` seconds at least ``min_rate * window`` bytes must come, checked on time
     (a deadline, not only when a byte arrives), so a peer that drips one byte a second fails
@@ -162,6 +167,8 @@ async def paced_pieces(pieces: AsyncIterator[bytes], pace: Pace | None) -> Async
                 piece = await anext(pieces, None)
         except TimeoutError:
             if scope.expired():
+                from cachetui.store.registry.slow import TooSlow
+
                 raise TooSlow(f"{got} bytes in {pace.window:g} s, under the minimum of "
                               f"{_rate(pace.min_rate)}") from None
             raise
@@ -201,7 +208,7 @@ async def gather_capped(pieces: AsyncIterator[bytes], limit: int) -> bytes:
 
 def check_length(response: httpx.Response | Headers, received: int) -> None:
     """A body shorter (or longer) than its ``Content-Length`` is a broken connection."""
-    headers = response.headers if isinstance(response, httpx.Response) else response
+    headers = response if isinstance(response, Mapping) else response.headers
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) != received:
         raise ShortBody(f"got {received} of {declared} bytes")

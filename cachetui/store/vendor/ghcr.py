@@ -9,10 +9,13 @@ every tag on it (``delete:packages``).
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+else:
+    from cachetui.store.lazyhttpx import httpx
 import msgspec
 
 from cachetui.errors import InvalidInput, NotFound

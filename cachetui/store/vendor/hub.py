@@ -16,10 +16,13 @@ with the same bearer. Deleting a manifest by digest is deleting every tag that p
 from __future__ import annotations
 
 import asyncio
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+else:
+    from cachetui.store.lazyhttpx import httpx
 import msgspec
 
 from cachetui.errors import AuthError, CachetuiError, NetworkError, NotFound
