@@ -32,11 +32,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+import pycurl
+
 if TYPE_CHECKING:
     import httpx
 else:
     from cachetui.store.lazyhttpx import httpx
-import pycurl
 
 from cachetui.store.registry.lean_api import LeanAnswer
 from cachetui.store.registry.transport import Pace, refuse_encoded

@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
+import msgspec
+
 if TYPE_CHECKING:
     import httpx
 else:
     from cachetui.store.lazyhttpx import httpx
-import msgspec
 
 from cachetui.errors import InvalidInput, NotFound
 from cachetui.store.gha.credentials import Secret

@@ -19,11 +19,12 @@ import asyncio
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
+import msgspec
+
 if TYPE_CHECKING:
     import httpx
 else:
     from cachetui.store.lazyhttpx import httpx
-import msgspec
 
 from cachetui.errors import AuthError, CachetuiError, NetworkError, NotFound
 from cachetui.store.gha.credentials import Secret
